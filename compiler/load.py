@@ -1,0 +1,364 @@
+"""Stage 1, load: find the workspace's sources and parse them safely into `RawDoc`s.
+
+Parsing uses libyaml (`CSafeLoader`) to compose node trees, which keep line and column for
+every node, and converts them to plain data ourselves so that we can refuse what a config
+file has no business containing: custom tags, duplicate keys, alias bombs, absurd nesting.
+`parse_yaml` is a pure function of (path, bytes), so its result can be cached by digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from compiler.diagnostics import Diagnostic
+from compiler.model.raw import Path_, Pos, RawDoc
+
+__all__ = [
+    "MAX_ALIAS_EXPANSIONS",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "WORKSPACE_FILE",
+    "LoadResult",
+    "find_sources",
+    "find_workspace_root",
+    "load",
+    "parse_yaml",
+    "read_source",
+    "resolve_inside",
+]
+
+WORKSPACE_FILE = "mentat.yaml"
+MAX_FILE_BYTES = 8 * 1024 * 1024  # a source file larger than this is refused unread
+MAX_ALIAS_EXPANSIONS = 10_000  # nodes reached again through aliases, per document
+MAX_DEPTH = 64
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_T = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_T}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_MAP, _SEQ, _MERGE = f"{_T}map", f"{_T}seq", f"{_T}merge"
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass(slots=True)
+class LoadResult:
+    root: Path
+    workspace: RawDoc | None
+    docs: list[RawDoc] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # rel path -> sha256 of its bytes
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str, pos: Pos, hint: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.pos, self.hint = code, message, pos, hint
+
+
+def _pos(node: yaml.Node) -> Pos:
+    return Pos(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Converter:
+    """Turns one composed document into data, recording the position of every node."""
+
+    def __init__(self) -> None:
+        self.positions: dict[Path_, Pos] = {}
+        self.key_positions: dict[Path_, Pos] = {}
+        self.seen: set[int] = set()
+        self.expansions = 0
+        self.active: set[int] = set()  # nodes on the current path: an alias back to one loops
+
+    def convert(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise _Refused("M110", f"nesting deeper than {MAX_DEPTH} levels", _pos(node))
+        ident = id(node)
+        if ident in self.active:
+            raise _Refused("M105", "recursive alias", _pos(node))
+        if ident in self.seen:
+            self.expansions += 1
+            if self.expansions > MAX_ALIAS_EXPANSIONS:
+                raise _Refused(
+                    "M105",
+                    f"more than {MAX_ALIAS_EXPANSIONS} alias expansions in one document",
+                    _pos(node),
+                    "this looks like an alias bomb (billion laughs); expand the anchors by hand",
+                )
+        self.seen.add(ident)
+        self.positions[path] = _pos(node)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        self.active.add(ident)
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                self._check_tag(node, _SEQ)
+                return [self.convert(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
+            self._check_tag(node, _MAP)
+            return self._mapping(node, path, depth)
+        finally:
+            self.active.discard(ident)
+
+    def _check_tag(self, node: yaml.Node, expected: str) -> None:
+        if node.tag != expected:
+            raise _Refused("M104", f"tag {_short(node.tag)} is not allowed", _pos(node))
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            raise _Refused(
+                "M104",
+                f"tag {_short(node.tag)} is not allowed",
+                _pos(node),
+                "sources may only use plain YAML scalars, mappings and sequences",
+            )
+        if node.tag == f"{_T}str" or node.tag == f"{_T}timestamp":
+            return node.value  # timestamps stay text: configs compare them as written
+        return _constructor.yaml_constructors[node.tag](_constructor, node)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_seen: dict[str, Pos] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self._merge(value_node, path, depth))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+                raise _Refused("M109", "mapping keys must be plain scalars", _pos(key_node))
+            key = key_node.value
+            kpos = _pos(key_node)
+            if key in first_seen:
+                prev = first_seen[key]
+                raise _Refused(
+                    "M103",
+                    f"duplicate key '{key}' (first defined at line {prev.line})",
+                    kpos,
+                    "YAML keeps only the last value; remove one of them",
+                )
+            first_seen[key] = kpos
+            self.key_positions[(*path, key)] = kpos
+            out[key] = self.convert(value_node, (*path, key), depth + 1)
+        for k, v in merged.items():  # explicit keys win over merged ones
+            out.setdefault(k, v)
+        return out
+
+    def _merge(self, value: yaml.Node, path: Path_, depth: int) -> dict[str, Any]:
+        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        merged: dict[str, Any] = {}
+        own = self.positions[path]
+        for src in reversed(sources):  # earlier sources win
+            data = self.convert(src, path, depth + 1)
+            self.positions[path] = own
+            if not isinstance(data, dict):
+                raise _Refused("M109", "merge key '<<' needs a mapping", _pos(src))
+            merged.update(data)
+        return merged
+
+
+def _short(tag: str | None) -> str:
+    if tag and tag.startswith(_T):
+        return "!!" + tag[len(_T):]
+    return tag or "?"
+
+
+def parse_yaml(rel: str, content: bytes) -> tuple[list[RawDoc], list[Diagnostic]]:
+    """Parse one source file's bytes into documents. Pure: depends only on its arguments."""
+    if len(content) > MAX_FILE_BYTES:
+        return [], [_file_too_large(rel, len(content))]
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = content[: e.start].count(b"\n") + 1
+        col = e.start - (content.rfind(b"\n", 0, e.start) + 1) + 1
+        return [], [Diagnostic("M101", f"not valid UTF-8 ({e.reason})", rel, line, col)]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    docs: list[RawDoc] = []
+    try:
+        for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
+            if node is None:
+                continue
+            conv = _Converter()
+            try:
+                data = conv.convert(node)
+            except _Refused as r:
+                return docs, [Diagnostic(r.code, r.message, rel, r.pos.line, r.pos.col, hint=r.hint)]
+            except RecursionError:
+                p = _pos(node)
+                return docs, [Diagnostic("M110", "nesting too deep", rel, p.line, p.col)]
+            if not isinstance(data, dict):
+                p = _pos(node)
+                return docs, [Diagnostic("M109", "a document must be a mapping", rel, p.line, p.col)]
+            docs.append(RawDoc(rel, index, data, conv.positions, conv.key_positions))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = " ".join(x for x in (e.context, e.problem) if x)
+        return docs, [Diagnostic("M102", f"YAML syntax error: {problem}", rel, line, col)]
+    except yaml.YAMLError as e:  # reader errors (control characters) carry no mark
+        return docs, [Diagnostic("M102", f"YAML error: {e}", rel, 1, 1)]
+    except RecursionError:
+        return docs, [Diagnostic("M110", "nesting too deep", rel, 1, 1)]
+    return docs, []
+
+
+def _file_too_large(rel: str, size: int) -> Diagnostic:
+    return Diagnostic(
+        "M106",
+        f"file is {size} bytes, more than the limit of {MAX_FILE_BYTES}",
+        rel,
+        hint="split it into several files",
+    )
+
+
+def find_workspace_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` holding mentat.yaml (like git finds .git)."""
+    start = start.resolve()
+    for d in (start, *start.parents):
+        if (d / WORKSPACE_FILE).is_file():
+            return d
+    return None
+
+
+def resolve_inside(root: Path, rel: str) -> Path | None:
+    """`root/rel` with symlinks resolved, or None when it lies outside `root`."""
+    if not rel or os.path.isabs(rel) or rel.startswith("~"):
+        return None
+    target = (root / rel).resolve()
+    return target if target == root or root in target.parents else None
+
+
+def read_source(root: Path, rel: str) -> tuple[bytes | None, Diagnostic | None]:
+    """Read one workspace file, refusing escapes, non-files and oversized files unread."""
+    path = resolve_inside(root, rel)
+    if path is None:
+        return None, Diagnostic("M107", "path resolves outside the workspace", rel)
+    try:
+        st = path.stat()
+        if not path.is_file():
+            return None, Diagnostic("M100", "not a regular file", rel)
+        if st.st_size > MAX_FILE_BYTES:
+            return None, _file_too_large(rel, st.st_size)
+        return path.read_bytes(), None
+    except OSError as e:
+        return None, Diagnostic("M100", f"cannot read: {e.strerror}", rel)
+
+
+def find_sources(
+    root: Path, ws: RawDoc, skip: set[str]
+) -> tuple[list[str], list[Diagnostic]]:
+    """Every *.yaml / *.yml under the workspace's `spec.sources`, sorted, relative to root.
+
+    Symlinks are followed only while they stay inside the workspace; one that points out is
+    reported, not read. Hidden directories and `skip` (the output tree) are not scanned.
+    """
+    diags: list[Diagnostic] = []
+    found: set[str] = set()
+    spec = ws.data.get("spec") if isinstance(ws.data.get("spec"), dict) else {}
+    sources = spec.get("sources", ["."])
+    if not isinstance(sources, list):
+        return [], []  # validate reports the type error
+    for i, src in enumerate(sources):
+        if not isinstance(src, str):
+            continue
+        base = resolve_inside(root, src)
+        if base is None:
+            p = ws.pos(("spec", "sources", i))
+            diags.append(
+                Diagnostic("M107", f"source '{src}' is outside the workspace", ws.file, p.line, p.col)
+            )
+            continue
+        if not base.is_dir():
+            p = ws.pos(("spec", "sources", i))
+            diags.append(
+                Diagnostic("M100", f"source directory '{src}' does not exist", ws.file, p.line, p.col)
+            )
+            continue
+        _walk(root, base, skip, found, diags, set())
+    found.discard(WORKSPACE_FILE)
+    return sorted(found), diags
+
+
+def _walk(
+    root: Path, d: Path, skip: set[str], found: set[str], diags: list[Diagnostic], visited: set[Path]
+) -> None:
+    real = d.resolve()
+    if real in visited:
+        return
+    visited.add(real)
+    try:
+        entries = sorted(os.scandir(d), key=lambda e: e.name)
+    except OSError as e:
+        diags.append(Diagnostic("M100", f"cannot list directory: {e.strerror}", _rel(root, d)))
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        rel = _rel(root, path)
+        if entry.name.startswith(".") or rel in skip:
+            continue
+        if entry.is_symlink():
+            target = resolve_inside(root, rel)
+            if target is None:
+                if entry.name.endswith((".yaml", ".yml")) or path.is_dir():
+                    diags.append(Diagnostic("M107", "symlink points outside the workspace", rel))
+                continue
+            if target.is_dir():
+                _walk(root, path, skip, found, diags, visited)
+                continue
+        if entry.is_dir(follow_symlinks=True):
+            _walk(root, path, skip, found, diags, visited)
+        elif entry.name.endswith((".yaml", ".yml")):
+            found.add(rel)
+
+
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix() if path != root else "."
+
+
+def load(root: Path, output: str | None = None) -> LoadResult:
+    """Read mentat.yaml and every source file it names. Collects diagnostics; never raises."""
+    root = root.resolve()
+    result = LoadResult(root=root, workspace=None)
+    content, err = read_source(root, WORKSPACE_FILE)
+    if err or content is None:
+        result.diagnostics.append(err or Diagnostic("M108", "mentat.yaml missing"))
+        return result
+    result.digests[WORKSPACE_FILE] = hashlib.sha256(content).hexdigest()
+    docs, diags = parse_yaml(WORKSPACE_FILE, content)
+    result.diagnostics += diags
+    workspaces = [d for d in docs if d.kind == "Workspace"]
+    if diags:
+        return result
+    if len(workspaces) != 1 or len(docs) != 1:
+        result.diagnostics.append(
+            Diagnostic(
+                "M108",
+                f"mentat.yaml must hold exactly one Workspace document (found {len(docs)} "
+                f"document(s), {len(workspaces)} Workspace)",
+                WORKSPACE_FILE,
+                1,
+                1,
+            )
+        )
+        return result
+    ws = workspaces[0]
+    result.workspace = ws
+    out = output if output is not None else ws.data.get("spec", {}).get("output", "rendered/")
+    skip = {str(out).strip("/")} if isinstance(out, str) else set()
+    files, diags = find_sources(root, ws, skip)
+    result.diagnostics += diags
+    for rel in files:
+        content, err = read_source(root, rel)
+        if err:
+            result.diagnostics.append(err)
+            continue
+        assert content is not None
+        result.digests[rel] = hashlib.sha256(content).hexdigest()
+        docs, diags = parse_yaml(rel, content)
+        result.docs += docs
+        result.diagnostics += diags
+    return result

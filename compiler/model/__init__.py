@@ -1,0 +1,31 @@
+"""Typed values passed between stages.
+
+`raw` holds what `load` produces (documents as plain data plus the position of every node);
+`spec` holds what `validate` produces (typed, checked specs — never re-checked downstream);
+`graph` holds what `link` produces (resolved agents, typed edges, topological order).
+"""
+
+from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
+from compiler.model.raw import Pos, RawDoc
+from compiler.model.spec import (
+    AgentSpec,
+    Environment,
+    FlowSpec,
+    NodeSpec,
+    Pin,
+    WorkspaceSpec,
+)
+
+__all__ = [
+    "AgentSpec",
+    "Environment",
+    "FlowSpec",
+    "LinkedFlow",
+    "LinkedNode",
+    "NodeSpec",
+    "Pin",
+    "Pos",
+    "RawDoc",
+    "Workspace",
+    "WorkspaceSpec",
+]
