@@ -38,6 +38,7 @@ class K8sObject:
     dir: str  # output-relative directory: "<env>/<region>", "crds", "policies", ...
     obj: dict[str, Any]
     sources: tuple[str, ...]  # workspace-relative source files it came from
+    origin: tuple[str, int, int] = ("", 0, 0)  # (file, line, col) diagnostics point at
 
     @property
     def kind(self) -> str:
