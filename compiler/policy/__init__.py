@@ -1,0 +1,39 @@
+"""Stage 4, policy: CEL rules over source documents and rendered objects (DESIGN.md "Policies").
+
+- `rules`     rule files → validated, statically checked, compiled `Rule`s (cached per file)
+- `celcheck`  our static checks of CEL: result type, variables, functions, size
+- `evaluate`  bounded evaluation in a forked child (time and memory limits)
+- `stage`     the two pipeline phases, waivers, policy-report.json
+- `fixtures`  `mentatctl policy test`
+"""
+
+from compiler.policy.evaluate import Limits, Outcome, Subject, evaluate
+from compiler.policy.fixtures import FixtureResult, verify_dir
+from compiler.policy.rules import Rule, RuleSet, load_dir, load_rules
+from compiler.policy.stage import (
+    WAIVER_PREFIX,
+    Finding,
+    PolicyResult,
+    check_rendered,
+    check_sources,
+    report,
+)
+
+__all__ = [
+    "WAIVER_PREFIX",
+    "Finding",
+    "FixtureResult",
+    "Limits",
+    "Outcome",
+    "PolicyResult",
+    "Rule",
+    "RuleSet",
+    "Subject",
+    "check_rendered",
+    "check_sources",
+    "evaluate",
+    "load_dir",
+    "load_rules",
+    "report",
+    "verify_dir",
+]

@@ -1,0 +1,172 @@
+"""Evaluate compiled rules over documents, bounded in time and memory.
+
+cel-rust has no cost limit, and a comprehension nested three deep over a long list runs for
+minutes while holding the GIL, so no thread can interrupt it. Evaluation therefore runs in a
+forked child process (which inherits the compiled programs: nothing is compiled twice) that
+streams one result per (rule, document) back over a pipe. When a result does not arrive within
+`Limits.seconds`, or the child dies (its address space is capped by `Limits.memory`), the
+parent kills it, reports that evaluation, stops evaluating that rule and forks a fresh child
+for the rest. Results are a pure function of the inputs, not of timing, except for a rule
+that hits the limit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from compiler.model.raw import RawDoc
+from compiler.policy.rules import Rule
+
+__all__ = ["DEFAULT_LIMITS", "Limits", "Outcome", "Subject", "evaluate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    seconds: float = 5.0  # per evaluation of one rule on one document
+    memory: int = 1 << 30  # bytes the evaluating child may allocate beyond its parent's size
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """One document a rule may apply to."""
+
+    kind: str
+    data: dict[str, Any]  # the CEL `object`
+    file: str  # where diagnostics point
+    line: int
+    col: int
+    name: str  # how reports name it: "Agent/summarizer@1.2.0", "prod/eu-west-1/Deployment/x"
+    group: str = ""  # sibling group (the output dir of rendered objects)
+    doc: RawDoc | None = field(default=None, compare=False, repr=False)  # source documents
+
+    @property
+    def labels(self) -> Any:
+        meta = self.data.get("metadata")
+        return meta.get("labels") if isinstance(meta, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    rule: str
+    subject: int  # index into the subjects given to `evaluate`
+    status: str  # "pass" | "fail" | "error" | "limit" | "skipped" (after a "limit")
+    message: str = ""  # the rule's message on "fail", the problem on "error" / "limit"
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, KeyError):
+        return f"no such key: {e.args[0]!r}" if e.args else "no such key"
+    text = str(e).split(". Check ")[0].split(". CEL does not coerce")[0].strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _type_name(v: Any) -> str:
+    return {bool: "bool", int: "int", float: "double", str: "string", bytes: "bytes",
+            list: "list", dict: "map", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def _run_one(rule: Rule, subject: Subject, workspace: Mapping[str, Any],
+             siblings: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[str, str]:
+    ctx: dict[str, Any] = {"object": subject.data}
+    if "workspace" in rule.uses:
+        ctx["workspace"] = workspace
+    if "siblings" in rule.uses:
+        ctx["siblings"] = list(siblings.get(subject.group, ()))
+    programs = list(rule.programs)
+    try:
+        if rule.variables:
+            values: dict[str, Any] = {}
+            for (name, _), prog in zip(rule.variables, programs, strict=False):
+                ctx["variables"] = values
+                values[name] = prog.execute(ctx)
+            ctx["variables"] = values
+        result = programs[len(rule.variables)].execute(ctx)
+        if not isinstance(result, bool):
+            return "error", f"expression returned {_type_name(result)}, not bool"
+        if result:
+            return "pass", ""
+        if rule.message_expression is None:
+            return "fail", rule.message or ""
+        msg = programs[-1].execute(ctx)
+        if not isinstance(msg, str):
+            return "error", f"messageExpression returned {_type_name(msg)}, not string"
+        return "fail", msg
+    except BaseException as e:  # the library raises its own types, Rust panics included
+        if isinstance(e, KeyboardInterrupt | SystemExit):
+            raise
+        return "error", _describe(e)
+
+
+def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mapping[str, Any],
+           siblings: Mapping[str, Sequence[Mapping[str, Any]]], memory: int) -> None:
+    try:
+        with open("/proc/self/statm") as f:
+            size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (size + memory, size + memory))
+    except (OSError, ValueError):
+        pass  # no /proc or a lower hard limit: the time limit still applies
+    for rule, subject in jobs:
+        conn.send(_run_one(rule, subject, workspace, siblings))
+    conn.close()
+
+
+def evaluate(
+    rules: Sequence[Rule],
+    subjects: Sequence[Subject],
+    workspace: Mapping[str, Any],
+    siblings: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[Outcome]:
+    """Every rule on every subject it matches, in (subject, rule) order."""
+    siblings = siblings or {}
+    pending = [(r, i) for i, s in enumerate(subjects) for r in rules
+               if r.matches(s.kind, s.labels)]
+    outcomes: list[Outcome] = []
+    stopped: set[str] = set()
+    ctx = multiprocessing.get_context("fork")
+    while pending:
+        jobs = [(r, subjects[i]) for r, i in pending]
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child, args=(send, jobs, workspace, siblings, limits.memory),
+                           daemon=True)
+        proc.start()
+        send.close()
+        done = 0
+        try:
+            while done < len(pending):
+                rule, index = pending[done]
+                if not recv.poll(limits.seconds):
+                    outcomes.append(Outcome(rule.id, index, "limit",
+                                            f"evaluation exceeded {limits.seconds:g}s"))
+                    break
+                try:
+                    status, message = recv.recv()
+                except EOFError:
+                    outcomes.append(Outcome(rule.id, index, "limit",
+                                            "evaluation crashed (memory limit exceeded?)"))
+                    break
+                outcomes.append(Outcome(rule.id, index, status, message))
+                done += 1
+        finally:
+            recv.close()
+            proc.kill()
+            proc.join()
+        if done == len(pending):
+            break
+        stopped.add(pending[done][0].id)
+        rest = pending[done + 1 :]
+        for r, i in rest:
+            if r.id in stopped:
+                outcomes.append(Outcome(r.id, i, "skipped", "not evaluated: the rule exceeded "
+                                        "the evaluation limit on an earlier document"))
+        pending = [(r, i) for r, i in rest if r.id not in stopped]
+    return outcomes

@@ -1,0 +1,329 @@
+"""Rule files: find, parse, validate against their schema and compile their CEL, once per run.
+
+A rule file holds one or more `PolicyRule` documents (schemas/mentatlab.io/v1/policy.json).
+Every expression is checked statically (celcheck) and compiled by the CEL library before any
+document is evaluated; a rule that fails either is reported (M401) at its file and line and
+left out of the set. Parsing and compiling are pure functions of the file's bytes, cached, so
+the policy stage and the ValidatingAdmissionPolicy renderer share one compile.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cel
+import jsonschema
+
+from compiler import resources
+from compiler.diagnostics import Diagnostic
+from compiler.load import parse_yaml, read_source, resolve_inside
+from compiler.model.raw import RawDoc
+from compiler.policy import celcheck
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "KUBE_RESOURCES",
+    "SOURCE_KINDS",
+    "Rule",
+    "RuleSet",
+    "is_fixture",
+    "load_dir",
+    "load_rules",
+    "parse_rule_file",
+]
+
+SOURCE_KINDS = frozenset({"Agent", "Flow", "Workspace"})
+DEFAULT_PREFIX = "policies/"  # how diagnostics and reports name the default set's files
+
+# Kinds a ValidatingAdmissionPolicy can match: kind -> (apiGroup, version, resource).
+KUBE_RESOURCES: dict[str, tuple[str, str, str]] = {
+    "ConfigMap": ("", "v1", "configmaps"),
+    "CronJob": ("batch", "v1", "cronjobs"),
+    "DaemonSet": ("apps", "v1", "daemonsets"),
+    "Deployment": ("apps", "v1", "deployments"),
+    "Job": ("batch", "v1", "jobs"),
+    "Namespace": ("", "v1", "namespaces"),
+    "NetworkPolicy": ("networking.k8s.io", "v1", "networkpolicies"),
+    "Pod": ("", "v1", "pods"),
+    "ReplicaSet": ("apps", "v1", "replicasets"),
+    "RuntimeClass": ("node.k8s.io", "v1", "runtimeclasses"),
+    "Secret": ("", "v1", "secrets"),
+    "Service": ("", "v1", "services"),
+    "ServiceAccount": ("", "v1", "serviceaccounts"),
+    "StatefulSet": ("apps", "v1", "statefulsets"),
+}
+
+_SOURCE_VARS = frozenset({"object", "workspace"})
+_RENDERED_VARS = frozenset({"object", "workspace", "siblings"})
+_FIXTURE = re.compile(r"\.(pass|fail)\.ya?ml$")
+_CEL_POS = re.compile(r"<input>:(\d+):(\d+): ([^\n]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    description: str
+    severity: str  # error | warning
+    kinds: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]  # label selector, sorted
+    phase: str  # "source" (Agent/Flow/Workspace documents) | "rendered" (Kubernetes objects)
+    expression: str
+    message: str | None
+    message_expression: str | None
+    variables: tuple[tuple[str, str], ...]  # (name, expression), in order
+    enforce: bool
+    uses: frozenset[str]  # top-level variables any of its expressions reads
+    file: str  # display path: workspace-relative, or policies/... for the default set
+    line: int
+    col: int
+    programs: tuple[Any, ...]  # compiled: variables..., expression, [messageExpression]
+
+    def matches(self, kind: str, labels: Any) -> bool:
+        if kind not in self.kinds:
+            return False
+        if not self.labels:
+            return True
+        if not isinstance(labels, dict):
+            return False
+        return all(labels.get(k) == v for k, v in self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    rules: tuple[Rule, ...]  # sorted by id
+    diagnostics: tuple[Diagnostic, ...]
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    path = resources.schemas_dir() / "mentatlab.io" / "v1" / "policy.json"
+    return jsonschema.Draft202012Validator(json.loads(path.read_text()))
+
+
+def is_fixture(name: str) -> bool:
+    return bool(_FIXTURE.search(name))
+
+
+def _locate(lines: list[str], doc: RawDoc, path: tuple[str | int, ...], src: str, offset: int
+            ) -> tuple[int, int]:
+    """File line and column of character `offset` of the expression stored at `path`.
+
+    Exact for literal blocks (`|`) and single-line scalars; other multi-line styles fold
+    lines, so there we point at the scalar's first line.
+    """
+    pos = doc.pos(path)
+    line_in = src.count("\n", 0, offset)
+    col_in = offset - (src.rfind("\n", 0, offset) + 1)
+    text = lines[pos.line - 1] if 0 < pos.line <= len(lines) else ""
+    first = text[pos.col - 1 : pos.col] if pos.col >= 1 else ""
+    if first == "|":
+        target = pos.line + 1 + line_in
+        body = lines[target - 1] if target <= len(lines) else ""
+        indent = len(body) - len(body.lstrip(" "))
+        return target, indent + col_in + 1
+    if line_in == 0 and first not in (">",):
+        return pos.line, pos.col + col_in + (1 if first in ("'", '"') else 0)
+    return pos.line, pos.col
+
+
+def _schema_diagnostics(doc: RawDoc) -> list[Diagnostic]:
+    out = []
+    for err in sorted(_validator().iter_errors(doc.data), key=lambda e: list(e.absolute_path)):
+        path = tuple(err.absolute_path)
+        p = doc.pos(path, key=bool(path))
+        where = "/".join(str(x) for x in path) or "document"
+        out.append(Diagnostic("M401", f"policy rule invalid at {where}: {err.message}",
+                              doc.file, p.line, p.col))
+    return out
+
+
+def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diagnostic]]:
+    spec = doc.data["spec"]
+    rid = doc.data["metadata"]["name"]
+    kinds = tuple(spec["match"]["kinds"])
+    pos = doc.pos(("metadata", "name"))
+
+    def err(message: str, path: tuple[str | int, ...] = ("metadata", "name"),
+            src: str = "", offset: int = 0) -> list[Diagnostic]:
+        line, col = _locate(lines, doc, path, src, offset) if src else (
+            doc.pos(path).line, doc.pos(path).col)
+        return [Diagnostic("M401", f"policy rule '{rid}': {message}", doc.file, line, col)]
+
+    source = [k for k in kinds if k in SOURCE_KINDS]
+    if source and len(source) != len(kinds):
+        return None, err("match.kinds mixes source kinds (Agent, Flow, Workspace) with "
+                         "Kubernetes kinds; write two rules", ("spec", "match", "kinds"))
+    phase = "source" if source else "rendered"
+    enforce = bool(spec.get("enforce", False))
+    scope = _SOURCE_VARS if phase == "source" else _RENDERED_VARS
+    if enforce:
+        unknown = [k for k in kinds if k not in KUBE_RESOURCES]
+        if phase == "source" or unknown:
+            return None, err(
+                "enforce: true needs Kubernetes kinds an admission policy can match "
+                f"(known: {', '.join(sorted(KUBE_RESOURCES))})", ("spec", "enforce"))
+        scope = frozenset({"object"})  # all a ValidatingAdmissionPolicy has of ours
+
+    exprs: list[tuple[tuple[str | int, ...], str, str]] = []  # (path, source, role)
+    declared: dict[str, celcheck.Type] = {}
+    variables = []
+    for i, var in enumerate(spec.get("variables", [])):
+        exprs.append((("spec", "variables", i, "expression"), var["expression"], "variable"))
+        variables.append((var["name"], var["expression"]))
+    exprs.append((("spec", "expression"), spec["expression"], "expression"))
+    if "messageExpression" in spec:
+        exprs.append((("spec", "messageExpression"), spec["messageExpression"], "message"))
+
+    programs = []
+    uses: set[str] = set()
+    var_scope = scope | ({"variables"} if variables else set())
+    for path, src, role in exprs:
+        try:
+            _guard(src)
+        except celcheck.CelError as e:
+            return None, err(e.message, path, src, e.offset)
+        try:
+            programs.append(cel.compile(src))
+        except Exception as e:  # the library's parser: the authority on syntax
+            text = str(e)
+            m = _CEL_POS.search(text)
+            if not m:
+                return None, err(f"CEL does not compile: {text.splitlines()[0]}", path)
+            offset = _offset(src, int(m.group(1)), int(m.group(2)))
+            return None, err(f"CEL does not compile: {m.group(3)}", path, src, offset)
+        try:
+            a = celcheck.analyze(src, var_scope, declared)
+        except celcheck.CelError as e:
+            return None, err(e.message, path, src, e.offset)
+        uses |= a.variables - {"variables"}
+        if role == "variable":
+            name = path[2]
+            assert isinstance(name, int)
+            declared[variables[name][0]] = a.type
+        elif role == "expression" and a.type not in (celcheck.Type.BOOL, celcheck.Type.DYN):
+            return None, err(f"expression returns {a.type}, not bool", path, src, 0)
+        elif role == "message" and a.type not in (celcheck.Type.STRING, celcheck.Type.DYN):
+            return None, err(f"messageExpression returns {a.type}, not string", path, src, 0)
+
+    labels = tuple(sorted(spec["match"].get("labels", {}).items()))
+    return Rule(
+        id=rid, description=spec["description"], severity=spec["severity"], kinds=kinds,
+        labels=labels, phase=phase, expression=spec["expression"], message=spec.get("message"),
+        message_expression=spec.get("messageExpression"), variables=tuple(variables),
+        enforce=enforce, uses=frozenset(uses), file=doc.file, line=pos.line, col=pos.col,
+        programs=tuple(programs),
+    ), []
+
+
+def _guard(src: str) -> None:
+    """Refuse what could overflow a parser's stack before any parser sees it."""
+    celcheck.check_size(src)
+
+
+def _offset(src: str, line: int, col: int) -> int:
+    lines = src.split("\n")
+    line = max(1, min(line, len(lines)))
+    return sum(len(x) + 1 for x in lines[: line - 1]) + max(0, col - 1)
+
+
+@functools.lru_cache(maxsize=512)
+def parse_rule_file(
+    display: str, content: bytes
+) -> tuple[tuple[Rule, ...], tuple[Diagnostic, ...]]:
+    """Rules of one file, each validated and compiled. Pure and cached on (name, bytes)."""
+    docs, diags = parse_yaml(display, content)
+    out_diags = [
+        Diagnostic("M401", f"policy rule file unreadable: {d.message}", d.file, d.line, d.col,
+                   hint=d.hint)
+        for d in diags
+    ]
+    lines = content.decode("utf-8", errors="replace").splitlines()
+    rules: list[Rule] = []
+    for doc in docs:
+        schema = _schema_diagnostics(doc)
+        if schema:
+            out_diags += schema
+            continue
+        rule, d = _compile_rule(doc, lines)
+        out_diags += d
+        if rule:
+            rules.append(rule)
+    return tuple(rules), tuple(out_diags)
+
+
+def _rule_files(base: Path) -> list[Path]:
+    """*.yaml / *.yml under `base`, fixtures and hidden entries left out, sorted."""
+    found = []
+    for p in sorted(base.rglob("*")):
+        rel = p.relative_to(base)
+        if any(part.startswith(".") for part in rel.parts) or "tests" in rel.parts[:-1]:
+            continue
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not is_fixture(p.name):
+            found.append(p)
+    return found
+
+
+def load_dir(base: Path, prefix: str) -> tuple[list[Rule], list[Diagnostic]]:
+    """Every rule under `base`; files are named `prefix` + their path below `base`."""
+    rules: list[Rule] = []
+    diags: list[Diagnostic] = []
+    for p in _rule_files(base):
+        display = prefix + p.relative_to(base).as_posix()
+        try:
+            content = p.read_bytes()
+        except OSError as e:
+            diags.append(Diagnostic("M401", f"cannot read rule file: {e.strerror}", display))
+            continue
+        r, d = parse_rule_file(display, content)
+        rules += r
+        diags += d
+    return rules, diags
+
+
+def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "mentat.yaml",
+               ws_doc: RawDoc | None = None, *, defaults: Path | None = None) -> RuleSet:
+    """The default set plus the workspace's `spec.policies` directories (inside it only)."""
+    base = defaults if defaults is not None else resources.policies_dir()
+    rules, diags = load_dir(base, DEFAULT_PREFIX) if base.is_dir() else ([], [])
+    for i, rel in enumerate(policies):
+        where = ws_doc.pos(("spec", "policies", i)) if ws_doc else None
+        line, col = (where.line, where.col) if where else (0, 0)
+        target = resolve_inside(root, rel) if root is not None and isinstance(rel, str) else None
+        if target is None:
+            diags.append(Diagnostic("M107", f"policy directory '{rel}' is outside the workspace",
+                                    ws_file, line, col))
+            continue
+        if not target.is_dir():
+            diags.append(Diagnostic("M401", f"policy directory '{rel}' does not exist",
+                                    ws_file, line, col))
+            continue
+        assert root is not None
+        root_r = root.resolve()
+        for p in _rule_files(target):
+            rel_file = p.relative_to(root_r).as_posix()
+            content, err = read_source(root_r, rel_file)  # refuses symlinks that leave
+            if err or content is None:
+                diags += [err] if err else []
+                continue
+            r, d = parse_rule_file(rel_file, content)
+            rules += r
+            diags += d
+    seen: dict[str, Rule] = {}
+    for r in rules:
+        if r.id in seen:
+            first = seen[r.id]
+            diags.append(Diagnostic(
+                "M401", f"policy rule '{r.id}' is defined twice (first in "
+                f"{first.file}:{first.line})", r.file, r.line, r.col))
+            continue
+        seen[r.id] = r
+    return RuleSet(tuple(sorted(seen.values(), key=lambda r: r.id)), tuple(diags))

@@ -1,0 +1,203 @@
+"""Stage 4, policy: rules over the linked source documents, then over the rendered objects.
+
+`check_sources` runs after link on the Workspace, Agent and Flow documents; `check_rendered`
+after render (before check) on the Kubernetes objects, each rule seeing its object's siblings
+(the other objects of the same output directory, i.e. environment and region). Both return a
+`PolicyResult`: diagnostics plus one `Finding` per (rule, object), waivers included, from
+which `report` builds policy-report.json.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.diagnostics import Diagnostic, Severity
+from compiler.model import Workspace
+from compiler.policy.evaluate import DEFAULT_LIMITS, Limits, Subject, evaluate
+from compiler.policy.rules import Rule, RuleSet
+from compiler.render import K8sObject
+
+__all__ = [
+    "WAIVER_PREFIX",
+    "Finding",
+    "PolicyResult",
+    "check_rendered",
+    "check_sources",
+    "report",
+    "run",
+    "source_subjects",
+    "waivers_of",
+]
+
+WAIVER_PREFIX = "mentatlab.io/waive-"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    severity: str
+    object: str
+    file: str
+    line: int
+    status: str  # pass | fail | error | limit | skipped
+    message: str = ""
+    waiver: str | None = None  # the reason, when a waiver annotation covers this object
+
+
+@dataclass(slots=True)
+class PolicyResult:
+    findings: list[Finding] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def waivers(self) -> list[Finding]:
+        return [f for f in self.findings if f.waiver is not None]
+
+    def extend(self, other: PolicyResult) -> None:
+        self.findings += other.findings
+        self.diagnostics += other.diagnostics
+
+
+def waivers_of(data: Mapping[str, Any]) -> dict[str, str]:
+    """rule id -> reason, from `mentatlab.io/waive-<rule-id>` annotations."""
+    meta = data.get("metadata")
+    ann = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(ann, dict):
+        return {}
+    return {k[len(WAIVER_PREFIX):]: str(v) for k, v in ann.items()
+            if isinstance(k, str) and k.startswith(WAIVER_PREFIX)}
+
+
+def _waiver_diagnostics(subject: Subject, rules: RuleSet) -> list[Diagnostic]:
+    out = []
+    for rid, reason in sorted(waivers_of(subject.data).items()):
+        key = WAIVER_PREFIX + rid
+        p = subject.doc.pos(("metadata", "annotations", key), key=True) if subject.doc else None
+        line, col = (p.line, p.col) if p else (subject.line, subject.col)
+        if not reason.strip():
+            out.append(Diagnostic("M403", f"waiver '{key}' has no reason", subject.file, line,
+                                  col, hint="say why the rule does not apply: "
+                                  f"{key}: \"<reason>\""))
+        elif rules.get(rid) is None:
+            out.append(Diagnostic("M404", f"waiver '{key}' names no known policy rule",
+                                  subject.file, line, col, Severity.WARNING,
+                                  hint="mentatctl policy list shows the rule ids"))
+    return out
+
+
+def run(
+    rules: RuleSet,
+    subjects: Sequence[Subject],
+    workspace: Mapping[str, Any],
+    siblings: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> PolicyResult:
+    """Evaluate `rules` on `subjects`; waived violations become findings, not diagnostics."""
+    result = PolicyResult()
+    by_id = {r.id: r for r in rules.rules}
+    skipped: dict[str, int] = {}
+    for o in evaluate(rules.rules, subjects, workspace, siblings, limits):
+        rule, s = by_id[o.rule], subjects[o.subject]
+        reason = waivers_of(s.data).get(rule.id)
+        waiver = reason if reason is not None and reason.strip() else None
+        result.findings.append(Finding(rule.id, rule.severity, s.name, s.file, s.line, o.status,
+                                       o.message, waiver))
+        if o.status == "skipped":
+            skipped[rule.id] = skipped.get(rule.id, 0) + 1
+            continue
+        diag = _diagnostic(rule, s, o.status, o.message)
+        if diag and (waiver is None or o.status == "limit"):
+            result.diagnostics.append(diag)
+    for rid, n in sorted(skipped.items()):
+        r = by_id[rid]
+        result.diagnostics.append(Diagnostic(
+            "M402", f"policy rule '{rid}' was not evaluated on {n} more document(s) after it "
+            "exceeded the evaluation limit", r.file, r.line, r.col,
+            Severity(r.severity)))
+    return result
+
+
+def _diagnostic(rule: Rule, s: Subject, status: str, message: str) -> Diagnostic | None:
+    where = f"rule {rule.file}:{rule.line}"
+    sev = Severity(rule.severity)
+    if status == "fail":
+        return Diagnostic("M400", f"policy {rule.id}: {message}", s.file, s.line, s.col, sev,
+                          hint=f"{rule.description} ({where}; waive for this object with "
+                          f"annotation {WAIVER_PREFIX}{rule.id}: \"<reason>\")")
+    if status in ("error", "limit"):
+        return Diagnostic("M402", f"policy {rule.id} failed on {s.name}: {message}", s.file,
+                          s.line, s.col, sev, hint=where)
+    return None
+
+
+def source_subjects(ws: Workspace) -> list[Subject]:
+    """The workspace's own documents: the Workspace, then agents and flows, sorted."""
+    out = []
+    docs = [("Workspace", ws.spec.doc, ws.spec.name)]
+    docs += [("Agent", a.doc, a.key) for a in ws.agents]
+    docs += [("Flow", f.flow.doc, f.flow.key) for f in ws.flows]
+    for kind, doc, name in docs:
+        p = doc.pos(())
+        out.append(Subject(kind, doc.data, doc.file, p.line, p.col, f"{kind}/{name}", doc=doc))
+    return out
+
+
+def check_sources(ws: Workspace, rules: RuleSet, limits: Limits = DEFAULT_LIMITS) -> PolicyResult:
+    """Source-phase rules on the linked documents, plus waiver annotation checks."""
+    subjects = source_subjects(ws)
+    src_rules = RuleSet(tuple(r for r in rules.rules if r.phase == "source"), ())
+    result = run(src_rules, subjects, ws.spec.spec, None, limits)
+    for s in subjects:
+        result.diagnostics += _waiver_diagnostics(s, rules)
+    return result
+
+
+def check_rendered(ws: Workspace, objects: Iterable[K8sObject], rules: RuleSet,
+                   limits: Limits = DEFAULT_LIMITS) -> PolicyResult:
+    """Rendered-phase rules on the Kubernetes objects; `siblings` are the objects of one dir."""
+    objs = sorted(objects, key=lambda o: (o.dir, o.kind, o.name))
+    siblings: dict[str, list[dict[str, Any]]] = {}
+    subjects = []
+    for o in objs:
+        siblings.setdefault(o.dir, []).append(o.obj)
+        file, line, col = o.origin
+        subjects.append(Subject(o.kind, o.obj, file, line, col, f"{o.dir}/{o.kind}/{o.name}",
+                                o.dir))
+    k8s_rules = RuleSet(tuple(r for r in rules.rules if r.phase == "rendered"), ())
+    return run(k8s_rules, subjects, ws.spec.spec, siblings, limits)
+
+
+def report(rules: RuleSet, result: PolicyResult) -> bytes:
+    """policy-report.json: the rules that ran, their tallies, waivers and violations."""
+    tallies: dict[str, dict[str, int]] = {
+        r.id: {"evaluated": 0, "passed": 0, "failed": 0, "errors": 0, "waived": 0}
+        for r in rules.rules}
+    for f in result.findings:
+        t = tallies[f.rule]
+        t["evaluated"] += f.status != "skipped"
+        t["passed"] += f.status == "pass"
+        t["failed"] += f.status == "fail" and f.waiver is None
+        t["errors"] += f.status in ("error", "limit") and f.waiver is None
+        t["waived"] += f.waiver is not None and f.status != "pass"
+    doc = {
+        "apiVersion": "mentatlab.io/v1",
+        "kind": "PolicyReport",
+        "rules": [
+            {"id": r.id, "severity": r.severity, "phase": r.phase, "kinds": list(r.kinds),
+             "enforce": r.enforce, "file": r.file, **tallies[r.id]}
+            for r in rules.rules
+        ],
+        "waivers": sorted(
+            ({"rule": f.rule, "object": f.object, "file": f.file, "line": f.line,
+              "reason": f.waiver, "violated": f.status != "pass"} for f in result.waivers),
+            key=lambda d: (str(d["rule"]), str(d["object"]))),
+        "violations": sorted(
+            ({"rule": f.rule, "severity": f.severity, "object": f.object, "file": f.file,
+              "line": f.line, "message": f.message}
+             for f in result.findings if f.status == "fail" and f.waiver is None),
+            key=lambda d: (str(d["rule"]), str(d["object"]))),
+    }
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
