@@ -108,6 +108,9 @@ def _run_one(rule: Rule, subject: Subject, workspace: Mapping[str, Any],
 
 def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mapping[str, Any],
            siblings: Mapping[str, Sequence[Mapping[str, Any]]], memory: int) -> None:
+    # An allocation failure aborts the Rust runtime with a backtrace: the parent reports it.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
     try:
         with open("/proc/self/statm") as f:
             size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
