@@ -69,6 +69,7 @@ CODES: dict[str, str] = {
     "M510": "wasm module invalid",
     "M511": "wasm import not allowed by the agent's capabilities",
     "M512": "wasm module lacks a required export",
+    "M513": "wasm capability grant invalid (files: DIR, DIR:ro or DIR:rw below the agent file)",
     "M600": "rendered object fails the Kubernetes schema (compiler bug)",
     "M601": "rendered collector config is inconsistent (compiler bug)",
     "M700": "output tree differs from a fresh compile (--check)",
