@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -23,10 +24,12 @@ from typing import Any
 
 import wasmtime
 
+from compiler.diagnostics import Diagnostic
 from compiler.load import resolve_inside
 from compiler.model.spec import AgentSpec, Pin
 from compiler.wasm.engine import shared_engine
 from compiler.wasm.module import Capabilities, parse_file_grant
+from compiler.wasm.stage import check_agent_module
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -37,8 +40,10 @@ __all__ = [
     "Sandbox",
     "Stdio",
     "default_runner",
+    "memory_limit_for",
     "parse_outputs",
     "resolve_env",
+    "run_agent",
     "sandbox_for",
 ]
 
@@ -376,3 +381,42 @@ def sandbox_for(
         return None, problems
     env = resolve_env(caps.env, dict(agent.env), host_env)
     return Sandbox(env=env, dirs=tuple(dirs)), []
+
+
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def memory_limit_for(agent: AgentSpec, default: int = DEFAULT_LIMITS.memory_bytes) -> int:
+    """The agent's `resources.memory` in bytes (a Kubernetes quantity), else `default`.
+
+    Clamped to wasm32's 4 GiB: linear memory cannot be larger anyway.
+    """
+    m = _QUANTITY.match(str(agent.resources.get("memory", "")))
+    if not m:
+        return default
+    value = int(float(m.group(1)) * _UNITS[m.group(2)])
+    return max(_PAGE, min(value, 4 * 2**30))
+
+
+def run_agent(
+    agent: AgentSpec,
+    root: Path,
+    inputs: Mapping[str, Any],
+    limits: Limits,
+    host_env: Mapping[str, str] | None = None,
+    runner: Runner | None = None,
+) -> tuple[RunResult | None, list[Diagnostic]]:
+    """Check the agent's module exactly as compiling does, then run it in its sandbox."""
+    checked, diags = check_agent_module(root, agent)
+    if checked is None:
+        return None, diags
+    sandbox, problems = sandbox_for(agent, root, host_env)
+    if sandbox is None:
+        pos = agent.doc.pos(("spec", "capabilities", "files"))
+        return None, [Diagnostic("M513", p, agent.doc.file, pos.line, pos.col) for p in problems]
+    runner = runner or default_runner()
+    result = runner.run(checked.compiled, inputs, outputs=agent.outputs, sandbox=sandbox,
+                        limits=limits)
+    return result, []
