@@ -1,4 +1,5 @@
-"""The compiler's stages in order, as data: load → validate → link → render → check → layout.
+"""The compiler's stages in order, as data: load → validate → link → wasm → render → check →
+layout.
 
 Each step reads what earlier steps put into `State` and adds its own result; a step whose
 inputs are missing (an earlier stage failed) is skipped, so one run reports every problem it
@@ -16,10 +17,12 @@ from compiler.diagnostics import Diagnostic, has_errors
 from compiler.link import link
 from compiler.load import LoadResult, load
 from compiler.model import Workspace
-from compiler.render import Rendered, RenderInput
+from compiler.render import Rendered, RenderInput, WasmBundle
 from compiler.render.layout import Tree, layout
 from compiler.render.registry import RENDERERS
 from compiler.validate import Validated, validate
+from compiler.wasm import build_bundles
+from compiler.wasm.stage import module_source_digests
 
 __all__ = ["STAGES", "CompileResult", "State", "compile_workspace"]
 
@@ -31,6 +34,8 @@ class State:
     loaded: LoadResult | None = None
     validated: Validated | None = None
     workspace: Workspace | None = None
+    bundles: dict[str, WasmBundle] = field(default_factory=dict)  # by agent key
+    module_digests: dict[str, str] = field(default_factory=dict)  # wasm sources -> sha256
     rendered: Rendered | None = None
     tree: Tree | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -57,11 +62,19 @@ def _link(s: State) -> None:
     s.diagnostics += diags
 
 
+def _wasm(s: State) -> None:
+    if s.workspace is None or has_errors(s.diagnostics):
+        return
+    s.bundles, diags = build_bundles(s.workspace)
+    s.module_digests = module_source_digests(s.workspace)
+    s.diagnostics += diags
+
+
 def _render(s: State) -> None:
     if s.workspace is None or has_errors(s.diagnostics):
         return
     out = Rendered()
-    inp = RenderInput(ws=s.workspace)
+    inp = RenderInput(ws=s.workspace, wasm=s.bundles)
     for renderer in RENDERERS:
         out.extend(renderer(inp))
     s.rendered = out
@@ -78,14 +91,15 @@ def _check(s: State) -> None:
 def _layout(s: State) -> None:
     if s.rendered is None or s.workspace is None or has_errors(s.diagnostics):
         return
-    s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts,
-                    s.workspace.source_digests)
+    sources = {**s.workspace.source_digests, **s.module_digests}
+    s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts, sources)
 
 
 STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (
     ("load", _load),
     ("validate", _validate),
     ("link", _link),
+    ("wasm", _wasm),
     ("render", _render),
     ("check", _check),
     ("layout", _layout),

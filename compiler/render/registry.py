@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.render import Rendered, RenderInput, crds, k8s
+from compiler.render import Rendered, RenderInput, crds, k8s, wasm
 
 __all__ = ["RENDERERS"]
 
 RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
     k8s.render,
     crds.render,
+    wasm.render,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from compiler.diagnostics import Diagnostic
@@ -11,7 +12,7 @@ from compiler.render import WasmBundle
 from compiler.wasm.bundle import build_bundle
 from compiler.wasm.module import Capabilities, CheckedModule, parse_file_grant, read_module
 
-__all__ = ["build_bundles", "check_agent_module"]
+__all__ = ["build_bundles", "check_agent_module", "module_source_digests"]
 
 
 def build_bundles(
@@ -80,3 +81,14 @@ def _check_grants(agent: AgentSpec) -> list[Diagnostic]:
             p = doc.pos(("spec", "capabilities", "files", i))
             out.append(Diagnostic("M513", parsed, doc.file, p.line, p.col))
     return out
+
+
+def module_source_digests(ws: Workspace) -> dict[str, str]:
+    """sha256 of every wasm agent's module source, for index.json's `sources` (provenance)."""
+    out: dict[str, str] = {}
+    for agent in ws.agents:
+        if agent.runtime == "wasm" and agent.module:
+            content, _ = read_source(Path(ws.root), agent.module)
+            if content is not None:
+                out[agent.module] = hashlib.sha256(content).hexdigest()
+    return dict(sorted(out.items()))

@@ -1,0 +1,1 @@
+"""Command implementations, one module per area; `compiler/cli.py` registers each."""
