@@ -14,8 +14,10 @@ import json
 import math
 import os
 import re
+import struct
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,7 +30,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.load import resolve_inside
 from compiler.model.spec import AgentSpec, Pin
 from compiler.wasm.engine import shared_engine
-from compiler.wasm.module import Capabilities, parse_file_grant
+from compiler.wasm.module import WASI_MODULE, Capabilities, parse_file_grant
 from compiler.wasm.stage import check_agent_module
 
 __all__ = [
@@ -106,43 +108,160 @@ class RunResult:
 
 
 class _EpochTicker:
-    """Advances an engine's epoch every `tick_s` while at least one run is active.
+    """Advances an engine's epoch every `tick_s` while runs are active (and a little after).
 
     Deadlines are counted in ticks, so concurrent runs on one engine do not cut each other
-    short (a single per-run timer bumping the shared epoch would).
+    short (a single per-run timer bumping the shared epoch would). The thread lingers for
+    `linger_s` after the last run so back-to-back runs do not each pay for a new thread.
     """
 
-    def __init__(self, engine: wasmtime.Engine, tick_s: float) -> None:
+    def __init__(self, engine: wasmtime.Engine, tick_s: float, linger_s: float = 1.0) -> None:
         self.engine, self.tick_s = engine, tick_s
+        self._idle_limit = max(1, round(linger_s / tick_s))
         self._lock = threading.Lock()
         self._active = 0
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._running = False
 
     def __enter__(self) -> _EpochTicker:
         with self._lock:
             self._active += 1
-            if self._thread is None or not self._thread.is_alive():
-                self._wake.clear()
-                self._thread = threading.Thread(target=self._loop, name="wasm-epoch", daemon=True)
-                self._thread.start()
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._loop, name="wasm-epoch", daemon=True).start()
         return self
 
     def __exit__(self, *_: object) -> None:
         with self._lock:
             self._active -= 1
-            if self._active == 0:
-                self._wake.set()
 
     def _loop(self) -> None:
-        while not self._wake.wait(self.tick_s):
+        idle = 0
+        while True:
+            time.sleep(self.tick_s)
             self.engine.increment_epoch()
-        with self._lock:
-            self._thread = None
-            if self._active:  # a run started while we were stopping: keep ticking for it
-                self._wake.clear()
-                self._thread = threading.Thread(target=self._loop, name="wasm-epoch", daemon=True)
-                self._thread.start()
+            with self._lock:
+                idle = 0 if self._active else idle + 1
+                if idle >= self._idle_limit:
+                    self._running = False
+                    return
+
+
+class _MemIO:
+    """stdin, stdout and stderr of one run, in memory (the fast path: no file grants)."""
+
+    def __init__(self, stdin: bytes, cap: int) -> None:
+        self.stdin, self.pos, self.cap = stdin, 0, cap
+        self.out = {1: bytearray(), 2: bytearray()}
+        self.overflow = False
+
+
+_CURRENT = threading.local()  # the _MemIO of the run executing on this thread
+_EBADF, _EFAULT, _EFBIG, _EINVAL = 8, 21, 22, 28  # WASI errno values
+_IOV = struct.Struct("<II")
+_U32 = struct.Struct("<I")
+_IOV_MAX = 1024
+
+
+class _Fault(Exception):
+    def __init__(self, errno: int) -> None:
+        self.errno = errno
+
+
+def _guest_memory(caller: wasmtime.Caller) -> tuple[wasmtime.Memory, int]:
+    memory = caller.get("memory")
+    if not isinstance(memory, wasmtime.Memory):
+        raise _Fault(_EFAULT)
+    return memory, memory.data_len(caller)
+
+
+def _iovecs(
+    caller: wasmtime.Caller, memory: wasmtime.Memory, size: int, iovs: int, count: int
+) -> list[tuple[int, int]]:
+    # Every guest pointer is checked against the memory size: a hostile module gets EFAULT.
+    if count > _IOV_MAX:
+        raise _Fault(_EINVAL)
+    if iovs + _IOV.size * count > size:
+        raise _Fault(_EFAULT)
+    vecs = list(_IOV.iter_unpack(memory.read(caller, iovs, iovs + _IOV.size * count)))
+    if any(ptr + length > size for ptr, length in vecs):
+        raise _Fault(_EFAULT)
+    return vecs
+
+
+def _put_u32(caller: wasmtime.Caller, memory: wasmtime.Memory, size: int, at: int, v: int) -> None:
+    if at + 4 > size:
+        raise _Fault(_EFAULT)
+    memory.write(caller, _U32.pack(v), at)
+
+
+def _host_fd_read(caller: wasmtime.Caller, fd: int, iovs: int, count: int, nread: int) -> int:
+    fd, iovs, count, nread = (x & 0xFFFFFFFF for x in (fd, iovs, count, nread))  # i32 → u32
+    io: _MemIO | None = getattr(_CURRENT, "io", None)
+    if io is None or fd != 0:
+        return _EBADF
+    try:
+        memory, size = _guest_memory(caller)
+        if nread + 4 > size:  # checked before any byte moves
+            raise _Fault(_EFAULT)
+        total = 0
+        for ptr, length in _iovecs(caller, memory, size, iovs, count):
+            chunk = io.stdin[io.pos : io.pos + length]
+            if chunk:
+                memory.write(caller, chunk, ptr)
+            io.pos += len(chunk)
+            total += len(chunk)
+            if len(chunk) < length:
+                break
+        _put_u32(caller, memory, size, nread, total)
+        return 0
+    except _Fault as f:
+        return f.errno
+
+
+def _host_fd_write(caller: wasmtime.Caller, fd: int, iovs: int, count: int, written: int) -> int:
+    fd, iovs, count, written = (x & 0xFFFFFFFF for x in (fd, iovs, count, written))
+    io: _MemIO | None = getattr(_CURRENT, "io", None)
+    if io is None or fd not in io.out:
+        return _EBADF
+    buf = io.out[fd]
+    try:
+        memory, size = _guest_memory(caller)
+        if written + 4 > size:  # checked before any byte moves
+            raise _Fault(_EFAULT)
+        total = 0
+        for ptr, length in _iovecs(caller, memory, size, iovs, count):
+            room = io.cap - len(buf)
+            if length > room:  # keep what fits (a short write), then refuse: EFBIG
+                io.overflow = True
+                if room == 0 and total == 0:
+                    return _EFBIG
+                length = room
+            if length:
+                buf += memory.read(caller, ptr, ptr + length)
+            total += length
+            if io.overflow:
+                break
+        _put_u32(caller, memory, size, written, total)
+        return 0
+    except _Fault as f:
+        return f.errno
+
+
+def _fast_linker(engine: wasmtime.Engine) -> wasmtime.Linker:
+    """WASI, with stdio's fd_read / fd_write served from memory by the host.
+
+    Only for sandboxes without directories: there the module can hold no descriptor but
+    0, 1 and 2, so the two functions are complete. WASI's file-backed stdio hands every
+    write to a worker thread, which is most of a cold start's time.
+    """
+    linker = wasmtime.Linker(engine)
+    linker.allow_shadowing = True
+    linker.define_wasi()
+    i32 = wasmtime.ValType.i32()
+    ty = wasmtime.FuncType([i32, i32, i32, i32], [i32])
+    linker.define_func(WASI_MODULE, "fd_read", ty, _host_fd_read, access_caller=True)
+    linker.define_func(WASI_MODULE, "fd_write", ty, _host_fd_write, access_caller=True)
+    return linker
 
 
 class Runner:
@@ -153,16 +272,20 @@ class Runner:
         self.tick_ms = tick_ms
         self._linker = wasmtime.Linker(self.engine)
         self._linker.define_wasi()
+        self._fast = _fast_linker(self.engine)
         self._ticker = _EpochTicker(self.engine, tick_ms / 1000)
 
     def instantiate_pre(self, module: wasmtime.Module) -> wasmtime.InstancePre:
-        """Resolve imports once; instantiating the result is then cheap (benchmarks use it)."""
-        return self._linker.instantiate_pre(module)
+        """Resolve imports once for sandboxes without directories (benchmarks use it)."""
+        return self._fast.instantiate_pre(module)
 
-    def new_store(self, sandbox: Sandbox, limits: Limits, stdio: Stdio) -> wasmtime.Store:
+    def new_store(
+        self, sandbox: Sandbox, limits: Limits, stdio: Stdio | None = None
+    ) -> wasmtime.Store:
         """A store with the limits set and WASI built from the sandbox alone.
 
-        Raises WasmtimeError when the sandbox cannot be set up (a granted directory is gone).
+        Without `stdio` files, stdio is served from memory (see `_fast_linker`). Raises
+        WasmtimeError when the sandbox cannot be set up (a granted directory is gone).
         """
         store = wasmtime.Store(self.engine)
         store.set_fuel(limits.fuel)
@@ -179,17 +302,18 @@ class Runner:
         wasi.env = list(sandbox.env)
         for grant in sandbox.dirs:
             wasi.preopen_dir(grant.host, grant.guest, grant.writable)
-        # Files, not Python callbacks: wasmtime calls custom writers from its own worker
-        # threads, which panic noisily at interpreter exit.
-        wasi.stdin_file = stdio.stdin
-        wasi.stdout_file = stdio.stdout
-        wasi.stderr_file = stdio.stderr
+        if stdio is not None:
+            # Files, not Python callbacks: wasmtime calls custom writers from its own
+            # worker threads, which panic noisily at interpreter exit.
+            wasi.stdin_file = stdio.stdin
+            wasi.stdout_file = stdio.stdout
+            wasi.stderr_file = stdio.stderr
         store.set_wasi(wasi)
         return store
 
     def run(
         self,
-        module: wasmtime.Module | wasmtime.InstancePre,
+        module: wasmtime.Module,
         inputs: Mapping[str, Any],
         *,
         outputs: Sequence[Pin] | None = None,
@@ -198,47 +322,55 @@ class Runner:
     ) -> RunResult:
         """Run `_start` once with `inputs` as the stdin JSON object; parse stdout's object."""
         payload = json.dumps(dict(inputs), sort_keys=True, ensure_ascii=True).encode()
+        if not sandbox.dirs:
+            memio = _MemIO(payload, limits.max_output_bytes)
+            return self._execute(module, sandbox, limits, outputs, memio)
         with tempfile.TemporaryDirectory(prefix="mentat-wasm-") as tmp:
             stdio = Stdio.in_dir(tmp)
             Path(stdio.stdin).write_bytes(payload)
-            return self.run_stdio(module, stdio, outputs, sandbox, limits)
+            return self._execute(module, sandbox, limits, outputs, stdio)
 
-    def run_stdio(
+    def _execute(
         self,
-        module: wasmtime.Module | wasmtime.InstancePre,
-        stdio: Stdio,
-        outputs: Sequence[Pin] | None,
+        module: wasmtime.Module,
         sandbox: Sandbox,
         limits: Limits,
+        outputs: Sequence[Pin] | None,
+        io: _MemIO | Stdio,
     ) -> RunResult:
         try:
-            store = self.new_store(sandbox, limits, stdio)
+            store = self.new_store(sandbox, limits, io if isinstance(io, Stdio) else None)
         except wasmtime.WasmtimeError as e:
             return RunResult("error", f"cannot set up the sandbox: {_first_line(e)}")
+        linker = self._linker if isinstance(io, Stdio) else self._fast
         exit_code, failure = 0, None
         instance: wasmtime.Instance | None = None
-        with self._ticker:
-            try:
-                if isinstance(module, wasmtime.InstancePre):
-                    instance = module.instantiate(store)
-                else:
-                    instance = self._linker.instantiate(store, module)
+        previous = getattr(_CURRENT, "io", None)
+        _CURRENT.io = io if isinstance(io, _MemIO) else None
+        try:
+            with self._ticker:
+                instance = linker.instantiate(store, module)
                 start = instance.exports(store)["_start"]
                 if not isinstance(start, wasmtime.Func):
                     return RunResult("error", "the module's '_start' export is not a function")
                 start(store)
-            except wasmtime.ExitTrap as e:
-                exit_code = e.code
-            except wasmtime.Trap as e:
-                failure = _classify_trap(e, limits, _near_limit(store, instance, limits))
-            except wasmtime.WasmtimeError as e:
-                failure = _classify_error(e, limits)
+        except wasmtime.ExitTrap as e:
+            exit_code = e.code
+        except wasmtime.Trap as e:
+            failure = _classify_trap(e, limits, _near_limit(store, instance, limits))
+        except wasmtime.WasmtimeError as e:
+            failure = _classify_error(e, limits)
+        finally:
+            _CURRENT.io = previous
         fuel_used = limits.fuel - store.get_fuel()
         del instance, store  # closes the stdio files
         cap = limits.max_output_bytes
-        out, err = _read_capped(stdio.stdout, cap), _read_capped(stdio.stderr, cap)
-        overflow = len(out) > cap or len(err) > cap
-        out, err = out[:cap], err[:cap]
+        if isinstance(io, _MemIO):
+            out, err, overflow = bytes(io.out[1]), bytes(io.out[2]), io.overflow
+        else:
+            out, err = _read_capped(io.stdout, cap), _read_capped(io.stderr, cap)
+            overflow = len(out) > cap or len(err) > cap
+            out, err = out[:cap], err[:cap]
 
         def result(status: str, message: str, **kw: Any) -> RunResult:
             return RunResult(status, message, fuel_used=fuel_used, stdout=out, stderr=err, **kw)

@@ -12,7 +12,15 @@ import wasmtime
 
 from compiler.model import Pin
 from compiler.wasm.module import Capabilities, read_module
-from compiler.wasm.run import Limits, Runner, RunResult, memory_limit_for, run_agent
+from compiler.wasm.run import (
+    FileGrant,
+    Limits,
+    Runner,
+    RunResult,
+    Sandbox,
+    memory_limit_for,
+    run_agent,
+)
 
 FD_WRITE = (
     '(import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))'
@@ -225,3 +233,68 @@ def test_example_agents_run(load_agent: Any, repo: Path) -> None:
     result, _ = run_agent(count, repo, {"text": " one\ttwo\nthree  "}, SMALL)
     assert result is not None and result.outputs == {"words": 3}
     assert json.dumps(result.to_dict())  # serialisable for --format json
+
+
+def errno_probe(func: str, fd: int, iovs: int, count: int, out_ptr: int) -> str:
+    """Calls `func(fd, iovs, count, out_ptr)` with hostile arguments, then reports the errno
+    through a well-formed write."""
+    return f"""(module
+      (import "wasi_snapshot_preview1" "{func}" (func $probe (param i32 i32 i32 i32) (result i32)))
+      {FD_WRITE}
+      (memory (export "memory") 1)
+      (data (i32.const 100) "{{\\"e\\":\\"00\\"}}")
+      (func (export "_start") (local $e i32)
+        (i32.store (i32.const 16) (i32.const 200)) (i32.store (i32.const 20) (i32.const 4))
+        (local.set $e (call $probe (i32.const {fd}) (i32.const {iovs}) (i32.const {count})
+                                   (i32.const {out_ptr})))
+        (i32.store8 (i32.const 106) (i32.add (i32.const 48) (i32.div_u (local.get $e) (i32.const 10))))
+        (i32.store8 (i32.const 107) (i32.add (i32.const 48) (i32.rem_u (local.get $e) (i32.const 10))))
+        (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 10))
+        (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"""
+
+
+@pytest.mark.parametrize(
+    ("func", "fd", "iovs", "count", "out_ptr", "errno"),
+    [
+        ("fd_write", 1, 65530, 1, 8, 21),  # iovec array past the end of memory
+        ("fd_write", 1, -16, 1, 8, 21),  # 0xfffffff0 as an i32
+        ("fd_write", 1, 16, 1, 65533, 21),  # result pointer past the end
+        ("fd_write", 1, 16, 5000, 8, 28),  # more iovecs than IOV_MAX
+        ("fd_write", 7, 16, 1, 8, 8),  # no such descriptor
+        ("fd_write", 0, 16, 1, 8, 8),  # stdin is not writable
+        ("fd_read", 0, 65530, 1, 8, 21),
+        ("fd_read", 1, 16, 1, 8, 8),
+        ("fd_read", 0, 16, 1, -4, 21),
+    ],
+)
+def test_hostile_stdio_arguments_get_an_errno(
+    runner: Runner, func: str, fd: int, iovs: int, count: int, out_ptr: int, errno: int
+) -> None:
+    text = errno_probe(func, fd, iovs, count, out_ptr)
+    imports = text.count("import")
+    if func == "fd_write":  # the probe and the reporter are the same import then
+        text = text.replace(FD_WRITE, "").replace("$w", "$probe")
+        assert text.count("import") == imports - 1
+    result = run(runner, text)
+    assert result.ok, result
+    assert result.outputs == {"e": f"{errno:02d}"}
+    assert_host_alive(runner)
+
+
+def test_iovec_pointing_past_memory_is_refused(runner: Runner) -> None:
+    # the iovec array is in bounds, but the buffer it describes is not
+    text = errno_probe("fd_write", 1, 16, 1, 8).replace(
+        "(i32.store (i32.const 20) (i32.const 4))", "(i32.store (i32.const 20) (i32.const 70000))")
+    text = text.replace(FD_WRITE, "").replace("$w", "$probe")
+    result = run(runner, text)
+    assert result.outputs == {"e": "21"}
+
+
+def test_file_backed_and_in_memory_stdio_agree(runner: Runner, repo: Path, tmp_path: Path) -> None:
+    text = (repo / "flows/wasm/uppercase.wat").read_text()
+    inputs = {"text": "same either way \u00e9"}
+    in_memory = run(runner, text, inputs=inputs)
+    with_dir = run(runner, text, inputs=inputs,
+                   sandbox=Sandbox(dirs=(FileGrant(str(tmp_path), "/data"),)))
+    assert in_memory.ok and with_dir.ok
+    assert in_memory.stdout == with_dir.stdout
