@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import wasmtime
@@ -32,9 +33,9 @@ import wasmtime
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from compiler.load import parse_yaml  # noqa: E402
+from compiler.load import load  # noqa: E402
 from compiler.model import Pin  # noqa: E402
-from compiler.validate import _agent  # noqa: E402
+from compiler.validate import validate  # noqa: E402
 from compiler.wasm.bundle import (  # noqa: E402
     build_bundle,
     module_from_bundle,
@@ -44,7 +45,7 @@ from compiler.wasm.bundle import (  # noqa: E402
 from compiler.wasm.run import Limits, Runner  # noqa: E402
 from compiler.wasm.stage import check_agent_module  # noqa: E402
 
-AGENT = "flows/wasm/uppercase.yaml"
+AGENT = "uppercase"
 INPUTS = {"text": "the quick brown fox jumps over the lazy dog"}
 LIMITS = Limits(fuel=10_000_000, memory_bytes=16 * 2**20, timeout_ms=1_000)
 
@@ -62,8 +63,7 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def _write_bundle(dest: Path) -> tuple[Path, tuple[Pin, ...]]:
-    docs, _ = parse_yaml(AGENT, (ROOT / AGENT).read_bytes())
-    agent = _agent(docs[0], ROOT, [])
+    agent = next(a for a in validate(load(ROOT)).agents if a.name == AGENT)
     checked, diags = check_agent_module(ROOT, agent)
     assert checked is not None, diags
     bundle = build_bundle(agent, checked, precompile=True)
@@ -135,8 +135,7 @@ def main() -> None:
         bundle_dir, outputs = _write_bundle(Path(tmp))
         report = {
             "agent": AGENT,
-            "wasmtime": wasmtime.__name__ and __import__("importlib.metadata").metadata.version(
-                "wasmtime"),
+            "wasmtime": version("wasmtime"),
             "cpus": os.cpu_count(),
             "cold_start": cold_start(bundle_dir, outputs, args.runs),
             "concurrent": instances(bundle_dir, args.instances),
