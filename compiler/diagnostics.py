@@ -75,6 +75,12 @@ CODES: dict[str, str] = {
     "M701": "output cannot be written",
     "M800": "verification failed",
     "M801": "signing failed",
+    "M802": "signature bundle missing, truncated or malformed",
+    "M803": "signing certificate or its chain rejected (validity, extensions, trusted root)",
+    "M804": "DSSE envelope rejected (signature invalid, wrong payload type, bad statement)",
+    "M805": "output tree differs from what was signed (file changed, added or removed)",
+    "M806": "PKI directory or signing key unusable",
+    "M807": "Sigstore keyless signing or verification failed (OIDC, Fulcio, Rekor, identity)",
     "M900": "controller error",
 }
 
