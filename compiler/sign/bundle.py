@@ -103,7 +103,8 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
     except UnicodeDecodeError as exc:
         raise BundleError("bundle is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
-        cause = "truncated" if exc.pos >= len(raw.rstrip()) else "not valid JSON"
+        at_end = exc.pos >= len(raw.rstrip()) or exc.msg.startswith("Unterminated string")
+        cause = "truncated" if at_end else "not valid JSON"
         raise BundleError(
             f"bundle is {cause} ({exc.msg} at line {exc.lineno} col {exc.colno})"
         ) from exc
