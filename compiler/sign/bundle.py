@@ -99,11 +99,13 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
     if not raw.strip():
         raise BundleError("bundle is empty")
     try:
-        data = json.loads(raw)
+        text = raw.decode("utf-8")  # json.loads(bytes) would also guess UTF-16/32
     except UnicodeDecodeError as exc:
         raise BundleError("bundle is not UTF-8 text") from exc
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        at_end = exc.pos >= len(raw.rstrip()) or exc.msg.startswith("Unterminated string")
+        at_end = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         cause = "truncated" if at_end else "not valid JSON"
         raise BundleError(
             f"bundle is {cause} ({exc.msg} at line {exc.lineno} col {exc.colno})"

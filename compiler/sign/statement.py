@@ -96,7 +96,7 @@ def _digest_list(value: object, what: str) -> dict[str, str]:
 
 def parse_index(raw: bytes) -> Index:
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexFormatError(f"index.json is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or data.get("kind") != "Index":
