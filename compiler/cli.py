@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from compiler import __version__
+from compiler.commands.sign import pki, sign, verify
 from compiler.diagnostics import Diagnostic, render_github, render_text
 from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
 from compiler.pipeline import STAGES, CompileResult, compile_workspace
@@ -217,6 +218,10 @@ def _print_stream(result: CompileResult, target: str | None) -> None:
     sys.stdout.buffer.write(dump_yaml_stream(picked))
     sys.stdout.flush()
 
+
+main.add_command(pki)
+main.add_command(sign)
+main.add_command(verify)
 
 if __name__ == "__main__":
     main()

@@ -188,9 +188,7 @@ def pki_init(
 @click.option("--signer", default=None, help="New identity label (default: keep the current).")
 @_PASSPHRASE
 @_FORMAT
-def pki_issue(
-    directory: Path, days: int, signer: str | None, passphrase_env: str, fmt: str
-) -> None:
+def pki_issue(directory: Path, days: int, signer: str | None, passphrase_env: str, fmt: str) -> None:
     """Renew the signing leaf (new key and certificate) from the intermediate CA.
 
     \b
@@ -278,11 +276,18 @@ def sign(
         )
         _emit(fmt, {"ok": False}, "", [diag])
         _exit([diag])
-    ctx = detect_context(rendered)
+    ctx = detect_context(ws_root or rendered)  # the commit of the sources, not of the output
     if keyless:
         from compiler.sign.keyless import sign_keyless
 
-        result = sign_keyless(rendered, ctx, staging=staging, label=label)
+        result = sign_keyless(
+            rendered,
+            ctx,
+            staging=staging,
+            expect_identity=str(settings.get("identity", "")),
+            expect_issuer=str(settings.get("issuer", "")),
+            label=label,
+        )
     else:
         assert pki_dir is not None
         result = _sign_with_pki(rendered, pki_dir, passphrase_env, ctx, label)
@@ -321,9 +326,7 @@ def sign(
     _exit(diags if ok else [*diags, Diagnostic("M801", "not signed")])
 
 
-def _sign_with_pki(
-    rendered: Path, pki_dir: Path, passphrase_env: str, ctx: Any, label: str
-) -> SignResult:
+def _sign_with_pki(rendered: Path, pki_dir: Path, passphrase_env: str, ctx: Any, label: str) -> SignResult:
     if inside(pki_dir, rendered):
         return SignResult(
             diagnostics=[
@@ -395,9 +398,7 @@ def verify(
         from compiler.sign.keyless import verify_keyless
 
         assert identity and issuer
-        result = verify_keyless(
-            rendered, identity, issuer, staging=staging, offline=offline, label=label
-        )
+        result = verify_keyless(rendered, identity, issuer, staging=staging, offline=offline, label=label)
     _emit(fmt, result.to_dict(), _verify_text(result, label), result.diagnostics)
     _exit(result.diagnostics)
 
@@ -408,6 +409,8 @@ def _verify_text(result: VerifyResult, label: str) -> str:
     commit = result.commit or "not recorded"
     if result.commit and result.repository:
         commit += f" ({result.repository})"
+    if result.dirty:
+        commit += " + uncommitted changes at signing time"
     lines = [
         f"verified {label}: {result.files} files match the signed statement",
         f"  signer:    {result.signer} ({result.method}, issued by {result.issuer})",

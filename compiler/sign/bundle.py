@@ -38,9 +38,7 @@ __all__ = [
 ]
 
 MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
-_ACCEPTED_MEDIA_TYPES = frozenset(
-    {MEDIA_TYPE, "application/vnd.dev.sigstore.bundle+json;version=0.3"}
-)
+_ACCEPTED_MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/vnd.dev.sigstore.bundle+json;version=0.3"})
 BUNDLE_NAME = "index.sigstore.json"
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024  # a real bundle is a few KiB; refuse absurd input unparsed
 
@@ -67,9 +65,7 @@ def _der(cert: x509.Certificate) -> dict[str, str]:
     return {"rawBytes": base64.b64encode(cert.public_bytes(Encoding.DER)).decode()}
 
 
-def pki_bundle(
-    envelope: Envelope, leaf: x509.Certificate, chain: list[x509.Certificate]
-) -> dict[str, Any]:
+def pki_bundle(envelope: Envelope, leaf: x509.Certificate, chain: list[x509.Certificate]) -> dict[str, Any]:
     return {
         "mediaType": MEDIA_TYPE,
         "verificationMaterial": {
@@ -107,9 +103,7 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
     except json.JSONDecodeError as exc:
         at_end = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         cause = "truncated" if at_end else "not valid JSON"
-        raise BundleError(
-            f"bundle is {cause} ({exc.msg} at line {exc.lineno} col {exc.colno})"
-        ) from exc
+        raise BundleError(f"bundle is {cause} ({exc.msg} at line {exc.lineno} col {exc.colno})") from exc
     if not isinstance(data, dict):
         raise BundleError("bundle is not a JSON object")
     media_type = data.get("mediaType")
@@ -125,8 +119,7 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
     forms = [k for k in ("certificate", "x509CertificateChain", "publicKey") if k in material]
     if len(forms) != 1:
         raise BundleError(
-            "verificationMaterial must hold exactly one of certificate, "
-            "x509CertificateChain, publicKey"
+            "verificationMaterial must hold exactly one of certificate, x509CertificateChain, publicKey"
         )
     if forms[0] == "publicKey":
         raise BundleError("bundle is signed with a bare public key; a certificate is required")
@@ -141,9 +134,7 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
             raise BundleError("x509CertificateChain has no certificates")
         if len(entries) > 8:
             raise BundleError("x509CertificateChain is longer than 8 certificates")
-        certs = tuple(
-            _cert(e, f"x509CertificateChain.certificates[{i}]") for i, e in enumerate(entries)
-        )
+        certs = tuple(_cert(e, f"x509CertificateChain.certificates[{i}]") for i, e in enumerate(entries))
     tlog = material.get("tlogEntries", [])
     if not isinstance(tlog, list):
         raise BundleError("verificationMaterial.tlogEntries is not a list")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from compiler.diagnostics import Diagnostic
 from compiler.sign.bundle import BUNDLE_NAME
 from compiler.sign.dsse import INTOTO_PAYLOAD_TYPE
+from compiler.sign.pki import signer_identity
 from compiler.sign.signer import SignResult, prepare
 from compiler.sign.statement import BuildContext
 from compiler.sign.verify import VerifyResult, check_statement_and_tree, load_bundle
@@ -62,8 +63,12 @@ def sign_keyless(
     token: str | None = None,
     staging: bool = False,
     trust_config: ClientTrustConfig | None = None,
+    expect_identity: str = "",
+    expect_issuer: str = "",
     label: str = "",
 ) -> SignResult:
+    """Sign; with `expect_*` (the workspace's spec.signing), refuse a certificate for any
+    other identity, so a run from the wrong workflow or branch fails here, not at deploy."""
     result = SignResult()
     prepared, diags = prepare(rendered, ctx, label)
     if prepared is None:
@@ -78,17 +83,14 @@ def sign_keyless(
     try:
         raw = token or os.environ.get(TOKEN_ENV) or _ambient_token()
     except Exception as exc:  # the ambient detectors make HTTP calls; any failure is reported
-        result.diagnostics.append(
-            Diagnostic("M807", f"cannot obtain an ambient OIDC token: {_failure(exc)}")
-        )
+        result.diagnostics.append(Diagnostic("M807", f"cannot obtain an ambient OIDC token: {_failure(exc)}"))
         return result
     if not raw:
         result.diagnostics.append(
             Diagnostic(
                 "M807",
                 "no OIDC identity token for keyless signing",
-                hint="run in GitHub Actions with `permissions: id-token: write`, "
-                f"or set {TOKEN_ENV}",
+                hint=f"run in GitHub Actions with `permissions: id-token: write`, or set {TOKEN_ENV}",
             )
         )
         return result
@@ -98,17 +100,35 @@ def sign_keyless(
         result.diagnostics.append(Diagnostic("M807", f"OIDC token rejected: {_failure(exc)}"))
         return result
     try:
-        config = trust_config or (
-            ClientTrustConfig.staging() if staging else ClientTrustConfig.production()
-        )
+        config = trust_config or (ClientTrustConfig.staging() if staging else ClientTrustConfig.production())
         context = SigningContext.from_trust_config(config)
         with context.signer(identity, cache=True) as signer:
             bundle = signer.sign_dsse(dsse.Statement(prepared.statement))
     except Exception as exc:  # network boundary: Fulcio, Rekor, TUF, timestamping
         result.diagnostics.append(Diagnostic("M807", f"keyless signing failed: {_failure(exc)}"))
         return result
+    cert = bundle.signing_certificate
+    result.signer = signer_identity(cert)
+    if expect_identity or expect_issuer:
+        from sigstore.verify.policy import Identity, OIDCIssuer
+
+        policy = (
+            Identity(identity=expect_identity, issuer=expect_issuer or None)
+            if expect_identity
+            else OIDCIssuer(expect_issuer)
+        )
+        try:
+            policy.verify(cert)
+        except Exception as exc:
+            result.diagnostics.append(
+                Diagnostic(
+                    "M807",
+                    f"signed as {result.signer}, which spec.signing does not expect: {_failure(exc)}",
+                    hint="sign from the workflow and branch spec.signing names",
+                )
+            )
+            return result
     result.bundle = (bundle.to_json() + "\n").encode()
-    result.signer = identity.identity
     result.files = len(prepared.index.files)
     result.not_after = bundle.signing_certificate.not_valid_after_utc
     return result
@@ -146,8 +166,7 @@ def verify_keyless(
         result.diagnostics.append(
             Diagnostic(
                 "M804",
-                f"wrong payload type {parsed.envelope.payload_type!r}, "
-                f"expected {INTOTO_PAYLOAD_TYPE}",
+                f"wrong payload type {parsed.envelope.payload_type!r}, expected {INTOTO_PAYLOAD_TYPE}",
                 where,
             )
         )
@@ -169,17 +188,11 @@ def verify_keyless(
                 verifier = Verifier(trusted_root=trusted_root)
             else:
                 verifier = (
-                    Verifier.staging(offline=offline)
-                    if staging
-                    else Verifier.production(offline=offline)
+                    Verifier.staging(offline=offline) if staging else Verifier.production(offline=offline)
                 )
-        payload_type, payload = verifier.verify_dsse(
-            bundle, Identity(identity=identity, issuer=issuer)
-        )
+        payload_type, payload = verifier.verify_dsse(bundle, Identity(identity=identity, issuer=issuer))
     except Exception as exc:  # sigstore's VerificationError and trust-root (TUF) failures alike
-        result.diagnostics.append(
-            Diagnostic("M807", f"keyless verification failed: {_failure(exc)}", where)
-        )
+        result.diagnostics.append(Diagnostic("M807", f"keyless verification failed: {_failure(exc)}", where))
         return result
     if payload_type != INTOTO_PAYLOAD_TYPE:
         result.diagnostics.append(Diagnostic("M804", f"wrong payload type {payload_type!r}", where))

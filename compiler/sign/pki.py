@@ -91,12 +91,8 @@ class FileKeyBackend:
             key = serialization.load_pem_private_key(data, password=self.passphrase)
         except TypeError as exc:  # encrypted without a passphrase, or the reverse
             if self.passphrase is None:
-                raise PkiError(
-                    f"signing key {self.path} is encrypted; set {PASSPHRASE_ENV}"
-                ) from exc
-            raise PkiError(
-                f"signing key {self.path} is not encrypted; unset the passphrase"
-            ) from exc
+                raise PkiError(f"signing key {self.path} is encrypted; set {PASSPHRASE_ENV}") from exc
+            raise PkiError(f"signing key {self.path} is not encrypted; unset the passphrase") from exc
         except ValueError as exc:  # wrong passphrase or not a key: never echo the bytes
             raise PkiError(f"cannot load signing key {self.path} (wrong passphrase?)") from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
@@ -178,9 +174,7 @@ def _builder(
         .not_valid_before(not_before - _BACKDATE)
         .not_valid_after(not_before + dt.timedelta(days=days))
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), critical=False)
     )
 
 
@@ -201,9 +195,7 @@ def _write_private(path: Path, data: bytes, mode: int) -> None:
 
 def _key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None) -> bytes:
     enc: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     )
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
 
@@ -291,9 +283,7 @@ def init_pki(
     names = (ROOT_CERT, ROOT_KEY, INTERMEDIATE_CERT, INTERMEDIATE_KEY, SIGNING_CERT, SIGNING_KEY)
     existing = [n for n in names if (directory / n).exists()]
     if existing and not force:
-        raise PkiError(
-            f"{directory} already holds a PKI ({', '.join(existing)}); use --force to replace it"
-        )
+        raise PkiError(f"{directory} already holds a PKI ({', '.join(existing)}); use --force to replace it")
     if (directory / "index.json").exists():
         raise PkiError(f"{directory} looks like an output tree (index.json); keys never go there")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -301,9 +291,7 @@ def init_pki(
     root_key, inter_key, leaf_key = _new_key(), _new_key(), _new_key()
     root_name = _name(org, f"{org} Mentat Root CA")
     root = (
-        _builder(
-            root_name, root_name, root_key.public_key(), root_key.public_key(), now, _ROOT_DAYS
-        )
+        _builder(root_name, root_name, root_key.public_key(), root_key.public_key(), now, _ROOT_DAYS)
         .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
         .add_extension(ca_key_usage(), critical=True)
         .sign(root_key, hashes.SHA256())
@@ -322,9 +310,7 @@ def init_pki(
         .add_extension(ca_key_usage(), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
         .add_extension(
-            x509.NameConstraints(
-                permitted_subtrees=[x509.RFC822Name(domain)], excluded_subtrees=None
-            ),
+            x509.NameConstraints(permitted_subtrees=[x509.RFC822Name(domain)], excluded_subtrees=None),
             critical=True,
         )
         .sign(root_key, hashes.SHA256())
@@ -389,9 +375,7 @@ def issue_leaf(
 
 def load_pki(directory: Path, passphrase: bytes | None = None) -> Pki:
     if not directory.is_dir():
-        raise PkiError(
-            f"PKI directory {directory} does not exist (run `mentatctl pki init {directory}`)"
-        )
+        raise PkiError(f"PKI directory {directory} does not exist (run `mentatctl pki init {directory}`)")
     root = _read_cert(directory / ROOT_CERT)
     intermediate = _read_cert(directory / INTERMEDIATE_CERT)
     leaf = _read_cert(directory / SIGNING_CERT)

@@ -60,9 +60,7 @@ def _where(label: str, rel: str) -> str:
     return f"{label.rstrip('/')}/{display(rel)}"
 
 
-def prepare(
-    rendered: Path, ctx: BuildContext, label: str = ""
-) -> tuple[Prepared | None, list[Diagnostic]]:
+def prepare(rendered: Path, ctx: BuildContext, label: str = "") -> tuple[Prepared | None, list[Diagnostic]]:
     """Read and check the tree; `label` is how diagnostics name the output directory."""
     label = label or str(rendered)
     index_path = rendered / INDEX_NAME
@@ -81,9 +79,7 @@ def prepare(
         index = parse_index(raw)
     except IndexFormatError as exc:
         return None, [Diagnostic("M801", str(exc), _where(label, INDEX_NAME))]
-    problems = compare(
-        hash_tree(rendered), {**index.files, INDEX_NAME: index.sha256}, against_index=True
-    )
+    problems = compare(hash_tree(rendered), {**index.files, INDEX_NAME: index.sha256}, against_index=True)
     if problems:
         diags = [
             Diagnostic(
@@ -95,16 +91,12 @@ def prepare(
             for p in problems[:_MAX_LISTED]
         ]
         if len(problems) > _MAX_LISTED:
-            diags.append(
-                Diagnostic("M805", f"… and {len(problems) - _MAX_LISTED} more differences", label)
-            )
+            diags.append(Diagnostic("M805", f"… and {len(problems) - _MAX_LISTED} more differences", label))
         return None, diags
     return Prepared(index, canonical_json(build_statement(index, ctx))), []
 
 
-def sign_pki(
-    rendered: Path, pki: Pki, ctx: BuildContext, *, now: dt.datetime, label: str = ""
-) -> SignResult:
+def sign_pki(rendered: Path, pki: Pki, ctx: BuildContext, *, now: dt.datetime, label: str = "") -> SignResult:
     result = SignResult()
     if not (pki.leaf.not_valid_before_utc <= now <= pki.leaf.not_valid_after_utc):
         result.diagnostics.append(
@@ -118,9 +110,7 @@ def sign_pki(
         )
         return result
     if not isinstance(pki.leaf.public_key(), ec.EllipticCurvePublicKey):
-        result.diagnostics.append(
-            Diagnostic("M806", "signing certificate does not hold an ECDSA key")
-        )
+        result.diagnostics.append(Diagnostic("M806", "signing certificate does not hold an ECDSA key"))
         return result
     prepared, diags = prepare(rendered, ctx, label)
     if prepared is None:

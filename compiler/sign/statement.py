@@ -198,6 +198,4 @@ def detect_context(where: Path, env: Mapping[str, str] | None = None) -> BuildCo
         invocation = f"{server}/{repo}/actions/runs/{env['GITHUB_RUN_ID']}"
         if env.get("GITHUB_RUN_ATTEMPT"):
             invocation += f"/attempts/{env['GITHUB_RUN_ATTEMPT']}"
-    return BuildContext(
-        commit=commit, repository=repository, ref=ref, dirty=dirty, invocation=invocation
-    )
+    return BuildContext(commit=commit, repository=repository, ref=ref, dirty=dirty, invocation=invocation)

@@ -76,15 +76,11 @@ def hash_tree(root: Path) -> TreeDigests:
             try:
                 digest = _hash(entry.path) if entry.is_file(follow_symlinks=False) else None
             except OSError as exc:
-                out.problems.append(
-                    Problem("unreadable", rel, f"cannot read {display(rel)}: {exc.strerror}")
-                )
+                out.problems.append(Problem("unreadable", rel, f"cannot read {display(rel)}: {exc.strerror}"))
                 continue
             if digest is None:
                 out.problems.append(
-                    Problem(
-                        "extra", rel, f"{display(rel)} is not a regular file (symlink or device)"
-                    )
+                    Problem("extra", rel, f"{display(rel)} is not a regular file (symlink or device)")
                 )
                 continue
             out.digests[rel] = digest
@@ -106,9 +102,7 @@ _TEXT = {
 }
 
 
-def compare(
-    on_disk: TreeDigests, expected: dict[str, str], *, against_index: bool = False
-) -> list[Problem]:
+def compare(on_disk: TreeDigests, expected: dict[str, str], *, against_index: bool = False) -> list[Problem]:
     """Every difference between the tree and the expected digests, sorted by path."""
     extra, changed, missing = _TEXT[against_index]
     problems = list(on_disk.problems)

@@ -62,6 +62,7 @@ class SignedStatement:
     commit: str
     repository: str
     compiler_version: str
+    dirty: bool  # the sources' work tree had uncommitted changes when it was signed
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class VerifyResult:
     repository: str = ""
     workspace: str = ""
     compiler_version: str = ""
+    dirty: bool = False
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -91,6 +93,7 @@ class VerifyResult:
             "repository": self.repository,
             "workspace": self.workspace,
             "compilerVersion": self.compiler_version,
+            "uncommittedChanges": self.dirty,
             "diagnostics": [d.to_dict() for d in self.diagnostics],
         }
 
@@ -190,10 +193,7 @@ def verify_chain(
         return f"signing certificate lacks the code-signing extended key usage ({_cn(leaf)})"
     for inter in intermediates:
         if not _is_ca(inter):
-            return (
-                "intermediate certificate is not a CA (basicConstraints CA flag not set): "
-                + _cn(inter)
-            )
+            return "intermediate certificate is not a CA (basicConstraints CA flag not set): " + _cn(inter)
         if not inter.not_valid_before_utc <= now <= inter.not_valid_after_utc:
             return f"intermediate certificate is outside its validity period: {_cn(inter)}"
     if not roots:
@@ -242,10 +242,7 @@ def _verify_dsse(envelope: Envelope, cert: x509.Certificate) -> str | None:
     try:
         key.verify(envelope.signatures[0].sig, envelope.pae(), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
-        return (
-            "DSSE signature does not verify against the signing certificate "
-            "(payload or signature altered)"
-        )
+        return "DSSE signature does not verify against the signing certificate (payload or signature altered)"
     return None
 
 
@@ -277,11 +274,7 @@ def _parse_statement(payload: bytes) -> SignedStatement | str:
         return f"statement does not cover {INDEX_NAME}"
     commit = repository = ""
     for dep in build.get("resolvedDependencies") or []:
-        if (
-            isinstance(dep, dict)
-            and isinstance(dep.get("digest"), dict)
-            and "gitCommit" in dep["digest"]
-        ):
+        if isinstance(dep, dict) and isinstance(dep.get("digest"), dict) and "gitCommit" in dep["digest"]:
             commit = str(dep["digest"]["gitCommit"])
             repository = str(dep.get("uri", "")).removeprefix("git+")
     ext = build.get("externalParameters")
@@ -293,12 +286,11 @@ def _parse_statement(payload: bytes) -> SignedStatement | str:
         commit=commit,
         repository=repository,
         compiler_version=str(compiler.get("version", "")) if isinstance(compiler, dict) else "",
+        dirty=isinstance(internal, dict) and internal.get("gitTreeDirty") is True,
     )
 
 
-def check_statement_and_tree(
-    payload: bytes, rendered: Path, label: str, result: VerifyResult
-) -> None:
+def check_statement_and_tree(payload: bytes, rendered: Path, label: str, result: VerifyResult) -> None:
     """Compare a verified statement with the tree on disk; fills `result`."""
     statement = _parse_statement(payload)
     if isinstance(statement, str):
@@ -306,6 +298,7 @@ def check_statement_and_tree(
         return
     result.workspace, result.commit = statement.workspace, statement.commit
     result.repository, result.compiler_version = statement.repository, statement.compiler_version
+    result.dirty = statement.dirty
     on_disk = hash_tree(rendered)
     index_digest = on_disk.digests.get(INDEX_NAME)
     if index_digest is not None and index_digest != statement.subjects[INDEX_NAME]:
@@ -335,9 +328,7 @@ def check_statement_and_tree(
             index = parse_index((rendered / INDEX_NAME).read_bytes())
         except (OSError, IndexFormatError) as exc:
             result.diagnostics.append(
-                Diagnostic(
-                    "M805", f"cannot read the signed {INDEX_NAME}: {exc}", _where(label, INDEX_NAME)
-                )
+                Diagnostic("M805", f"cannot read the signed {INDEX_NAME}: {exc}", _where(label, INDEX_NAME))
             )
             return
         if {**index.files, INDEX_NAME: index.sha256} != statement.subjects:
@@ -384,9 +375,7 @@ def verify_pki(
     result.issuer = leaf.issuer.rfc4514_string()
     # The payload type is checked before the chain: it is the cheaper and more specific cause.
     if bundle.envelope.payload_type != INTOTO_PAYLOAD_TYPE:
-        result.diagnostics.append(
-            Diagnostic("M804", _verify_dsse(bundle.envelope, leaf) or "", where)
-        )
+        result.diagnostics.append(Diagnostic("M804", _verify_dsse(bundle.envelope, leaf) or "", where))
         return result
     cause = verify_chain(bundle.certificates, roots, now)
     if cause:

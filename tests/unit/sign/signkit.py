@@ -20,9 +20,7 @@ from compiler.sign.signer import sign_pki, write_signature
 from compiler.sign.statement import BuildContext
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-CTX = BuildContext(
-    commit="a" * 40, repository="https://github.com/acme/flows", ref="refs/heads/main"
-)
+CTX = BuildContext(commit="a" * 40, repository="https://github.com/acme/flows", ref="refs/heads/main")
 
 DEFAULT_FILES = {
     "staging/eu-west-1/deployment-fetch.yaml": b"apiVersion: apps/v1\nkind: Deployment\n",
@@ -110,13 +108,9 @@ def _cert(
             critical=True,
         )
     if eku:
-        b = b.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
-        )
+        b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
     if san:
-        b = b.add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name("ci@acme.example")]), critical=False
-        )
+        b = b.add_extension(x509.SubjectAlternativeName([x509.RFC822Name("ci@acme.example")]), critical=False)
     return b.sign(issuer_key, hashes.SHA256())
 
 

@@ -158,9 +158,7 @@ def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
     assert run(*args)[0] == 2
 
 
-def test_sign_reads_the_signer_from_the_workspace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sign_reads_the_signer_from_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.unit.sign.signkit import DEFAULT_FILES, write_tree
 
     ws = tmp_path / "ws"

@@ -84,13 +84,9 @@ class FakeSigstore:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=1))
             .not_valid_after(now + dt.timedelta(minutes=10))
-            .add_extension(
-                x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
-            )
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), False)
-            .add_extension(
-                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(WORKFLOW)]), True
-            )
+            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(WORKFLOW)]), True)
             .add_extension(x509.UnrecognizedExtension(_ISSUER_V1, GITHUB_ISSUER.encode()), False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()), False
@@ -230,9 +226,7 @@ def test_forged_bundle_fails_sigstores_real_verifier_offline(
     keyless_signed: Path, trust: ClientTrustConfig
 ) -> None:
     """With the genuine production trust root, a bundle not from Fulcio/Rekor is rejected."""
-    result = verify_keyless(
-        keyless_signed, WORKFLOW, GITHUB_ISSUER, trusted_root=trust.trusted_root
-    )
+    result = verify_keyless(keyless_signed, WORKFLOW, GITHUB_ISSUER, trusted_root=trust.trusted_root)
     assert [d.code for d in result.diagnostics] == ["M807"]
     assert result.diagnostics[0].message.startswith("keyless verification failed")
     assert "certificate chain" in result.diagnostics[0].message

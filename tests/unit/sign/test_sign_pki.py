@@ -155,9 +155,7 @@ def test_name_constraints_stop_identities_outside_the_domain(pki_dir: Path) -> N
     from cryptography.hazmat.primitives.asymmetric import ec
 
     pki = load_pki(pki_dir)
-    inter_key = serialization.load_pem_private_key(
-        (pki_dir / "intermediate.key").read_bytes(), None
-    )
+    inter_key = serialization.load_pem_private_key((pki_dir / "intermediate.key").read_bytes(), None)
     assert isinstance(inter_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
     rogue = (
@@ -172,9 +170,7 @@ def test_name_constraints_stop_identities_outside_the_domain(pki_dir: Path) -> N
         .add_extension(pki.leaf.extensions.get_extension_for_class(x509.KeyUsage).value, True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), False)
         .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("ci@evil.example")]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()), False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()), False)
         .sign(inter_key, hashes.SHA256())
     )
     cause = verify_chain((rogue, pki.intermediate), [pki.root], NOW)

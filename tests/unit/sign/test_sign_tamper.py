@@ -110,9 +110,7 @@ def test_deleted_file(signed: Path, pki_dir: Path) -> None:
 
 
 def test_swapped_bundle_from_another_build(tmp_path: Path, signed: Path, pki_dir: Path) -> None:
-    other = write_tree(
-        tmp_path / "other", {**DEFAULT_FILES, "crds/agents.mentatlab.io.yaml": b"v2\n"}
-    )
+    other = write_tree(tmp_path / "other", {**DEFAULT_FILES, "crds/agents.mentatlab.io.yaml": b"v2\n"})
     sign_tree(other, pki_dir)
     shutil.copy(other / BUNDLE_NAME, signed / BUNDLE_NAME)
     result = _verify(signed, pki_dir / "root.pem")
