@@ -269,3 +269,17 @@ def test_network_failure_is_a_diagnostic(
     result = sign_keyless(tree, CTX, token=_token(), trust_config=trust)
     assert [d.code for d in result.diagnostics] == ["M807"]
     assert "unreachable" in result.diagnostics[0].message
+
+
+def test_sign_checks_the_identity_spec_signing_expects(
+    tree: Path, fake: FakeSigstore, trust: ClientTrustConfig
+) -> None:
+    ok = sign_keyless(
+        tree, CTX, token=_token(), trust_config=trust, expect_identity=WORKFLOW, expect_issuer=GITHUB_ISSUER
+    )
+    assert ok.diagnostics == [] and ok.bundle and ok.signer == WORKFLOW
+    fork = WORKFLOW.replace("acme", "fork")
+    bad = sign_keyless(tree, CTX, token=_token(), trust_config=trust, expect_identity=fork)
+    assert [d.code for d in bad.diagnostics] == ["M807"]
+    assert bad.diagnostics[0].message.startswith(f"signed as {WORKFLOW}, which spec.signing does not expect")
+    assert not bad.bundle
