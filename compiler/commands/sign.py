@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from compiler.diagnostics import Diagnostic, Severity, render_text
+from compiler.diagnostics import Diagnostic, Severity, render_github, render_text
 from compiler.load import WORKSPACE_FILE, find_workspace_root, parse_yaml
 from compiler.sign.bundle import BUNDLE_NAME
 from compiler.sign.pki import (
@@ -41,7 +41,7 @@ from compiler.sign.verify import VerifyResult, load_trust_roots, verify_pki
 __all__ = ["pki", "sign", "verify"]
 
 _FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True
 )
 _PASSPHRASE = click.option(
     "--passphrase-env",
@@ -67,7 +67,7 @@ def _emit(fmt: str, data: dict[str, Any], text: str, diags: list[Diagnostic]) ->
         click.echo(json.dumps({**data, "diagnostics": [d.to_dict() for d in diags]}, indent=2))
         return
     if diags:
-        click.echo(render_text(diags), err=True)
+        click.echo(render_github(diags) if fmt == "github" else render_text(diags), err=True)
     if text:
         click.echo(text)
 
@@ -260,12 +260,14 @@ def sign(
         if method == "keyless":
             keyless = True
         elif method == "pki" and isinstance(settings.get("pki"), str) and ws_root is not None:
-            pki_dir = ws_root / settings["pki"]
+            pki_dir = ws_root / os.path.expanduser(settings["pki"])
         else:
             raise click.UsageError(
                 "no signer: pass --pki DIR or --keyless, or set spec.signing in mentat.yaml"
             )
     passphrase_env = str(settings.get("passphraseEnv", passphrase_env))
+    if not rendered.is_dir():
+        raise click.UsageError(f"output directory {_label(rendered)} does not exist")
     label = _label(rendered)
     if not (rendered / "index.json").is_file():
         diag = Diagnostic(
@@ -387,6 +389,8 @@ def verify(
     if rendered is None:
         ws_root, settings, _ = _workspace_settings()
         rendered = (ws_root or Path.cwd()) / str(settings.get("_output", "rendered"))
+    if not rendered.is_dir():
+        raise click.UsageError(f"output directory {_label(rendered)} does not exist")
     label = _label(rendered)
     if trust:
         try:

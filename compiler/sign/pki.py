@@ -14,6 +14,7 @@ held in an HSM or KMS can replace the file backend without touching the signer.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import tempfile
@@ -264,6 +265,18 @@ def _leaf(
     )
 
 
+def _is_output_tree(d: Path) -> bool:
+    try:
+        with (d / "index.json").open("rb") as f:
+            head = f.read(1 << 20)
+        data = json.loads(head)
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(data, dict) and data.get("kind") == "Index" and data.get("apiVersion") == "mentatlab.io/v1"
+    )
+
+
 def init_pki(
     directory: Path,
     *,
@@ -284,8 +297,10 @@ def init_pki(
     existing = [n for n in names if (directory / n).exists()]
     if existing and not force:
         raise PkiError(f"{directory} already holds a PKI ({', '.join(existing)}); use --force to replace it")
-    if (directory / "index.json").exists():
-        raise PkiError(f"{directory} looks like an output tree (index.json); keys never go there")
+    # `compile` replaces an output tree wholesale: keys inside one would leak or be wiped.
+    for d in (directory.absolute(), *directory.absolute().parents):
+        if _is_output_tree(d):
+            raise PkiError(f"{directory} is inside an output tree ({d / 'index.json'}); keys never go there")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     root_key, inter_key, leaf_key = _new_key(), _new_key(), _new_key()

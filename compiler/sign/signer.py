@@ -29,11 +29,12 @@ from compiler.sign.statement import (
     canonical_json,
     parse_index,
 )
-from compiler.sign.tree import compare, display, hash_tree
+from compiler.sign.tree import compare, display, hash_tree, read_regular
 
 __all__ = ["Prepared", "SignResult", "inside", "prepare", "sign_pki", "write_signature"]
 
 _MAX_LISTED = 50  # per-file diagnostics shown before summarising the rest
+_MAX_INDEX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +66,12 @@ def prepare(rendered: Path, ctx: BuildContext, label: str = "") -> tuple[Prepare
     label = label or str(rendered)
     index_path = rendered / INDEX_NAME
     try:
-        raw = index_path.read_bytes()
+        raw = read_regular(index_path, _MAX_INDEX_BYTES)
     except OSError as exc:
         return None, [
             Diagnostic(
                 "M801",
-                f"cannot read {INDEX_NAME}: {exc.strerror}",
+                f"cannot read {INDEX_NAME}: {exc.strerror or exc}",
                 _where(label, INDEX_NAME),
                 hint="compile the workspace first (`mentatctl compile`)",
             )

@@ -14,7 +14,15 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SIGNATURE_SUFFIX", "Problem", "TreeDigests", "compare", "display", "hash_tree"]
+__all__ = [
+    "SIGNATURE_SUFFIX",
+    "Problem",
+    "TreeDigests",
+    "compare",
+    "display",
+    "hash_tree",
+    "read_regular",
+]
 
 SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root are not signed content
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -48,6 +56,22 @@ def _hash(path: str) -> str | None:
             return hashlib.file_digest(f, "sha256").hexdigest()
     finally:
         os.close(fd)
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, at most `limit` of them: a symlink to /dev/zero or a FIFO in
+    the tree's place would otherwise hang the reader or exhaust memory."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(f"{path.name} is larger than {limit} bytes")
+    return data
 
 
 def hash_tree(root: Path) -> TreeDigests:

@@ -29,7 +29,7 @@ from cryptography.x509.verification import (
 )
 
 from compiler.diagnostics import Diagnostic
-from compiler.sign.bundle import BUNDLE_NAME, BundleError, ParsedBundle, parse_bundle
+from compiler.sign.bundle import BUNDLE_NAME, MAX_BUNDLE_BYTES, BundleError, ParsedBundle, parse_bundle
 from compiler.sign.dsse import INTOTO_PAYLOAD_TYPE, Envelope
 from compiler.sign.pki import signer_identity
 from compiler.sign.statement import (
@@ -40,7 +40,7 @@ from compiler.sign.statement import (
     IndexFormatError,
     parse_index,
 )
-from compiler.sign.tree import compare, display, hash_tree
+from compiler.sign.tree import compare, display, hash_tree, read_regular
 
 __all__ = [
     "SignedStatement",
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 _MAX_LISTED = 50
+_MAX_INDEX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +107,7 @@ def load_bundle(rendered: Path, label: str) -> tuple[ParsedBundle | None, Diagno
     where = _where(label, BUNDLE_NAME)
     path = rendered / BUNDLE_NAME
     try:
-        if path.stat().st_size > 8 * 1024 * 1024:
-            return None, Diagnostic("M802", "signature bundle is absurdly large", where)
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_BUNDLE_BYTES)
     except FileNotFoundError:
         return None, Diagnostic(
             "M802",
@@ -117,7 +116,8 @@ def load_bundle(rendered: Path, label: str) -> tuple[ParsedBundle | None, Diagno
             hint="sign it with `mentatctl sign`",
         )
     except OSError as exc:
-        return None, Diagnostic("M802", f"cannot read the signature bundle: {exc.strerror}", where)
+        reason = exc.strerror or str(exc)
+        return None, Diagnostic("M802", f"cannot read the signature bundle: {reason}", where)
     try:
         return parse_bundle(raw), None
     except BundleError as exc:
@@ -325,7 +325,7 @@ def check_statement_and_tree(payload: bytes, rendered: Path, label: str, result:
     if index_digest == statement.subjects[INDEX_NAME]:
         # The index is authentic; its file list must be exactly the signed subjects.
         try:
-            index = parse_index((rendered / INDEX_NAME).read_bytes())
+            index = parse_index(read_regular(rendered / INDEX_NAME, _MAX_INDEX_BYTES))
         except (OSError, IndexFormatError) as exc:
             result.diagnostics.append(
                 Diagnostic("M805", f"cannot read the signed {INDEX_NAME}: {exc}", _where(label, INDEX_NAME))

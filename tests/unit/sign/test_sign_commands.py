@@ -179,3 +179,18 @@ def test_help_has_examples() -> None:
     for args in (("pki", "init"), ("pki", "issue"), ("sign",), ("verify",)):
         code, out, _ = run(*args, "--help")
         assert code == 0 and "Example" in out
+
+
+def test_missing_output_directory_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = run("verify", tmp_path / "nope", "--trust", tmp_path / "root.pem")
+    assert code == 2 and "does not exist" in err
+
+
+def test_github_annotations(tree: Path, tmp_path: Path) -> None:
+    d = tmp_path / "keys"
+    run("pki", "init", d)
+    run("sign", tree, "--pki", d)
+    (tree / "index.json").write_text("{}\n")
+    code, _, err = run("verify", tree, "--trust", d / "root.pem", "--format", "github")
+    assert code == 1
+    assert err.startswith("::error file=") and "title=M805::index.json is not the one" in err

@@ -175,3 +175,14 @@ def test_name_constraints_stop_identities_outside_the_domain(pki_dir: Path) -> N
     )
     cause = verify_chain((rogue, pki.intermediate), [pki.root], NOW)
     assert cause is not None and "name constraint" in cause, cause
+
+
+def test_init_refuses_a_directory_inside_an_output_tree(tree: Path) -> None:
+    with pytest.raises(PkiError, match="inside an output tree"):
+        init_pki(tree / "keys", now=NOW)
+    assert not (tree / "keys").exists()
+
+
+def test_an_unrelated_index_json_above_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "index.json").write_text('{"name": "some web project"}')
+    assert init_pki(tmp_path / "pki", now=NOW)

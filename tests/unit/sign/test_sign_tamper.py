@@ -248,3 +248,38 @@ def test_signature_files_at_root_are_not_content(signed: Path, pki_dir: Path) ->
     shutil.copy(signed / BUNDLE_NAME, signed / "crds" / "x.sigstore.json")
     msg = _only(_verify(signed, pki_dir / "root.pem"))
     assert msg == "extra file not covered by the signature: crds/x.sigstore.json"
+
+
+def test_bundle_symlinked_to_an_endless_device_is_refused(signed: Path, pki_dir: Path) -> None:
+    (signed / BUNDLE_NAME).unlink()
+    (signed / BUNDLE_NAME).symlink_to("/dev/zero")
+    msg = _only(_verify(signed, pki_dir / "root.pem"))
+    assert msg.startswith("cannot read the signature bundle")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_bundle_that_is_a_fifo_does_not_hang(signed: Path, pki_dir: Path) -> None:
+    (signed / BUNDLE_NAME).unlink()
+    os.mkfifo(signed / BUNDLE_NAME)
+    msg = _only(_verify(signed, pki_dir / "root.pem"))
+    assert msg == "cannot read the signature bundle: index.sigstore.json is not a regular file"
+
+
+def test_statement_naming_paths_outside_the_tree_opens_nothing(
+    tmp_path: Path, signed: Path, pki_dir: Path
+) -> None:
+    """Subjects are compared by name against a directory walk; a hostile name is just missing."""
+    from compiler.sign.pki import load_pki
+    from compiler.sign.statement import canonical_json
+
+    pki = load_pki(pki_dir)
+    prepared, _ = prepare(signed, CTX)
+    assert prepared is not None
+    statement = json.loads(prepared.statement)
+    statement["subject"].append({"name": "../../etc/passwd", "digest": {"sha256": "0" * 64}})
+    envelope = sign_envelope(canonical_json(statement), INTOTO_PAYLOAD_TYPE, pki.key.sign)
+    assert write_signature(signed, dump_bundle(pki_bundle(envelope, pki.leaf, [pki.intermediate]))) is None
+    result = _verify(signed, pki_dir / "root.pem")
+    messages = [d.message for d in result.diagnostics]
+    assert "signed file is missing: ../../etc/passwd" in messages
+    assert "statement subjects disagree with index.json" in messages
