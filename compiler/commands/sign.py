@@ -35,7 +35,7 @@ from compiler.sign.pki import (
     signer_identity,
 )
 from compiler.sign.signer import SignResult, inside, sign_pki, write_signature
-from compiler.sign.statement import detect_context
+from compiler.sign.statement import BuildContext, detect_context
 from compiler.sign.verify import VerifyResult, load_trust_roots, verify_pki
 
 __all__ = ["pki", "sign", "verify"]
@@ -45,10 +45,10 @@ _FORMAT = click.option(
 )
 _PASSPHRASE = click.option(
     "--passphrase-env",
-    default=PASSPHRASE_ENV,
-    show_default=True,
+    default=None,
     metavar="NAME",
-    help="Environment variable holding the key passphrase (keys unencrypted when unset).",
+    help=f"Environment variable holding the key passphrase (default {PASSPHRASE_ENV}; "
+    "keys are unencrypted when it is unset).",
 )
 _EXPIRY_WARNING = dt.timedelta(days=7)
 
@@ -57,8 +57,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _passphrase(env_name: str) -> bytes | None:
-    value = os.environ.get(env_name, "")
+def _passphrase(env_name: str | None) -> bytes | None:
+    value = os.environ.get(env_name or PASSPHRASE_ENV, "")
     return value.encode() if value else None
 
 
@@ -137,7 +137,7 @@ def pki_init(
     signer: str,
     days: int,
     force: bool,
-    passphrase_env: str,
+    passphrase_env: str | None,
     fmt: str,
 ) -> None:
     """Create a three-tier ECDSA P-256 hierarchy in DIRECTORY.
@@ -188,7 +188,7 @@ def pki_init(
 @click.option("--signer", default=None, help="New identity label (default: keep the current).")
 @_PASSPHRASE
 @_FORMAT
-def pki_issue(directory: Path, days: int, signer: str | None, passphrase_env: str, fmt: str) -> None:
+def pki_issue(directory: Path, days: int, signer: str | None, passphrase_env: str | None, fmt: str) -> None:
     """Renew the signing leaf (new key and certificate) from the intermediate CA.
 
     \b
@@ -232,7 +232,7 @@ def sign(
     pki_dir: Path | None,
     keyless: bool,
     staging: bool,
-    passphrase_env: str,
+    passphrase_env: str | None,
     fmt: str,
 ) -> None:
     """Sign the output tree RENDERED: writes RENDERED/index.sigstore.json.
@@ -265,7 +265,7 @@ def sign(
             raise click.UsageError(
                 "no signer: pass --pki DIR or --keyless, or set spec.signing in mentat.yaml"
             )
-    passphrase_env = str(settings.get("passphraseEnv", passphrase_env))
+    passphrase_env = passphrase_env or str(settings.get("passphraseEnv", PASSPHRASE_ENV))
     if not rendered.is_dir():
         raise click.UsageError(f"output directory {_label(rendered)} does not exist")
     label = _label(rendered)
@@ -325,10 +325,12 @@ def sign(
         else "",
         diags,
     )
-    _exit(diags if ok else [*diags, Diagnostic("M801", "not signed")])
+    sys.exit(0 if ok else 1)
 
 
-def _sign_with_pki(rendered: Path, pki_dir: Path, passphrase_env: str, ctx: Any, label: str) -> SignResult:
+def _sign_with_pki(
+    rendered: Path, pki_dir: Path, passphrase_env: str | None, ctx: BuildContext, label: str
+) -> SignResult:
     if inside(pki_dir, rendered):
         return SignResult(
             diagnostics=[
@@ -340,7 +342,7 @@ def _sign_with_pki(rendered: Path, pki_dir: Path, passphrase_env: str, ctx: Any,
             ]
         )
     try:
-        loaded = load_pki(pki_dir, _passphrase(passphrase_env))
+        loaded = load_pki(pki_dir, _passphrase(passphrase_env), passphrase_env or PASSPHRASE_ENV)
     except PkiError as exc:
         return SignResult(diagnostics=[Diagnostic("M806", str(exc), _label(pki_dir))])
     return sign_pki(rendered, loaded, ctx, now=_now(), label=label)

@@ -82,6 +82,7 @@ class FileKeyBackend:
 
     path: Path
     passphrase: bytes | None = None
+    passphrase_env: str = PASSPHRASE_ENV  # only to name the variable in messages
 
     def private_key(self) -> ec.EllipticCurvePrivateKey:
         try:
@@ -92,7 +93,7 @@ class FileKeyBackend:
             key = serialization.load_pem_private_key(data, password=self.passphrase)
         except TypeError as exc:  # encrypted without a passphrase, or the reverse
             if self.passphrase is None:
-                raise PkiError(f"signing key {self.path} is encrypted; set {PASSPHRASE_ENV}") from exc
+                raise PkiError(f"signing key {self.path} is encrypted; set {self.passphrase_env}") from exc
             raise PkiError(f"signing key {self.path} is not encrypted; unset the passphrase") from exc
         except ValueError as exc:  # wrong passphrase or not a key: never echo the bytes
             raise PkiError(f"cannot load signing key {self.path} (wrong passphrase?)") from exc
@@ -388,7 +389,7 @@ def issue_leaf(
     return leaf
 
 
-def load_pki(directory: Path, passphrase: bytes | None = None) -> Pki:
+def load_pki(directory: Path, passphrase: bytes | None = None, passphrase_env: str = PASSPHRASE_ENV) -> Pki:
     if not directory.is_dir():
         raise PkiError(f"PKI directory {directory} does not exist (run `mentatctl pki init {directory}`)")
     root = _read_cert(directory / ROOT_CERT)
@@ -401,7 +402,7 @@ def load_pki(directory: Path, passphrase: bytes | None = None) -> Pki:
         raise PkiError(f"cannot read signing key {key_path}: {exc.strerror}") from exc
     if mode & 0o077:
         raise PkiError(f"signing key {key_path} is readable by others; chmod 600 it")
-    key = FileKeyBackend(key_path, passphrase)
+    key = FileKeyBackend(key_path, passphrase, passphrase_env)
     if key.public_key() != leaf.public_key():
         raise PkiError(f"{SIGNING_KEY} does not belong to {SIGNING_CERT} (renew with `pki issue`)")
     return Pki(root=root, intermediate=intermediate, leaf=leaf, key=key)

@@ -194,3 +194,22 @@ def test_github_annotations(tree: Path, tmp_path: Path) -> None:
     code, _, err = run("verify", tree, "--trust", d / "root.pem", "--format", "github")
     assert code == 1
     assert err.startswith("::error file=") and "title=M805::index.json is not the one" in err
+
+
+def test_passphrase_variable_from_flag_or_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.unit.sign.signkit import DEFAULT_FILES, write_tree
+
+    ws = tmp_path / "ws"
+    write_tree(ws / "out", DEFAULT_FILES)
+    (ws / "mentat.yaml").write_text(
+        "apiVersion: mentatlab.io/v1\nkind: Workspace\nmetadata: {name: demo}\n"
+        "spec:\n  output: out/\n  signing: {method: pki, pki: ../keys, passphraseEnv: TEAM_PASS}\n"
+    )
+    assert (
+        run("pki", "init", tmp_path / "keys", "--passphrase-env", "TEAM_PASS", env={"TEAM_PASS": "pw"})[0]
+        == 0
+    )
+    monkeypatch.chdir(ws)
+    assert run("sign", env={"TEAM_PASS": "pw"})[0] == 0  # variable named by the workspace
+    code, _, err = run("sign", "--passphrase-env", "OTHER", env={"TEAM_PASS": "pw"})
+    assert code == 1 and "is encrypted; set OTHER" in err  # the flag wins over the workspace
