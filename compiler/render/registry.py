@@ -1,0 +1,14 @@
+"""The render step as data: every renderer, in order. Each is `(RenderInput) -> Rendered`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from compiler.render import Rendered, RenderInput, crds, k8s
+
+__all__ = ["RENDERERS"]
+
+RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
+    k8s.render,
+    crds.render,
+)
