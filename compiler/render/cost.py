@@ -199,8 +199,10 @@ def runs_per_month(schedule: str) -> int:
     return hours * per_hour
 
 
-def _resources(node: LinkedNode) -> tuple[Fraction, Fraction, Fraction]:
-    r = node.agent.resources or {}
+def _resources(flow: LinkedFlow, node: LinkedNode, env: str) -> tuple[Fraction, Fraction, Fraction]:
+    # the flow's per-environment override wins field by field, as in the rendered containers
+    override = ((flow.flow.overrides.get(env) or {}).get("nodes") or {}).get(node.id) or {}
+    r = {**(node.agent.resources or {}), **(override.get("resources") or {})}
     cpu = parse_quantity(r.get("cpu", 0))
     memory = parse_quantity(r.get("memory", 0)) / _GIB
     gpu = parse_quantity(r.get("gpu", 0))
@@ -258,7 +260,7 @@ def estimate(ws: Workspace) -> CostReport:
         hours, duty = _duty(p.flow, diags, warned)
         for node in p.flow.nodes:
             try:
-                cpu, mem, gpu = _resources(node)
+                cpu, mem, gpu = _resources(p.flow, node, p.env.name)
             except ValueError as e:
                 doc = node.agent.doc
                 pos = doc.pos(("spec", "resources"))

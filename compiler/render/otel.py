@@ -26,6 +26,7 @@ from compiler.check.otel import check_collector_config
 from compiler.diagnostics import Diagnostic
 from compiler.model import Environment, Workspace
 from compiler.render import K8sObject, Rendered, RenderInput
+from compiler.render.placement import placements
 
 __all__ = [
     "COLLECTOR_IMAGE",
@@ -146,7 +147,8 @@ def collector_config(ws: Workspace, env: Environment, region: str) -> dict[str, 
         },
         "resource": {
             "attributes": [
-                {"key": "deployment.environment.name", "value": env.name, "action": "upsert"},
+                # the same keys the agents' OTEL_RESOURCE_ATTRIBUTES use (render/k8s.py)
+                {"key": "deployment.environment", "value": env.name, "action": "upsert"},
                 {"key": "cloud.region", "value": region, "action": "upsert"},
                 {"key": "mentatlab.workspace", "value": ws.spec.name, "action": "upsert"},
             ],
@@ -405,7 +407,8 @@ def _rbac_and_network(
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {  # OTLP from the flows' pods in this namespace
-                    "from": [{"podSelector": {}}],
+                    "from": [{"podSelector": {"matchExpressions": [
+                        {"key": "mentatlab.io/flow", "operator": "Exists"}]}}],
                     "ports": [{"protocol": "TCP", "port": OTLP_GRPC_PORT},
                               {"protocol": "TCP", "port": OTLP_HTTP_PORT}],
                 },
@@ -426,7 +429,8 @@ def _telemetry_origin(ws: Workspace) -> tuple[str, int, int]:
 
 
 def render_otel(inp: RenderInput) -> Rendered:
-    """Collector objects for every environment x region, when spec.telemetry is set."""
+    """Collector objects for every environment x region a flow runs in, when spec.telemetry
+    is set (the k8s renderer emits a leaf, and its Namespace, only where a flow runs)."""
     ws = inp.ws
     out = Rendered()
     telemetry = ws.spec.telemetry
@@ -434,9 +438,12 @@ def render_otel(inp: RenderInput) -> Rendered:
         return out
     origin = _telemetry_origin(ws)
     sources = (ws.spec.doc.file,)
+    leaves = {(p.env.name, p.region) for p in placements(ws)}
     for env in ws.spec.environments:
         mode = collector_mode(ws, env)
         for region in env.regions:
+            if (env.name, region) not in leaves:
+                continue
             config = collector_config(ws, env, region)
             problems = check_collector_config(config)
             if problems:

@@ -231,3 +231,30 @@ def test_render_cost_writes_cost_json_only_with_pricing(build):
     assert art.path == "cost.json"
     assert art.sources == ("flows/summarizer.yaml", "flows/svc.yaml", "mentat.yaml")
     assert json.loads(art.content)["totals"]["total"] == 12.045  # 0.0165 * 730
+
+
+def test_per_environment_resource_override(build):
+    a = build.agent("worker", cpu="1", memory="1Gi", gpu=0)
+    flow = build.flow("svc", [("w", a, 1)], overrides={
+        "prod": {"nodes": {"w": {"resources": {"cpu": "2"}}}}})
+    report = estimate(build.workspace([STAGING, PROD], (flow,), pricing=PRICING))
+    cpu = {(c.environment, c.region): c.cpu for c in report.lines}
+    assert cpu == {("staging", "eu-west-1"): 1, ("prod", "us-east-1"): 2,
+                   ("prod", "eu-west-1"): 2}
+    # prod: (2 * 0.031 + 1 * 0.004) * 730 = 48.18 per region; memory kept from the agent
+    assert report.by_environment() == {"prod": Fraction("96.36"), "staging": Fraction("25.55")}
+
+
+def test_replica_factor_rounding_and_zero(build):
+    from compiler.render.placement import replicas_in
+
+    a = build.agent()
+    flow = build.flow("svc", [("one", a, 1), ("five", a, 5), ("off", a, 0)])
+    prod = {**PROD, "regionOverrides": {"eu-west-1": {"replicaFactor": 0.3},
+                                        "us-east-1": {"replicaFactor": 2}}}
+    ws = build.workspace([prod], (flow,))
+    env = ws.spec.environments[0]
+    got = {(n.id, r): replicas_in(ws, flow, n, env, r)
+           for n in flow.nodes for r in env.regions}
+    assert got == {("one", "eu-west-1"): 1, ("five", "eu-west-1"): 2, ("off", "eu-west-1"): 0,
+                   ("one", "us-east-1"): 2, ("five", "us-east-1"): 10, ("off", "us-east-1"): 0}

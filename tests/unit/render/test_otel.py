@@ -27,6 +27,12 @@ ENVS = [
 ]
 
 
+def _ws(build, telemetry=TELEMETRY, envs=ENVS, **kw):
+    """A workspace with one service flow running everywhere."""
+    flow = build.flow("svc", [("n", build.agent(), 1)], **kw)
+    return build.workspace(envs, (flow,), telemetry=telemetry)
+
+
 def _by(objs: list[Any], d: str, kind: str) -> dict[str, Any]:
     return next(o.obj for o in objs if o.dir == d and o.kind == kind)
 
@@ -37,7 +43,7 @@ def test_no_telemetry_renders_nothing(build):
 
 
 def test_every_environment_region_gets_a_collector_in_its_mode(build):
-    out = render_otel(RenderInput(build.workspace(ENVS, telemetry=TELEMETRY)))
+    out = render_otel(RenderInput(_ws(build)))
     assert out.diagnostics == []
     kinds = {(o.dir, o.kind) for o in out.objects}
     common = {"ServiceAccount", "Role", "RoleBinding", "NetworkPolicy"}
@@ -53,7 +59,7 @@ def test_every_environment_region_gets_a_collector_in_its_mode(build):
 
 
 def test_plain_objects_match_what_agents_expect(build):
-    out = render_otel(RenderInput(build.workspace(ENVS, telemetry=TELEMETRY)))
+    out = render_otel(RenderInput(_ws(build)))
     svc = _by(out.objects, "staging/eu-west-1", "Service")
     assert svc["metadata"]["name"] == COLLECTOR_NAME
     assert svc["spec"]["selector"] == {"app.kubernetes.io/name": COLLECTOR_NAME}
@@ -79,7 +85,7 @@ def test_plain_objects_match_what_agents_expect(build):
 
 
 def test_operator_resource_names_give_the_same_service(build):
-    out = render_otel(RenderInput(build.workspace(ENVS, telemetry=TELEMETRY)))
+    out = render_otel(RenderInput(_ws(build)))
     cr = _by(out.objects, "prod/us-east-1", "OpenTelemetryCollector")
     assert cr["apiVersion"] == "opentelemetry.io/v1beta1"
     # the operator names its Deployment/Service "<name>-collector"
@@ -89,12 +95,20 @@ def test_operator_resource_names_give_the_same_service(build):
     assert check_collector_config(cr["spec"]["config"]) == []
     resource = cr["spec"]["config"]["processors"]["resource"]
     attrs = {a["key"]: a["value"] for a in resource["attributes"]}
-    assert attrs == {"deployment.environment.name": "prod", "cloud.region": "us-east-1",
+    assert attrs == {"deployment.environment": "prod", "cloud.region": "us-east-1",
                      "mentatlab.workspace": "demo"}
 
 
+def test_only_where_a_flow_runs(build):
+    out = render_otel(RenderInput(_ws(build, regions=("eu-west-1",))))
+    assert {o.dir for o in out.objects} == {"staging/eu-west-1", "prod/eu-west-1"}
+    out = render_otel(RenderInput(_ws(build, environments=("prod",), regions=("us-east-1",))))
+    assert {o.dir for o in out.objects} == {"prod/us-east-1"}
+    assert render_otel(RenderInput(build.workspace(ENVS, telemetry=TELEMETRY))).objects == []
+
+
 def test_pipelines_and_sampling(build):
-    ws = build.workspace(ENVS, telemetry=TELEMETRY)
+    ws = _ws(build)
     cfg = collector_config(ws, ws.spec.environments[0], "eu-west-1")
     pipes = cfg["service"]["pipelines"]
     assert set(pipes) == {"traces", "metrics", "logs"}
@@ -130,7 +144,7 @@ def test_partial_sampling_only_declared_policies(build):
 
 
 def test_config_text_is_deterministic_and_round_trips(build):
-    ws = build.workspace(ENVS, telemetry=TELEMETRY)
+    ws = _ws(build)
     a = config_yaml(collector_config(ws, ws.spec.environments[1], "eu-west-1"))
     b = config_yaml(collector_config(ws, ws.spec.environments[1], "eu-west-1"))
     assert a == b
@@ -150,11 +164,12 @@ def _egress_backend(out, d: str) -> dict[str, Any]:
 
 
 def test_network_policy_ingress_and_egress(build):
-    out = render_otel(RenderInput(build.workspace(ENVS, telemetry=TELEMETRY)))
+    out = render_otel(RenderInput(_ws(build)))
     spec = _by(out.objects, "staging/eu-west-1", "NetworkPolicy")["spec"]
     assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": COLLECTOR_NAME}}
     otlp_in = spec["ingress"][0]
-    assert otlp_in["from"] == [{"podSelector": {}}]
+    assert otlp_in["from"] == [{"podSelector": {"matchExpressions": [
+        {"key": "mentatlab.io/flow", "operator": "Exists"}]}}]
     assert {p["port"] for p in otlp_in["ports"]} == {4317, 4318}
     # bare service name: a Service in the collector's own namespace
     assert spec["egress"][0] == {"to": [{"podSelector": {}}],
@@ -165,7 +180,7 @@ def test_network_policy_ingress_and_egress(build):
 
 def test_network_policy_egress_by_endpoint_kind(build):
     def egress(endpoint: str) -> dict[str, Any]:
-        out = render_otel(RenderInput(build.workspace(ENVS, telemetry={"endpoint": endpoint})))
+        out = render_otel(RenderInput(_ws(build, {"endpoint": endpoint})))
         return _egress_backend(out, "staging/eu-west-1")
 
     assert egress("http://tempo.observability.svc.cluster.local:4317")["to"] == [
@@ -178,7 +193,7 @@ def test_network_policy_egress_by_endpoint_kind(build):
 
 
 def test_rendered_objects_pass_the_collector_check(build):
-    out = render_otel(RenderInput(build.workspace(ENVS, telemetry=TELEMETRY)))
+    out = render_otel(RenderInput(_ws(build)))
     assert check_collector_objects(out.objects) == []
 
 
@@ -193,7 +208,7 @@ def test_a_config_bug_becomes_m601_not_objects(build, monkeypatch):
         return cfg
 
     monkeypatch.setattr(otel, "collector_config", broken)
-    out = render_otel(RenderInput(build.workspace(ENVS, telemetry=TELEMETRY)))
+    out = render_otel(RenderInput(_ws(build)))
     assert out.objects == []
     assert out.diagnostics and {d.code for d in out.diagnostics} == {"M601"}
     assert all(d.file == "mentat.yaml" and "compiler bug" in d.hint for d in out.diagnostics)
