@@ -218,5 +218,9 @@ def _print_stream(result: CompileResult, target: str | None) -> None:
     sys.stdout.flush()
 
 
+from compiler.commands.cost import cost  # noqa: E402
+
+main.add_command(cost)
+
 if __name__ == "__main__":
     main()
