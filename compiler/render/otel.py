@@ -36,6 +36,7 @@ __all__ = [
     "collector_config",
     "collector_mode",
     "config_yaml",
+    "endpoint_problem",
     "parse_endpoint",
     "render_otel",
 ]
@@ -78,7 +79,10 @@ def _raw_environment(ws: Workspace, name: str) -> dict[str, Any]:
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, str, int, bool]:
-    """(scheme, host, port, insecure) of the telemetry endpoint; gRPC's default port is 4317."""
+    """(scheme, host, port, insecure) of the telemetry endpoint; gRPC's default port is 4317.
+
+    Only host and port are kept: credentials in the URL never reach the rendered config.
+    """
     text = endpoint if "://" in endpoint else f"//{endpoint}"
     parts = urlsplit(text)
     scheme = parts.scheme or "http"
@@ -89,6 +93,30 @@ def parse_endpoint(endpoint: str) -> tuple[str, str, int, bool]:
     except ValueError:
         port = default
     return scheme, host, port, scheme != "https"
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why the endpoint cannot be an OTLP/gRPC target, or None."""
+    parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
+    if "@" in parts.netloc:
+        # never echo credentials back, not even in an error message
+        endpoint = endpoint.replace(parts.netloc.rsplit("@", 1)[0], "***", 1)
+        return (f"telemetry endpoint {endpoint!r} carries credentials; put them in a Secret, "
+                "not in mentat.yaml")
+    try:
+        parts.port  # noqa: B018 -- raises on a port that is not a number in range
+    except ValueError:
+        return f"telemetry endpoint {endpoint!r} has an invalid port"
+    if not parts.hostname:
+        return f"telemetry endpoint {endpoint!r} has no host"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return (f"telemetry endpoint {endpoint!r} has a path; OTLP over gRPC takes only "
+                "scheme://host:port")
+    return None
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _percentage(ratio: Any) -> float:
@@ -121,7 +149,7 @@ def collector_config(ws: Workspace, env: Environment, region: str) -> dict[str, 
     """The collector's configuration for one environment x region, as data."""
     telemetry = ws.spec.telemetry or {}
     _, host, port, insecure = parse_endpoint(str(telemetry.get("endpoint", "")))
-    otlp: dict[str, Any] = {"endpoint": f"{host}:{port}"}
+    otlp: dict[str, Any] = {"endpoint": _host_port(host, port)}
     if insecure:
         otlp["tls"] = {"insecure": True}
     policies = _sampling_policies(telemetry.get("sampling") or {})
@@ -438,6 +466,11 @@ def render_otel(inp: RenderInput) -> Rendered:
         return out
     origin = _telemetry_origin(ws)
     sources = (ws.spec.doc.file,)
+    problem = endpoint_problem(str(telemetry.get("endpoint", "")))
+    if problem:
+        pos = ws.spec.doc.pos(("spec", "telemetry", "endpoint"))
+        out.diagnostics.append(Diagnostic("M500", problem, ws.spec.doc.file, pos.line, pos.col))
+        return out
     leaves = {(p.env.name, p.region) for p in placements(ws)}
     for env in ws.spec.environments:
         mode = collector_mode(ws, env)

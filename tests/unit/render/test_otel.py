@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pytest
 import yaml
 
 from compiler.check.otel import check_collector_config, check_collector_objects
@@ -213,3 +214,27 @@ def test_a_config_bug_becomes_m601_not_objects(build, monkeypatch):
     assert out.diagnostics and {d.code for d in out.diagnostics} == {"M601"}
     assert all(d.file == "mentat.yaml" and "compiler bug" in d.hint for d in out.diagnostics)
     assert any("memory_limiter must be the first" in d.message for d in out.diagnostics)
+
+
+@pytest.mark.parametrize(("endpoint", "why"), [
+    ("http://", "has no host"),
+    ("http://:4317", "has no host"),
+    ("http://otel:99999", "invalid port"),
+    ("http://otel:port", "invalid port"),
+    ("http://otel:4317/v1/traces", "has a path"),
+    ("http://otel:4317?x=1", "has a path"),
+    ("https://user:secret@otel.example.com", "carries credentials"),
+    ("http://secret@otel:4317", "carries credentials"),
+])
+def test_unusable_endpoints_are_diagnosed_at_the_field(build, endpoint, why):
+    out = render_otel(RenderInput(_ws(build, {"endpoint": endpoint})))
+    assert out.objects == []
+    (d,) = out.diagnostics
+    assert d.code == "M500" and why in d.message and d.file == "mentat.yaml"
+    assert "secret" not in d.message
+
+
+def test_ipv6_endpoint_is_bracketed(build):
+    ws = _ws(build, {"endpoint": "http://[fd00::1]:4317"})
+    cfg = collector_config(ws, ws.spec.environments[0], "eu-west-1")
+    assert cfg["exporters"]["otlp"]["endpoint"] == "[fd00::1]:4317"
