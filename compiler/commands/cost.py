@@ -94,8 +94,8 @@ def cost(workspace: str, env: str | None, fmt_: str) -> None:
     """Estimate the monthly cost of every flow, node, environment and region.
 
     Resources x replicas x duty cycle (services and streams always on; jobs: runs of their
-    schedule in a 730-hour month x expectedDurationSeconds) x regions, priced with the
-    workspace's spec.pricing. Each line shows its formula.
+    schedule per 730-hour month, averaged over 2025, x expectedDurationSeconds) x regions,
+    priced with the workspace's spec.pricing. Each line shows its formula.
 
     \b
     Examples:

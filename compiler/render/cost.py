@@ -1,9 +1,12 @@
 """Monthly cost estimates: resources x replicas x duty cycle x regions, priced per hour.
 
 Exact arithmetic throughout (Fraction); rounding happens only when a number is shown. A month
-is 730 hours. Service and stream flows run all month; a job runs its schedule's number of
-times in a fixed reference window (730 hours from 2025-01-01T00:00Z, never "now", so the same
-sources give the same estimate forever) for the flow's `spec.expectedDurationSeconds` each time.
+is 730 hours. Service and stream flows run all month; a job runs, per month, a twelfth of its
+schedule's runs in the reference year 2025 (UTC, as the CronJobs are rendered), for the flow's
+`spec.expectedDurationSeconds` each time. 2025 has 8760 = 12 x 730 hours, so the reference
+month is exactly a 730-hour window on average; a whole year (rather than one 730-hour window)
+keeps monthly, quarterly or February-only schedules from counting as 0 or as a full month,
+and never "now", so the same sources give the same estimate forever.
 Every line carries the formula that produced it.
 """
 
@@ -19,7 +22,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.model import LinkedFlow, LinkedNode, Workspace
@@ -29,6 +32,7 @@ from compiler.render.placement import check_region_overrides, placements, replic
 __all__ = [
     "COST_FILE",
     "HOURS_PER_MONTH",
+    "REFERENCE_END",
     "REFERENCE_START",
     "CostLine",
     "CostReport",
@@ -40,11 +44,13 @@ __all__ = [
     "parse_quantity",
     "render_cost",
     "runs_per_month",
+    "runs_per_year",
 ]
 
 COST_FILE = "cost.json"
 HOURS_PER_MONTH = 730
 REFERENCE_START = datetime(2025, 1, 1, tzinfo=UTC)
+REFERENCE_END = datetime(2026, 1, 1, tzinfo=UTC)  # 8760 h: twelve 730-hour months
 _GIB = 2**30
 _MONEY_PLACES = Decimal("0.0001")
 _X = "\u00d7"  # the multiplication sign, for formulas people read
@@ -180,23 +186,31 @@ def money(x: Fraction) -> Decimal:
 
 
 @lru_cache(maxsize=256)
-def runs_per_month(schedule: str) -> int:
-    """Runs of a 5-field cron schedule in the reference window [start, start + 730 h).
+def runs_per_year(schedule: str) -> int:
+    """Runs of a 5-field cron schedule in the reference year [2025-01-01, 2026-01-01) UTC.
 
-    The minute field is independent of the others and the window is whole hours, so: hours
-    that match the schedule with its minutes fixed, times the number of minutes. This visits
-    at most 730 times instead of up to 43,800.
+    Minute and hour fields do not depend on the day fields, so: days that match the schedule
+    (day of month, month, day of week, with cron's OR of the two day fields) times matching
+    hours times matching minutes. At most 365 steps instead of up to 525,600.
     """
-    fields = schedule.split()
-    minutes = croniter(schedule, REFERENCE_START).expanded[0]
-    per_hour = 60 if "*" in minutes else len(set(minutes))
-    hourly = " ".join(["0", *fields[1:]])
-    it = croniter(hourly, REFERENCE_START - timedelta(seconds=1))
-    end = (REFERENCE_START + timedelta(hours=HOURS_PER_MONTH)).timestamp()
-    hours = 0
-    while it.get_next(float) < end:
-        hours += 1
-    return hours * per_hour
+    expanded = croniter(schedule, REFERENCE_START).expanded
+    minutes = 60 if "*" in expanded[0] else len(set(expanded[0]))
+    hours = 24 if "*" in expanded[1] else len(set(expanded[1]))
+    daily = " ".join(["0", "0", *schedule.split()[2:]])
+    it = croniter(daily, REFERENCE_START - timedelta(seconds=1))
+    end = REFERENCE_END.timestamp()
+    days = 0
+    try:
+        while it.get_next(float) < end:
+            days += 1
+    except CroniterBadDateError:  # a date that never exists, such as February 30
+        pass
+    return days * hours * minutes
+
+
+def runs_per_month(schedule: str) -> Fraction:
+    """Average runs in a 730-hour month: a twelfth of the reference year's runs."""
+    return Fraction(runs_per_year(schedule), 12)
 
 
 def _resources(flow: LinkedFlow, node: LinkedNode, env: str) -> tuple[Fraction, Fraction, Fraction]:
@@ -210,24 +224,29 @@ def _resources(flow: LinkedFlow, node: LinkedNode, env: str) -> tuple[Fraction, 
 
 
 def _duty(
-    flow: LinkedFlow, diags: list[Diagnostic], warned: set[str]
+    flow: LinkedFlow, diags: list[Diagnostic]
 ) -> tuple[Fraction, str]:
     """Hours per month a replica of the flow's nodes runs, and how that was computed."""
     f = flow.flow
     if f.mode != "job":
         return Fraction(HOURS_PER_MONTH), f"{f.mode}: always on, {HOURS_PER_MONTH} h"
     duration = f.spec.get("expectedDurationSeconds")
-    runs = runs_per_month(f.schedule) if f.schedule else 1
-    runs_text = f"{runs} runs/month of {f.schedule!r}" if f.schedule else "1 run (no schedule)"
+    runs = runs_per_month(f.schedule) if f.schedule else Fraction(1)
+    runs_text = (f"{fmt(runs)} runs/month of {f.schedule!r}" if f.schedule
+                 else "1 run (no schedule)")
+    if f.schedule and runs == 0:
+        pos = f.doc.pos(("spec", "schedule"))
+        diags.append(Diagnostic(
+            "M520", f"job flow {f.key}: schedule {f.schedule!r} never fires in the reference "
+            "year 2025; its cost is counted as 0", f.doc.file, pos.line, pos.col,
+            Severity.WARNING))
     if duration is None or isinstance(duration, bool) or not isinstance(duration, int | float):
-        if f.key not in warned:
-            warned.add(f.key)
-            pos = f.doc.pos(("spec", "mode"))
-            diags.append(Diagnostic(
-                "M520", f"job flow {f.key} has no spec.expectedDurationSeconds; its cost is "
-                "counted as 0", f.doc.file, pos.line, pos.col, Severity.WARNING,
-                "declare how long one run takes, in seconds",
-            ))
+        pos = f.doc.pos(("spec", "mode"))
+        diags.append(Diagnostic(
+            "M520", f"job flow {f.key} has no spec.expectedDurationSeconds; its cost is "
+            "counted as 0", f.doc.file, pos.line, pos.col, Severity.WARNING,
+            "declare how long one run takes, in seconds",
+        ))
         return Fraction(0), f"job: {runs_text} {_X} unknown duration = 0 h"
     seconds = Fraction(str(duration))
     hours = runs * seconds / 3600
@@ -254,10 +273,9 @@ def estimate(ws: Workspace) -> CostReport:
     """Cost per (environment, region, flow, node), from the workspace's pricing."""
     prices = Prices.of(ws.spec.pricing or {})
     diags: list[Diagnostic] = list(check_region_overrides(ws))
-    warned: set[str] = set()
     lines: list[CostLine] = []
     for p in placements(ws):
-        hours, duty = _duty(p.flow, diags, warned)
+        hours, duty = _duty(p.flow, diags)
         for node in p.flow.nodes:
             try:
                 cpu, mem, gpu = _resources(p.flow, node, p.env.name)
@@ -276,7 +294,7 @@ def estimate(ws: Workspace) -> CostReport:
                 formula=_formula(replicas, cpu, mem, gpu, prices, hours, monthly),
             ))
     lines.sort(key=lambda c: (c.environment, c.region, c.flow, c.node))
-    # one warning per unparsable agent, however many placements it has
+    # one warning per flow or agent, however many placements it has
     unique = tuple(dict.fromkeys(diags))
     return CostReport(ws.spec.name, prices, tuple(lines), unique)
 
@@ -292,8 +310,9 @@ def cost_json(report: CostReport) -> bytes:
         "kind": "CostReport",
         "workspace": report.workspace,
         "hoursPerMonth": HOURS_PER_MONTH,
-        "referenceWindow": {"start": REFERENCE_START.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                            "hours": HOURS_PER_MONTH},
+        "referenceYear": {"start": REFERENCE_START.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "end": REFERENCE_END.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "runsPerMonth": "runs in the year / 12"},
         "pricing": {
             "cpuHour": fmt(report.prices.cpu_hour),
             "memoryGiBHour": fmt(report.prices.memory_gib_hour),

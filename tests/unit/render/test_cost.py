@@ -12,6 +12,7 @@ from croniter import croniter
 from compiler.render import RenderInput
 from compiler.render.cost import (
     HOURS_PER_MONTH,
+    REFERENCE_END,
     REFERENCE_START,
     cost_json,
     estimate,
@@ -20,6 +21,7 @@ from compiler.render.cost import (
     parse_quantity,
     render_cost,
     runs_per_month,
+    runs_per_year,
 )
 
 PRICING = {"cpuHour": 0.031, "memoryGiBHour": 0.004, "gpuHour": 2.50}
@@ -56,29 +58,41 @@ def test_display_numbers():
     assert str(money(Fraction(5, 100000))) == "0.0001"  # half up
 
 
-@pytest.mark.parametrize(("schedule", "runs"), [
-    ("0 * * * *", 730),            # hourly: 730 hours in the window
-    ("*/15 * * * *", 2920),        # 4 per hour
-    ("0 0 * * *", 31),             # midnights of Jan 1..31; the window ends Jan 31 10:00
-    ("0 0 * * 1", 4),              # Mondays in Jan 2025: 6, 13, 20, 27
-    ("30 9 * * 1-5", 23),          # 23 weekdays in January 2025, Jan 31 09:30 included
-    ("0 12 * * 1-5", 22),          # ... but Jan 31 12:00 is past the window
-    ("0 0 1 * *", 1),              # first of the month, window start included
-    ("0 0 1 2 *", 0),              # February never comes
-    ("0,30 8-9 * * *", 31 * 4),
+@pytest.mark.parametrize(("schedule", "per_year"), [
+    ("0 * * * *", 8760),           # hourly: 365 * 24 -> 730 a month
+    ("*/15 * * * *", 35040),       # 4 per hour
+    ("0 0 * * *", 365),            # daily
+    ("0 0 * * 1", 52),             # 2025 starts on a Wednesday: 52 Mondays
+    ("30 9 * * 1-5", 261),         # 52 weeks * 5 weekdays + Wednesday Dec 31
+    ("0 0 1 * *", 12),             # monthly
+    ("0 0 1 2 *", 1),              # once a year, in February
+    ("0,30 8-9 * * *", 365 * 4),
+    ("0 0 1,15 * 0", 24 + 52 - 2),  # cron ORs day of month and day of week; 2 Sundays overlap
+    ("0 0 29 2 *", 0),             # leap years only
+    ("0 0 30 2 *", 0),             # never (croniter gives up: counted as 0, not a crash)
 ])
-def test_runs_in_the_reference_window(schedule, runs):
-    assert runs_per_month(schedule) == runs
+def test_runs_in_the_reference_year(schedule, per_year):
+    assert runs_per_year(schedule) == per_year
+    assert runs_per_month(schedule) == Fraction(per_year, 12)
 
 
-@pytest.mark.parametrize("schedule", ["*/7 3-5 * * *", "5,50 */6 1,15 * *", "0 0 13 * 5"])
-def test_fast_count_equals_minute_by_minute_iteration(schedule):
+@pytest.mark.parametrize("schedule", ["*/20 3 * * 1", "5,50 */6 1,15 * *", "0 0 13 * 5",
+                                      "15 12 1-7 * 1"])
+def test_fast_count_equals_run_by_run_iteration(schedule):
     it = croniter(schedule, REFERENCE_START - timedelta(seconds=1))
-    end = REFERENCE_START + timedelta(hours=HOURS_PER_MONTH)
     slow = 0
-    while it.get_next(datetime) < end:
+    while it.get_next(datetime) < REFERENCE_END:
         slow += 1
-    assert runs_per_month(schedule) == slow
+    assert runs_per_year(schedule) == slow
+
+
+def test_schedule_that_never_fires_warns(build):
+    flow = build.flow("leap", [("n", build.agent(), 1)], mode="job", schedule="0 0 29 2 *",
+                      duration=60)
+    report = estimate(build.workspace([PROD], (flow,), pricing=PRICING))
+    assert report.total == 0
+    (d,) = report.diagnostics
+    assert d.code == "M520" and "never fires" in d.message
 
 
 def test_service_flow_always_on(build):
@@ -95,6 +109,17 @@ def test_service_flow_always_on(build):
     )
     assert report.total == Fraction("24.09")
     assert report.diagnostics == ()
+
+
+def test_daily_job_averages_over_the_year(build):
+    a = build.agent("nightly", cpu="4", memory="16Gi", gpu=0)
+    flow = build.flow("nightly", [("n", a, 3)], mode="job", schedule="0 2 * * *", duration=1800)
+    (line,) = estimate(build.workspace([STAGING], (flow,), pricing=PRICING)).lines
+    # 365/12 runs * 0.5 h = 365/24 h; rate 4 * 0.031 + 16 * 0.004 = 0.188; * 3 replicas
+    # 3 * 0.188 * 365 / 24 = 205.86 / 24 = 8.5775
+    assert line.hours == Fraction(365, 24)
+    assert line.monthly == Fraction("8.5775")
+    assert line.duty.startswith("job: 30.416667 runs/month of '0 2 * * *'")
 
 
 def test_job_flow_schedule_times_duration(build):
