@@ -22,6 +22,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
 from compiler.model.spec import AgentSpec, Environment
 from compiler.render import K8sObject, Rendered, RenderInput, WasmBundle
+from compiler.render.placement import replicas_in
 
 __all__ = [
     "COLLECTOR_NAME",
@@ -294,7 +295,9 @@ class _Leaf:
         return json.dumps(graph, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def replicas(self, node: LinkedNode) -> int:
-        return int(self.override.get(node.id, {}).get("replicas", node.replicas))
+        # node -> flow override per environment -> environment's regionOverrides (placement.py);
+        # cost.json uses the same function, so rendered replicas and estimates agree
+        return replicas_in(self.ws, self.lf, node, self.env, self.region)
 
     def resources(self, node: LinkedNode) -> dict[str, Any]:
         res = {**node.agent.resources, **self.override.get(node.id, {}).get("resources", {})}

@@ -131,6 +131,38 @@ def test_operator_mode_and_region_overrides(tmp_path):
     doubled = {(ln["flow"], ln["node"]): ln["replicas"] for ln in lines
                if ln["environment"] == "prod" and ln["region"] == "us-east-1"}
     assert doubled == {k: 2 * v for k, v in base.items()}
+    _assert_rendered_replicas_match_cost(result.files)
+
+
+def _rendered_replicas(files: dict[str, bytes]) -> dict[tuple[str, str, str, str], int]:
+    """(env, region, flow, node) -> replicas of the rendered Deployment / (Cron)Job."""
+    out = {}
+    for path, content in files.items():
+        kind = path.rsplit("/", 1)[-1].split("-", 1)[0]
+        if kind not in ("deployment", "cronjob", "job") or "mentat-otel" in path:
+            continue
+        obj = yaml.safe_load(content)
+        labels = obj["metadata"]["labels"]
+        env, region = path.split("/")[:2]
+        spec = obj["spec"]
+        if kind == "deployment":
+            n = spec["replicas"]
+        else:
+            job = spec["jobTemplate"]["spec"] if kind == "cronjob" else spec
+            n = job["parallelism"]
+        out[(env, region, labels["mentatlab.io/flow"], labels["mentatlab.io/node"])] = n
+    return out
+
+
+def _assert_rendered_replicas_match_cost(files: dict[str, bytes]) -> None:
+    lines = json.loads(files["cost.json"])["lines"]
+    costed = {(ln["environment"], ln["region"], ln["flow"].split("@")[0], ln["node"]):
+              ln["replicas"] for ln in lines}
+    assert _rendered_replicas(files) == costed
+
+
+def test_rendered_replicas_match_cost(example):
+    _assert_rendered_replicas_match_cost(example.files)
 
 
 def test_region_override_for_unknown_region_fails_the_compile(tmp_path):
