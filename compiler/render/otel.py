@@ -34,6 +34,7 @@ __all__ = [
     "CONFIG_KEY",
     "OPERATOR_CR_NAME",
     "collector_config",
+    "collector_image",
     "collector_mode",
     "config_yaml",
     "endpoint_problem",
@@ -271,8 +272,14 @@ def _container_ports() -> list[dict[str, Any]]:
     ]
 
 
+def collector_image(ws: Workspace) -> str:
+    """`spec.telemetry.collectorImage` (a digest-pinned mirror, e.g. in an allowed registry),
+    else the pinned upstream contrib image."""
+    return str((ws.spec.telemetry or {}).get("collectorImage") or COLLECTOR_IMAGE)
+
+
 def _plain_objects(
-    env: Environment, region: str, text: str, config_sha: str
+    env: Environment, region: str, text: str, config_sha: str, image: str
 ) -> list[dict[str, Any]]:
     probe = {"httpGet": {"path": "/", "port": "health"}, "periodSeconds": 10}
     configmap = {
@@ -296,10 +303,11 @@ def _plain_objects(
                 "spec": {
                     "serviceAccountName": COLLECTOR_NAME,
                     "automountServiceAccountToken": True,  # k8sattributes reads pods
+                    "enableServiceLinks": False,
                     "securityContext": dict(_POD_SECURITY),
                     "containers": [{
                         "name": "otelcol",
-                        "image": COLLECTOR_IMAGE,
+                        "image": image,
                         "imagePullPolicy": "IfNotPresent",
                         "args": [f"--config={_CONFIG_DIR}/{CONFIG_KEY}"],
                         "ports": _container_ports(),
@@ -342,7 +350,7 @@ def _plain_objects(
 
 
 def _operator_object(
-    env: Environment, region: str, config: dict[str, Any], config_sha: str
+    env: Environment, region: str, config: dict[str, Any], config_sha: str, image: str
 ) -> dict[str, Any]:
     return {
         "apiVersion": "opentelemetry.io/v1beta1", "kind": "OpenTelemetryCollector",
@@ -350,7 +358,7 @@ def _operator_object(
         "spec": {
             "mode": "deployment",
             "replicas": 1,
-            "image": COLLECTOR_IMAGE,
+            "image": image,
             "serviceAccount": COLLECTOR_NAME,
             "podAnnotations": {"mentatlab.io/config-sha256": config_sha},
             "podSecurityContext": dict(_POD_SECURITY),
@@ -494,9 +502,9 @@ def render_otel(inp: RenderInput) -> Rendered:
             sha = hashlib.sha256(text.encode()).hexdigest()
             objs = _rbac_and_network(env, region, str(telemetry.get("endpoint", "")))
             if mode == "operator":
-                objs.append(_operator_object(env, region, config, sha))
+                objs.append(_operator_object(env, region, config, sha, collector_image(ws)))
             else:
-                objs += _plain_objects(env, region, text, sha)
+                objs += _plain_objects(env, region, text, sha, collector_image(ws))
             d = f"{env.name}/{region}"
             out.objects += [K8sObject(d, o, sources, origin) for o in objs]
     return out

@@ -182,3 +182,12 @@ def test_schema_refuses_malformed_region_overrides(tmp_path):
     result = compile_workspace(_copy(tmp_path, edit))
     assert not result.ok
     assert any(d.code == "M202" and "replicaFactr" in d.message for d in result.diagnostics)
+
+
+def test_schema_requires_a_digest_for_the_collector_image(tmp_path):
+    def edit(spec):
+        spec["telemetry"]["collectorImage"] = "otel/opentelemetry-collector-contrib:latest"
+
+    result = compile_workspace(_copy(tmp_path, edit))
+    assert not result.ok
+    assert any(d.code == "M201" and d.file == "mentat.yaml" for d in result.diagnostics)

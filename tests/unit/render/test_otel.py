@@ -238,3 +238,12 @@ def test_ipv6_endpoint_is_bracketed(build):
     ws = _ws(build, {"endpoint": "http://[fd00::1]:4317"})
     cfg = collector_config(ws, ws.spec.environments[0], "eu-west-1")
     assert cfg["exporters"]["otlp"]["endpoint"] == "[fd00::1]:4317"
+
+
+def test_collector_image_can_be_a_mirror(build):
+    mirror = "ghcr.io/mentatlab/otelcol-contrib@sha256:" + "b" * 64
+    out = render_otel(RenderInput(_ws(build, {**TELEMETRY, "collectorImage": mirror})))
+    images = {o.dir: (o.obj["spec"]["template"]["spec"]["containers"][0]["image"]
+                      if o.kind == "Deployment" else o.obj["spec"]["image"])
+              for o in out.objects if o.kind in ("Deployment", "OpenTelemetryCollector")}
+    assert set(images.values()) == {mirror} and len(images) == 3
