@@ -30,6 +30,7 @@ def _totals(report: CostReport) -> list[tuple[str, dict[str, Fraction]]]:
         ("region", report.by_region()),
         ("environment/region", report.by_environment_region()),
         ("flow", report.by_flow()),
+        ("cost center", report.by_cost_center()),
     ]
 
 

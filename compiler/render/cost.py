@@ -127,6 +127,7 @@ class CostLine:
     duty: str  # how `hours` came about
     monthly: Fraction
     formula: str
+    cost_center: str = ""  # the flow's `cost-center` label, as agents report it in telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,9 @@ class CostReport:
 
     def by_environment_region(self) -> dict[str, Fraction]:
         return self._sum(lambda c: f"{c.environment}/{c.region}")
+
+    def by_cost_center(self) -> dict[str, Fraction]:
+        return self._sum(lambda c: c.cost_center or "(none)")
 
     @property
     def total(self) -> Fraction:
@@ -292,6 +296,7 @@ def estimate(ws: Workspace) -> CostReport:
                 agent=node.agent.key, mode=p.flow.flow.mode, replicas=replicas,
                 cpu=cpu, memory_gib=mem, gpu=gpu, hours=hours, duty=duty, monthly=monthly,
                 formula=_formula(replicas, cpu, mem, gpu, prices, hours, monthly),
+                cost_center=p.flow.flow.labels.get("cost-center", ""),
             ))
     lines.sort(key=lambda c: (c.environment, c.region, c.flow, c.node))
     # one warning per flow or agent, however many placements it has
@@ -324,7 +329,7 @@ def cost_json(report: CostReport) -> bytes:
                 "node": c.node, "agent": c.agent, "mode": c.mode, "replicas": c.replicas,
                 "cpu": fmt(c.cpu), "memoryGiB": fmt(c.memory_gib), "gpu": fmt(c.gpu),
                 "hours": fmt(c.hours), "duty": c.duty, "monthly": _money_json(c.monthly),
-                "formula": c.formula,
+                "formula": c.formula, "costCenter": c.cost_center,
             }
             for c in report.lines
         ],
@@ -332,6 +337,7 @@ def cost_json(report: CostReport) -> bytes:
             "flows": {k: _money_json(v) for k, v in report.by_flow().items()},
             "nodes": {k: _money_json(v) for k, v in report.by_node().items()},
             "environments": {k: _money_json(v) for k, v in report.by_environment().items()},
+            "costCenters": {k: _money_json(v) for k, v in report.by_cost_center().items()},
             "regions": {k: _money_json(v) for k, v in report.by_region().items()},
             "environmentRegions": {
                 k: _money_json(v) for k, v in report.by_environment_region().items()

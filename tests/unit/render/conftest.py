@@ -43,6 +43,7 @@ class Build:
         overrides: dict[str, Any] | None = None,
         duration: float | None = None,
         version: str = "1.0.0",
+        labels: dict[str, str] | None = None,
     ) -> LinkedFlow:
         spec: dict[str, Any] = {"mode": mode}
         if duration is not None:
@@ -53,7 +54,8 @@ class Build:
             environments=environments, regions=regions,
             nodes=tuple(NodeSpec(i, a.name, a.version, r, k)
                         for k, (i, a, r) in enumerate(nodes)),
-            edges=(), scheduling={}, overrides=overrides or {}, labels={}, annotations={},
+            edges=(), scheduling={}, overrides=overrides or {}, labels=labels or {},
+            annotations={},
             doc=doc,
         )
         return LinkedFlow(fs, tuple(LinkedNode(i, a, r) for i, a, r in nodes), ())

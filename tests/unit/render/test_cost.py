@@ -283,3 +283,15 @@ def test_replica_factor_rounding_and_zero(build):
            for n in flow.nodes for r in env.regions}
     assert got == {("one", "eu-west-1"): 1, ("five", "eu-west-1"): 2, ("off", "eu-west-1"): 0,
                    ("one", "us-east-1"): 2, ("five", "us-east-1"): 10, ("off", "us-east-1"): 0}
+
+
+def test_totals_by_cost_center(build):
+    a = build.agent("worker", cpu="1", memory="1Gi", gpu=0)
+    news = build.flow("news", [("w", a, 1)], labels={"cost-center": "cc-1"})
+    chat = build.flow("chat", [("w", a, 2)], labels={"cost-center": "cc-1"})
+    misc = build.flow("misc", [("w", a, 1)])
+    report = estimate(build.workspace([STAGING], (news, chat, misc), pricing=PRICING))
+    # 25.55 per replica-month: cc-1 has 3 replicas, misc 1
+    assert report.by_cost_center() == {"(none)": Fraction("25.55"), "cc-1": Fraction("76.65")}
+    assert json.loads(cost_json(report))["totals"]["costCenters"] == {"(none)": 25.55,
+                                                                     "cc-1": 76.65}
