@@ -250,6 +250,11 @@ class _Leaf:
                 "but the workspace has no spec.storage", f, line, col,
                 hint="add spec.storage to mentat.yaml"))
         for node in lf.nodes:
+            if node.agent.runtime == "wasm" and node.agent.key not in self.wasm:
+                f, line, col = self.origin(node)
+                self.diagnostics.append(Diagnostic(
+                    "M500", f"wasm agent {node.agent.key} has no bundle to reference",
+                    f, line, col))
             objs.append(self.obj(self.workload(node), node))
             if self.served:
                 objs.append(self.obj(self.service(node), node))
@@ -376,9 +381,6 @@ class _Leaf:
             return a.image or "", None
         bundle = self.wasm.get(a.key)
         if bundle is None:
-            f, line, col = self.origin(node)
-            self.diagnostics.append(Diagnostic(
-                "M500", f"wasm agent {a.key} has no bundle to reference", f, line, col))
             return "", None
         registry = (self.ws.spec.registries or ("localhost",))[0]
         return f"{registry}/{a.name}@{bundle.digest}", bundle
