@@ -289,7 +289,7 @@ def estimate(ws: Workspace) -> CostReport:
                 diags.append(Diagnostic("M520", f"agent {node.agent.key}: {e}; counted as 0",
                                         doc.file, pos.line, pos.col, Severity.WARNING))
                 cpu = mem = gpu = Fraction(0)
-            replicas = replicas_in(ws, p.flow, node, p.env, p.region)
+            replicas = replicas_in(p.flow, node, p.env, p.region)
             monthly = replicas * prices.hourly(cpu, mem, gpu) * hours
             lines.append(CostLine(
                 environment=p.env.name, region=p.region, flow=p.flow.flow.key, node=node.id,

@@ -302,7 +302,7 @@ class _Leaf:
     def replicas(self, node: LinkedNode) -> int:
         # node -> flow override per environment -> environment's regionOverrides (placement.py);
         # cost.json uses the same function, so rendered replicas and estimates agree
-        return replicas_in(self.ws, self.lf, node, self.env, self.region)
+        return replicas_in(self.lf, node, self.env, self.region)
 
     def resources(self, node: LinkedNode) -> dict[str, Any]:
         res = {**node.agent.resources, **self.override.get(node.id, {}).get("resources", {})}

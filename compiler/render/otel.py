@@ -68,15 +68,9 @@ _RESOURCES = {
 }
 
 
-def collector_mode(ws: Workspace, env: Environment) -> str:
+def collector_mode(env: Environment) -> str:
     """`plain` or `operator`, from the environment's `collector` field in mentat.yaml."""
-    mode = env.extra.get("collector") or _raw_environment(ws, env.name).get("collector")
-    return mode if mode in ("plain", "operator") else "plain"
-
-
-def _raw_environment(ws: Workspace, name: str) -> dict[str, Any]:
-    envs = ws.spec.spec.get("environments") or []
-    return next((e for e in envs if isinstance(e, dict) and e.get("name") == name), {})
+    return "operator" if env.extra.get("collector") == "operator" else "plain"
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, str, int, bool]:
@@ -481,7 +475,7 @@ def render_otel(inp: RenderInput) -> Rendered:
         return out
     leaves = {(p.env.name, p.region) for p in placements(ws)}
     for env in ws.spec.environments:
-        mode = collector_mode(ws, env)
+        mode = collector_mode(env)
         for region in env.regions:
             if (env.name, region) not in leaves:
                 continue

@@ -69,17 +69,9 @@ def placements(ws: Workspace) -> tuple[Placement, ...]:
     )
 
 
-def _raw_environment(ws: Workspace, name: str) -> dict[str, Any]:
-    envs = ws.spec.spec.get("environments") or []
-    return next((e for e in envs if isinstance(e, dict) and e.get("name") == name), {})
-
-
-def region_override(ws: Workspace, env: Environment, region: str) -> dict[str, Any]:
+def region_override(env: Environment, region: str) -> dict[str, Any]:
     """`environments[env].regionOverrides[region]` from mentat.yaml, or {}."""
-    overrides = env.extra.get("regionOverrides")
-    if overrides is None:
-        overrides = _raw_environment(ws, env.name).get("regionOverrides")
-    found = (overrides or {}).get(region)
+    found = (env.extra.get("regionOverrides") or {}).get(region)
     return found if isinstance(found, dict) else {}
 
 
@@ -91,15 +83,13 @@ def _get(d: Any, *keys: str) -> Any:
     return d
 
 
-def replicas_in(
-    ws: Workspace, flow: LinkedFlow, node: LinkedNode, env: Environment, region: str
-) -> int:
+def replicas_in(flow: LinkedFlow, node: LinkedNode, env: Environment, region: str) -> int:
     """The node's replica count in one environment x region (see the module docstring)."""
     replicas = node.replicas
     env_value = _get(flow.flow.overrides, env.name, "nodes", node.id, "replicas")
     if isinstance(env_value, int) and not isinstance(env_value, bool):
         replicas = env_value
-    override = region_override(ws, env, region)
+    override = region_override(env, region)
     exact = _get(override, "flows", flow.flow.name, "nodes", node.id, "replicas")
     if isinstance(exact, int) and not isinstance(exact, bool):
         return exact

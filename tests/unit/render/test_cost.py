@@ -279,7 +279,7 @@ def test_replica_factor_rounding_and_zero(build):
                                         "us-east-1": {"replicaFactor": 2}}}
     ws = build.workspace([prod], (flow,))
     env = ws.spec.environments[0]
-    got = {(n.id, r): replicas_in(ws, flow, n, env, r)
+    got = {(n.id, r): replicas_in(flow, n, env, r)
            for n in flow.nodes for r in env.regions}
     assert got == {("one", "eu-west-1"): 1, ("five", "eu-west-1"): 2, ("off", "eu-west-1"): 0,
                    ("one", "us-east-1"): 2, ("five", "us-east-1"): 10, ("off", "us-east-1"): 0}
