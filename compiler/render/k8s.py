@@ -372,6 +372,8 @@ class _Leaf:
                  "value": ",".join(f"{k}={v}" for k, v in attrs.items())},
                 {"name": "OTEL_EXPORTER_OTLP_ENDPOINT",
                  "value": f"http://{COLLECTOR_NAME}.{self.ns}.svc:{COLLECTOR_PORTS[0]}"},
+                # 4317 speaks gRPC; many SDKs default to http/protobuf on 4318 otherwise
+                {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "grpc"},
             ]
         return env
 
