@@ -69,6 +69,8 @@ CODES: dict[str, str] = {
     "M510": "wasm module invalid",
     "M511": "wasm import not allowed by the agent's capabilities",
     "M512": "wasm module lacks a required export",
+    "M520": "cost estimate incomplete (job without expectedDurationSeconds, bad quantity)",
+    "M521": "region override names an unknown region, flow or node",
     "M600": "rendered object fails the Kubernetes schema (compiler bug)",
     "M601": "rendered collector config is inconsistent (compiler bug)",
     "M700": "output tree differs from a fresh compile (--check)",

@@ -188,6 +188,13 @@ def _check_edges(flow: FlowSpec, nodes: dict[str, LinkedNode],
                  diags: list[Diagnostic]) -> list[EdgeSpec]:
     good: list[EdgeSpec] = []
     fed: dict[tuple[str, str], list[EdgeSpec]] = defaultdict(list)
+    # An input that a broken edge aims at (or near: a misspelt pin) is not reported again as
+    # unconnected: one mistake, one diagnostic.
+    aimed = {(e.dst_node, e.dst_pin) for e in flow.edges}
+    for e in flow.edges:
+        dst = nodes.get(e.dst_node)
+        if dst is not None and dst.agent.input(e.dst_pin) is None:
+            aimed |= {(e.dst_node, p.name) for p in dst.agent.inputs}
     for e in flow.edges:
         src, dst = nodes.get(e.src_node), nodes.get(e.dst_node)
         ok = True
@@ -228,7 +235,7 @@ def _check_edges(flow: FlowSpec, nodes: dict[str, LinkedNode],
         node = nodes[n.id]
         for pin in node.agent.inputs:
             feeding = fed.get((n.id, pin.name), [])
-            if not feeding:
+            if not feeding and (n.id, pin.name) not in aimed:
                 diags.append(_at(flow.doc, ("spec", "nodes", n.index), "M304",
                                  f"input pin '{pin.name}' of node '{n.id}' is not connected",
                                  f"add an edge {{from: NODE.PIN, to: {n.id}.{pin.name}}}"))

@@ -149,7 +149,8 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
     code = _CODE_BY_FIELD.get(path[-2:], "M201") if len(path) >= 2 else "M201"
     if validator == "required":
         missing = [n for n in value if n not in err.instance]
-        return [_at(doc, path, "M201", f"{where}: missing required field '{n}'") for n in missing]
+        return [_at(doc, path, "M201", f"{where}: missing required field '{n}'", key=True)
+                for n in missing]
     if validator == "enum":
         guess = difflib.get_close_matches(str(err.instance), [str(v) for v in value], n=1)
         hint = f"did you mean '{guess[0]}'?" if guess else ""

@@ -45,13 +45,12 @@ def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         elif key == "additionalProperties":
             if isinstance(value, dict) and "properties" not in schema:
                 out["additionalProperties"] = structural(value, defs)
-        elif key == "uniqueItems":
-            if value and schema.get("items", {}).get("type") in ("string", "integer"):
-                out["x-kubernetes-list-type"] = "set"
-        elif key == "pattern" and isinstance(types, list):
-            continue
+        elif key == "uniqueItems" or (key == "pattern" and isinstance(types, list)):
+            continue  # handled below / not expressible for int-or-string
         else:
             out[key] = value
+    if schema.get("uniqueItems") and out.get("items", {}).get("type") in ("string", "integer"):
+        out["x-kubernetes-list-type"] = "set"  # the structural way to say "unique scalars"
     if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
         out["x-kubernetes-preserve-unknown-fields"] = True
     return out

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.render import Rendered, RenderInput, crds, k8s
+from compiler.render import Rendered, RenderInput, cost, crds, k8s, otel
 
 __all__ = ["RENDERERS"]
 
 RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
     k8s.render,
     crds.render,
+    otel.render_otel,
+    cost.render_cost,
 )
