@@ -68,6 +68,7 @@ class Chain:
     intermediate: x509.Certificate
     leaf: x509.Certificate
     leaf_key: ec.EllipticCurvePrivateKey
+    intermediate_key: ec.EllipticCurvePrivateKey | None = None
 
 
 def _name(cn: str) -> x509.Name:
@@ -130,4 +131,4 @@ def make_chain(
     leaf = _cert("ci@acme.example", lk, "Test Intermediate", ik, ca=False, ku=ee_ku,
                  eku=leaf_eku, san=True, not_before=leaf_not_before,
                  not_after=leaf_not_after)  # fmt: skip
-    return Chain(root, inter, leaf, lk)
+    return Chain(root, inter, leaf, lk, ik)

@@ -162,3 +162,19 @@ def test_context_without_git_falls_back_to_github_env(tmp_path: Path) -> None:
 
 def test_context_with_nothing_known_is_empty(tmp_path: Path) -> None:
     assert detect_context(tmp_path, env={}) == BuildContext()
+
+
+def test_uncommitted_changes_are_recorded_and_reported(tree: Path, pki_dir: Path) -> None:
+    from compiler.sign.pki import load_pki
+    from compiler.sign.signer import sign_pki, write_signature
+    from compiler.sign.verify import load_trust_roots, verify_pki
+    from tests.unit.sign.signkit import NOW
+
+    dirty = BuildContext(commit="c" * 40, dirty=True)
+    assert _statement(tree, dirty)["predicate"]["buildDefinition"]["internalParameters"]["gitTreeDirty"]
+    assert "gitTreeDirty" not in _statement(tree)["predicate"]["buildDefinition"]["internalParameters"]
+    signed = sign_pki(tree, load_pki(pki_dir), dirty, now=NOW)
+    assert write_signature(tree, signed.bundle) is None
+    result = verify_pki(tree, load_trust_roots((pki_dir / "root.pem").read_bytes()), now=NOW)
+    assert result.ok and result.dirty and result.commit == "c" * 40
+    assert result.to_dict()["uncommittedChanges"] is True

@@ -283,3 +283,20 @@ def test_statement_naming_paths_outside_the_tree_opens_nothing(
     messages = [d.message for d in result.diagnostics]
     assert "signed file is missing: ../../etc/passwd" in messages
     assert "statement subjects disagree with index.json" in messages
+
+
+def test_envelope_with_two_signatures(signed: Path, pki_dir: Path) -> None:
+    bundle = json.loads((signed / BUNDLE_NAME).read_bytes())
+    sigs = bundle["dsseEnvelope"]["signatures"]
+    bundle["dsseEnvelope"]["signatures"] = sigs + sigs
+    (signed / BUNDLE_NAME).write_text(json.dumps(bundle))
+    msg = _only(_verify(signed, pki_dir / "root.pem"))
+    assert msg == "DSSE envelope must hold exactly one signature, found 2"
+
+
+def test_leaf_that_is_a_ca(tmp_path: Path, tree: Path) -> None:
+    chain = make_chain()
+    # Sign with the intermediate as if it were the leaf: a CA must not sign content.
+    _sign_with_chain(tree, Chain(chain.root, chain.intermediate, chain.intermediate, chain.intermediate_key))
+    msg = _only(_verify(tree, _root_pem(tmp_path, chain)))
+    assert msg.startswith("signing certificate is a CA certificate")
