@@ -67,13 +67,8 @@ MakeWs = Callable[..., Path]
 def make_ws(tmp_path: Path) -> MakeWs:
     """Write a workspace: mentat.yaml plus `files` (path -> text, dedented)."""
 
-    def make(
-        files: dict[str, str | bytes] | None = None,
-        *,
-        workspace: str = WORKSPACE,
-        agents: str | None = AGENTS,
-        flow: str | None = FLOW,
-    ) -> Path:
+    def make(files: dict[str, str | bytes] | None = None, *, workspace: str = WORKSPACE,
+             agents: str | None = AGENTS, flow: str | None = FLOW) -> Path:
         root = tmp_path / "ws"
         root.mkdir(exist_ok=True)
         (root / "mentat.yaml").write_text(workspace)
@@ -96,12 +91,8 @@ def make_ws(tmp_path: Path) -> MakeWs:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--update-golden",
-        action="store_true",
-        default=False,
-        help="rewrite golden files from the current compiler output",
-    )
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden files from the current compiler output")
 
 
 @pytest.fixture

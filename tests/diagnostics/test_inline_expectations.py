@@ -35,17 +35,12 @@ def test_diagnostics_match_inline_expectations(case: str) -> None:
     assert expected, "a diagnostics case must expect something"
     result = compile_workspace(root)
     actual = {(d.file, d.line, d.code): d.message for d in result.diagnostics}
-    missing = [
-        e for e in expected if (e[0], e[1], e[2]) not in actual or e[3] not in actual[(e[0], e[1], e[2])]
-    ]
-    unexpected = [
-        f"{k[0]}:{k[1]}: {k[2]} {m}"
-        for k, m in sorted(actual.items())
-        if not any((e[0], e[1], e[2]) == k for e in expected)
-    ]
-    assert not missing, (
-        f"expected but not reported (or different message): {missing}\nreported: {sorted(actual.items())}"
-    )
+    missing = [e for e in expected if (e[0], e[1], e[2]) not in actual
+               or e[3] not in actual[(e[0], e[1], e[2])]]
+    unexpected = [f"{k[0]}:{k[1]}: {k[2]} {m}" for k, m in sorted(actual.items())
+                  if not any((e[0], e[1], e[2]) == k for e in expected)]
+    assert not missing, f"expected but not reported (or different message): {missing}\n" \
+        f"reported: {sorted(actual.items())}"
     assert not unexpected, f"reported but not expected: {unexpected}"
     assert not result.files, "a failed compile produces no output"
 

@@ -33,22 +33,12 @@ def _copy(tmp_path: Path, edit) -> Path:
 
 
 def test_every_leaf_has_a_checked_collector(example):
-    leaves = {
-        p.rsplit("/", 1)[0]
-        for p in example.files
-        if p.count("/") == 2 and p.split("/")[0] in ("staging", "prod")
-    }
+    leaves = {p.rsplit("/", 1)[0] for p in example.files
+              if p.count("/") == 2 and p.split("/")[0] in ("staging", "prod")}
     assert leaves
     for leaf in leaves:
-        for kind in (
-            "configmap",
-            "deployment",
-            "service",
-            "serviceaccount",
-            "role",
-            "rolebinding",
-            "networkpolicy",
-        ):
+        for kind in ("configmap", "deployment", "service", "serviceaccount", "role",
+                     "rolebinding", "networkpolicy"):
             assert f"{leaf}/{kind}-mentat-otel-collector.yaml" in example.files
         cm = yaml.safe_load(example.files[f"{leaf}/configmap-mentat-otel-collector.yaml"])
         config = yaml.safe_load(cm["data"]["config.yaml"])
@@ -71,7 +61,8 @@ def test_agents_reach_the_collector_that_is_rendered(example):
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://mentat-otel-collector.{ns}.svc:4317"
         leaf = path.rsplit("/", 1)[0]
         svc = yaml.safe_load(example.files[f"{leaf}/service-mentat-otel-collector.yaml"])
-        assert svc["metadata"]["namespace"] == ns and 4317 in [p["port"] for p in svc["spec"]["ports"]]
+        assert svc["metadata"]["namespace"] == ns and 4317 in [p["port"] for p in
+                                                                svc["spec"]["ports"]]
 
 
 def test_cost_json_is_rendered_and_sums_up(example):
@@ -82,18 +73,15 @@ def test_cost_json_is_rendered_and_sums_up(example):
     assert abs(sum(totals["environments"].values()) - totals["total"]) < 1e-3
     assert abs(sum(totals["regions"].values()) - totals["total"]) < 1e-3
     assert {(ln["environment"], ln["region"]) for ln in doc["lines"]} == {
-        tuple(k.split("/")) for k in totals["environmentRegions"]
-    }
+        tuple(k.split("/")) for k in totals["environmentRegions"]}
     index = json.loads(example.files["index.json"])
     assert "cost.json" in {f["path"] for f in index["files"]}
 
 
 def test_rendered_tree_is_up_to_date(example):
-    on_disk = {
-        p.relative_to(ROOT / "rendered").as_posix(): p.read_bytes()
-        for p in (ROOT / "rendered").rglob("*")
-        if p.is_file() and not p.name.endswith(".sigstore.json")
-    }
+    on_disk = {p.relative_to(ROOT / "rendered").as_posix(): p.read_bytes()
+               for p in (ROOT / "rendered").rglob("*") if p.is_file()
+               and not p.name.endswith(".sigstore.json")}
     assert on_disk == example.files
 
 
@@ -131,25 +119,17 @@ def test_operator_mode_and_region_overrides(tmp_path):
     result = compile_workspace(ws)
     assert result.ok, [d.message for d in result.diagnostics]
     crs = [p for p in result.files if p.endswith("opentelemetrycollector-mentat-otel.yaml")]
-    assert sorted(crs) == sorted(
-        f"prod/{r}/opentelemetrycollector-mentat-otel.yaml"
-        for r in ("us-east-1", "eu-west-1", "ap-southeast-1")
-    )
+    assert sorted(crs) == sorted(f"prod/{r}/opentelemetrycollector-mentat-otel.yaml"
+                                 for r in ("us-east-1", "eu-west-1", "ap-southeast-1"))
     assert "prod/us-east-1/deployment-mentat-otel-collector.yaml" not in result.files
     assert "staging/eu-west-1/deployment-mentat-otel-collector.yaml" in result.files
     cr = yaml.safe_load(result.files[crs[0]])
     assert check_collector_config(cr["spec"]["config"]) == []
     lines = json.loads(result.files["cost.json"])["lines"]
-    base = {
-        (ln["flow"], ln["node"]): ln["replicas"]
-        for ln in lines
-        if ln["environment"] == "prod" and ln["region"] == "eu-west-1"
-    }
-    doubled = {
-        (ln["flow"], ln["node"]): ln["replicas"]
-        for ln in lines
-        if ln["environment"] == "prod" and ln["region"] == "us-east-1"
-    }
+    base = {(ln["flow"], ln["node"]): ln["replicas"] for ln in lines
+            if ln["environment"] == "prod" and ln["region"] == "eu-west-1"}
+    doubled = {(ln["flow"], ln["node"]): ln["replicas"] for ln in lines
+               if ln["environment"] == "prod" and ln["region"] == "us-east-1"}
     assert doubled == {k: 2 * v for k, v in base.items()}
     _assert_rendered_replicas_match_cost(result.files)
 
@@ -176,10 +156,8 @@ def _rendered_replicas(files: dict[str, bytes]) -> dict[tuple[str, str, str, str
 
 def _assert_rendered_replicas_match_cost(files: dict[str, bytes]) -> None:
     lines = json.loads(files["cost.json"])["lines"]
-    costed = {
-        (ln["environment"], ln["region"], ln["flow"].split("@")[0], ln["node"]): ln["replicas"]
-        for ln in lines
-    }
+    costed = {(ln["environment"], ln["region"], ln["flow"].split("@")[0], ln["node"]):
+              ln["replicas"] for ln in lines}
     assert _rendered_replicas(files) == costed
 
 

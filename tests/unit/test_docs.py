@@ -21,7 +21,7 @@ def test_readme_lists_every_code(update_golden: bool) -> None:
     m = BLOCK.search(text)
     assert m, "README lacks the codes markers"
     if update_golden:
-        README.write_text(text[: m.start(2)] + table() + text[m.end(2) :])
+        README.write_text(text[: m.start(2)] + table() + text[m.end(2):])
         return
     assert m.group(2) == table(), "run pytest --update-golden to sync the README's codes table"
 

@@ -13,10 +13,8 @@ DEPLOYMENT = {
     "metadata": {"name": "x", "namespace": "n"},
     "spec": {
         "selector": {"matchLabels": {"a": "b"}},
-        "template": {
-            "metadata": {"labels": {"a": "b"}},
-            "spec": {"containers": [{"name": "c", "image": "i"}]},
-        },
+        "template": {"metadata": {"labels": {"a": "b"}},
+                     "spec": {"containers": [{"name": "c", "image": "i"}]}},
     },
 }
 
@@ -41,9 +39,8 @@ def test_a_wrong_type_or_unknown_field_is_a_located_compiler_bug() -> None:
 
 
 def test_an_unknown_kind_is_reported_not_skipped() -> None:
-    diags = check(
-        [obj({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})], "1.31"
-    )
+    diags = check([obj({"apiVersion": "example.com/v1", "kind": "Widget",
+                        "metadata": {"name": "w"}})], "1.31")
     assert [d.code for d in diags] == ["M600"] and "no Kubernetes" in diags[0].message
 
 

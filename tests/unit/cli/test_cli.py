@@ -41,8 +41,7 @@ def test_a_failed_compile_leaves_the_previous_output_untouched(make_ws) -> None:
     assert run("compile", str(root))[0] == 0
     before = {p: p.read_bytes() for p in (root / "rendered").rglob("*") if p.is_file()}
     (root / "flows" / "flow.yaml").write_text(
-        (root / "flows" / "flow.yaml").read_text().replace("sum.text", "sum.txt")
-    )
+        (root / "flows" / "flow.yaml").read_text().replace("sum.text", "sum.txt"))
     code, _, err = run("compile", str(root))
     assert code == 1 and "flows/flow.yaml:10:" in err and "error[M302]" in err
     assert "M304" not in err
@@ -56,10 +55,9 @@ def test_json_format_lists_every_diagnostic(make_ws) -> None:  # type: ignore[no
     payload = json.loads(out)
     assert code == 1 and payload["ok"] is False
     assert [(d["file"], d["code"]) for d in payload["diagnostics"]] == [
-        ("flows/bad.yaml", "M103"),
-        ("flows/worse.yaml", "M200"),
-    ]
-    assert set(payload["diagnostics"][0]) == {"code", "message", "file", "line", "col", "severity", "hint"}
+        ("flows/bad.yaml", "M103"), ("flows/worse.yaml", "M200")]
+    assert set(payload["diagnostics"][0]) == {"code", "message", "file", "line", "col",
+                                              "severity", "hint"}
 
 
 def test_github_format_annotates_lines(make_ws) -> None:  # type: ignore[no-untyped-def]
@@ -103,20 +101,10 @@ def test_runs_as_a_real_process(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     shutil.copytree(REPO / "flows", ws / "flows")
     shutil.copy(REPO / "mentat.yaml", ws / "mentat.yaml")
-    proc = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "compile", str(ws)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
+    proc = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(ws)],
+                          capture_output=True, text=True, cwd=REPO, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "" and "\x1b[" not in proc.stderr  # no progress bar when piped
-    proc = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "compile", str(ws), "--check"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
+    proc = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(ws), "--check"],
+                          capture_output=True, text=True, cwd=REPO, check=False)
     assert proc.returncode == 0, proc.stderr

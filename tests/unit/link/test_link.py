@@ -45,25 +45,13 @@ def resolved(root: Path) -> dict[str, str]:
 
 def test_ranges_resolve_to_the_highest_match(make_ws) -> None:  # type: ignore[no-untyped-def]
     agents = "---\n".join(agent("x", v) for v in ("1.0.0", "1.2.3", "1.3.0", "2.0.0", "2.1.0-rc.1"))
-    flows = "---\n".join(
-        [
-            flow("caret", "x@^1.0"),
-            flow("tilde", "x@~1.2"),
-            flow("range", "x@>=1.0 <2"),
-            flow("exact", "x@1.0.0"),
-            flow("major", "x@^2.0"),
-            flow("pre", "x@>=2.1.0-rc.0"),
-        ]
-    )
+    flows = "---\n".join([
+        flow("caret", "x@^1.0"), flow("tilde", "x@~1.2"), flow("range", "x@>=1.0 <2"),
+        flow("exact", "x@1.0.0"), flow("major", "x@^2.0"), flow("pre", "x@>=2.1.0-rc.0"),
+    ])
     root = make_ws({"flows/agents.yaml": agents, "flows/flow.yaml": flows})
-    assert resolved(root) == {
-        "caret": "1.3.0",
-        "tilde": "1.2.3",
-        "range": "1.3.0",
-        "exact": "1.0.0",
-        "major": "2.0.0",
-        "pre": "2.1.0-rc.1",
-    }
+    assert resolved(root) == {"caret": "1.3.0", "tilde": "1.2.3", "range": "1.3.0",
+                              "exact": "1.0.0", "major": "2.0.0", "pre": "2.1.0-rc.1"}
 
 
 def test_versions_differing_only_in_build_metadata_are_ambiguous(make_ws) -> None:  # type: ignore[no-untyped-def]
@@ -91,13 +79,9 @@ def test_two_versions_of_a_flow_in_the_same_environment_collide(make_ws) -> None
 
 
 def test_nodes_are_in_topological_order(make_ws) -> None:  # type: ignore[no-untyped-def]
-    agents = (
-        agent("src", "1.0.0")
-        + "---\n"
-        + agent("mid", "1.0.0", "[{name: i, type: text}]")
-        + "---\n"
-        + agent("sink", "1.0.0", "[{name: i, type: text}, {name: j, type: text}]")
-    )
+    agents = agent("src", "1.0.0") + "---\n" + agent(
+        "mid", "1.0.0", "[{name: i, type: text}]") + "---\n" + agent(
+        "sink", "1.0.0", "[{name: i, type: text}, {name: j, type: text}]")
     f = """\
 apiVersion: mentatlab.io/v1
 kind: Flow

@@ -33,20 +33,14 @@ def test_recursive_alias_is_refused() -> None:
 def test_deep_nesting_is_refused() -> None:
     _, diags = parse_yaml("deep.yaml", b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n")
     assert codes(diags) in (["M110"], ["M102"])
-    _, diags = parse_yaml(
-        "deep.yaml",
-        ("a:\n" + "".join(f"{' ' * i}b{i}:\n" for i in range(1, 80)) + " " * 80 + "c: 1\n").encode(),
-    )
+    _, diags = parse_yaml("deep.yaml", ("a:\n" + "".join(f"{' ' * i}b{i}:\n" for i in range(1, 80))
+                                        + " " * 80 + "c: 1\n").encode())
     assert codes(diags) == ["M110"]
 
 
 def test_python_tags_and_custom_tags_are_refused() -> None:
-    for text in (
-        b"x: !!python/object/apply:os.system ['id']\n",
-        b"x: !Ref foo\n",
-        b"x: !!binary aGVsbG8=\n",
-        b"x: !!set {a, b}\n",
-    ):
+    for text in (b"x: !!python/object/apply:os.system ['id']\n", b"x: !Ref foo\n",
+                 b"x: !!binary aGVsbG8=\n", b"x: !!set {a, b}\n"):
         _, diags = parse_yaml("t.yaml", text)
         assert codes(diags) == ["M104"], text
         assert (diags[0].line, diags[0].col) == (1, 4)
@@ -92,16 +86,14 @@ def test_symlink_out_of_the_workspace_is_reported_not_read(make_ws, tmp_path: Pa
 
 def test_source_dir_escaping_the_workspace(make_ws) -> None:  # type: ignore[no-untyped-def]
     for bad in ("../elsewhere/", "/etc/"):
-        root = make_ws(
-            workspace=f"""\
+        root = make_ws(workspace=f"""\
 apiVersion: mentatlab.io/v1
 kind: Workspace
 metadata: {{name: t}}
 spec:
   sources: [flows/, "{bad}"]
   environments: [{{name: a, namespace: a, regions: [r]}}]
-"""
-        )
+""")
         result = load(root)
         diag = [d for d in result.diagnostics if d.code == "M107"]
         assert len(diag) == 1 and diag[0].file == "mentat.yaml" and diag[0].line == 5
@@ -116,13 +108,11 @@ def test_symlink_loop_inside_the_workspace_terminates(make_ws) -> None:  # type:
 
 
 def test_every_problem_in_every_file_is_reported(make_ws) -> None:  # type: ignore[no-untyped-def]
-    root = make_ws({"flows/a.yaml": "a: [\n", "flows/b.yaml": "x: 1\nx: 2\n", "flows/c.yaml": b"\xff\xfe"})
+    root = make_ws({"flows/a.yaml": "a: [\n", "flows/b.yaml": "x: 1\nx: 2\n",
+                    "flows/c.yaml": b"\xff\xfe"})
     result = load(root)
     assert sorted((d.file, d.code) for d in result.diagnostics) == [
-        ("flows/a.yaml", "M102"),
-        ("flows/b.yaml", "M103"),
-        ("flows/c.yaml", "M101"),
-    ]
+        ("flows/a.yaml", "M102"), ("flows/b.yaml", "M103"), ("flows/c.yaml", "M101")]
 
 
 def test_merge_keys_and_anchors_work_and_keep_positions() -> None:

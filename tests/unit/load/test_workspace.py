@@ -12,22 +12,17 @@ def test_finds_the_workspace_root_upwards(make_ws) -> None:  # type: ignore[no-u
 
 
 def test_mentat_yaml_must_hold_exactly_one_workspace(make_ws) -> None:  # type: ignore[no-untyped-def]
-    root = make_ws(
-        workspace="apiVersion: mentatlab.io/v1\nkind: Workspace\nmetadata: {name: a}\n"
-        "spec: {}\n---\napiVersion: mentatlab.io/v1\nkind: Agent\n"
-    )
+    root = make_ws(workspace="apiVersion: mentatlab.io/v1\nkind: Workspace\nmetadata: {name: a}\n"
+                   "spec: {}\n---\napiVersion: mentatlab.io/v1\nkind: Agent\n")
     result = load(root)
     assert [d.code for d in result.diagnostics] == ["M108"]
     assert result.workspace is None
 
 
 def test_sources_are_sorted_and_output_and_hidden_dirs_skipped(make_ws) -> None:  # type: ignore[no-untyped-def]
-    root = make_ws({"flows/z/late.yaml": "", "flows/.hidden/x.yaml": "a: [", "flows/notes.txt": "not yaml"})
+    root = make_ws({"flows/z/late.yaml": "", "flows/.hidden/x.yaml": "a: [",
+                    "flows/notes.txt": "not yaml"})
     result = load(root)
     assert not result.diagnostics
-    assert list(result.digests) == [
-        "mentat.yaml",
-        "flows/agents.yaml",
-        "flows/flow.yaml",
-        "flows/z/late.yaml",
-    ]
+    assert list(result.digests) == ["mentat.yaml", "flows/agents.yaml", "flows/flow.yaml",
+                                    "flows/z/late.yaml"]

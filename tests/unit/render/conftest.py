@@ -25,20 +25,10 @@ class Build:
         res = resources or {"cpu": "500m", "memory": "256Mi", "gpu": 0}
         doc = RawDoc(f"flows/{name}.yaml", 0, {"kind": "Agent", "spec": {"resources": res}})
         return AgentSpec(
-            name=name,
-            version=version,
-            runtime="container",
-            image=f"ghcr.io/mentatlab/{name}@sha256:" + "0" * 64,
-            module=None,
-            inputs=(),
-            outputs=(),
-            resources=res,
-            env=(),
-            secrets=(),
-            capabilities={},
-            labels={},
-            annotations={},
-            doc=doc,
+            name=name, version=version, runtime="container",
+            image=f"ghcr.io/mentatlab/{name}@sha256:" + "0" * 64, module=None,
+            inputs=(), outputs=(), resources=res, env=(), secrets=(), capabilities={},
+            labels={}, annotations={}, doc=doc,
         )
 
     @staticmethod
@@ -60,17 +50,11 @@ class Build:
             spec["expectedDurationSeconds"] = duration
         doc = RawDoc(f"flows/{name}.yaml", 0, {"kind": "Flow", "spec": spec})
         fs = FlowSpec(
-            name=name,
-            version=version,
-            mode=mode,
-            schedule=schedule,
-            environments=environments,
-            regions=regions,
-            nodes=tuple(NodeSpec(i, a.name, a.version, r, k) for k, (i, a, r) in enumerate(nodes)),
-            edges=(),
-            scheduling={},
-            overrides=overrides or {},
-            labels=labels or {},
+            name=name, version=version, mode=mode, schedule=schedule,
+            environments=environments, regions=regions,
+            nodes=tuple(NodeSpec(i, a.name, a.version, r, k)
+                        for k, (i, a, r) in enumerate(nodes)),
+            edges=(), scheduling={}, overrides=overrides or {}, labels=labels or {},
             annotations={},
             doc=doc,
         )
@@ -92,31 +76,16 @@ class Build:
             spec["pricing"] = pricing
         doc = RawDoc("mentat.yaml", 0, {"kind": "Workspace", "spec": spec})
         envs = tuple(
-            Environment(
-                e["name"],
-                e["namespace"],
-                tuple(e["regions"]),
-                {k: v for k, v in e.items() if k not in ("name", "namespace", "regions")},
-            )
+            Environment(e["name"], e["namespace"], tuple(e["regions"]),
+                        {k: v for k, v in e.items() if k not in ("name", "namespace", "regions")})
             for e in environments
         )
         ws_spec = WorkspaceSpec(
-            name=name,
-            sources=("flows/",),
-            output="rendered/",
-            registries=("ghcr.io/mentatlab",),
-            environments=envs,
-            storage=None,
-            telemetry=telemetry,
-            pricing=pricing,
-            doc=doc,
+            name=name, sources=("flows/",), output="rendered/", registries=("ghcr.io/mentatlab",),
+            environments=envs, storage=None, telemetry=telemetry, pricing=pricing, doc=doc,
         )
-        agents = tuple(
-            sorted(
-                {n.agent.key: n.agent for f in flows for n in f.nodes}.values(),
-                key=lambda a: (a.name, a.version),
-            )
-        )
+        agents = tuple(sorted({n.agent.key: n.agent for f in flows for n in f.nodes}.values(),
+                              key=lambda a: (a.name, a.version)))
         return Workspace("/nonexistent", ws_spec, agents, flows)
 
 

@@ -29,39 +29,20 @@ STAGING = {"name": "staging", "namespace": "mentat-staging", "regions": ["eu-wes
 PROD = {"name": "prod", "namespace": "mentat-prod", "regions": ["us-east-1", "eu-west-1"]}
 
 
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [
-        ("500m", Fraction(1, 2)),
-        ("1", Fraction(1)),
-        (1, Fraction(1)),
-        (0.5, Fraction(1, 2)),
-        (0.1, Fraction(1, 10)),
-        ("0.25", Fraction(1, 4)),
-        ("256Mi", Fraction(256 * 2**20)),
-        ("1Gi", Fraction(2**30)),
-        ("1G", Fraction(10**9)),
-        ("1.5Gi", Fraction(3 * 2**29)),
-        ("100k", Fraction(100_000)),
-        ("2M", Fraction(2_000_000)),
-        ("2m", Fraction(1, 500)),
-        ("1e3", Fraction(1000)),
-        ("5E-1", Fraction(1, 2)),
-        ("250u", Fraction(1, 4000)),
-        (".5", Fraction(1, 2)),
-        ("+1Ki", Fraction(1024)),
-        ("0", Fraction(0)),
-        (0, Fraction(0)),
-    ],
-)
+@pytest.mark.parametrize(("text", "value"), [
+    ("500m", Fraction(1, 2)), ("1", Fraction(1)), (1, Fraction(1)), (0.5, Fraction(1, 2)),
+    (0.1, Fraction(1, 10)), ("0.25", Fraction(1, 4)), ("256Mi", Fraction(256 * 2**20)),
+    ("1Gi", Fraction(2**30)), ("1G", Fraction(10**9)), ("1.5Gi", Fraction(3 * 2**29)),
+    ("100k", Fraction(100_000)), ("2M", Fraction(2_000_000)), ("2m", Fraction(1, 500)),
+    ("1e3", Fraction(1000)), ("5E-1", Fraction(1, 2)), ("250u", Fraction(1, 4000)),
+    (".5", Fraction(1, 2)), ("+1Ki", Fraction(1024)), ("0", Fraction(0)), (0, Fraction(0)),
+])
 def test_quantities_are_exact(text, value):
     assert parse_quantity(text) == value
 
 
-@pytest.mark.parametrize(
-    "bad",
-    ["1GB", "abc", "", "1.2.3", "Mi", "1 Gi", "1e999", True, None, float("nan"), float("inf"), [1], "1mi"],
-)
+@pytest.mark.parametrize("bad", ["1GB", "abc", "", "1.2.3", "Mi", "1 Gi", "1e999", True, None,
+                                 float("nan"), float("inf"), [1], "1mi"])
 def test_bad_quantities_are_refused(bad):
     with pytest.raises(ValueError):
         parse_quantity(bad)
@@ -77,28 +58,26 @@ def test_display_numbers():
     assert str(money(Fraction(5, 100000))) == "0.0001"  # half up
 
 
-@pytest.mark.parametrize(
-    ("schedule", "per_year"),
-    [
-        ("0 * * * *", 8760),  # hourly: 365 * 24 -> 730 a month
-        ("*/15 * * * *", 35040),  # 4 per hour
-        ("0 0 * * *", 365),  # daily
-        ("0 0 * * 1", 52),  # 2025 starts on a Wednesday: 52 Mondays
-        ("30 9 * * 1-5", 261),  # 52 weeks * 5 weekdays + Wednesday Dec 31
-        ("0 0 1 * *", 12),  # monthly
-        ("0 0 1 2 *", 1),  # once a year, in February
-        ("0,30 8-9 * * *", 365 * 4),
-        ("0 0 1,15 * 0", 24 + 52 - 2),  # cron ORs day of month and day of week; 2 Sundays overlap
-        ("0 0 29 2 *", 0),  # leap years only
-        ("0 0 30 2 *", 0),  # never (croniter gives up: counted as 0, not a crash)
-    ],
-)
+@pytest.mark.parametrize(("schedule", "per_year"), [
+    ("0 * * * *", 8760),           # hourly: 365 * 24 -> 730 a month
+    ("*/15 * * * *", 35040),       # 4 per hour
+    ("0 0 * * *", 365),            # daily
+    ("0 0 * * 1", 52),             # 2025 starts on a Wednesday: 52 Mondays
+    ("30 9 * * 1-5", 261),         # 52 weeks * 5 weekdays + Wednesday Dec 31
+    ("0 0 1 * *", 12),             # monthly
+    ("0 0 1 2 *", 1),              # once a year, in February
+    ("0,30 8-9 * * *", 365 * 4),
+    ("0 0 1,15 * 0", 24 + 52 - 2),  # cron ORs day of month and day of week; 2 Sundays overlap
+    ("0 0 29 2 *", 0),             # leap years only
+    ("0 0 30 2 *", 0),             # never (croniter gives up: counted as 0, not a crash)
+])
 def test_runs_in_the_reference_year(schedule, per_year):
     assert runs_per_year(schedule) == per_year
     assert runs_per_month(schedule) == Fraction(per_year, 12)
 
 
-@pytest.mark.parametrize("schedule", ["*/20 3 * * 1", "5,50 */6 1,15 * *", "0 0 13 * 5", "15 12 1-7 * 1"])
+@pytest.mark.parametrize("schedule", ["*/20 3 * * 1", "5,50 */6 1,15 * *", "0 0 13 * 5",
+                                      "15 12 1-7 * 1"])
 def test_fast_count_equals_run_by_run_iteration(schedule):
     it = croniter(schedule, REFERENCE_START - timedelta(seconds=1))
     slow = 0
@@ -108,7 +87,8 @@ def test_fast_count_equals_run_by_run_iteration(schedule):
 
 
 def test_schedule_that_never_fires_warns(build):
-    flow = build.flow("leap", [("n", build.agent(), 1)], mode="job", schedule="0 0 29 2 *", duration=60)
+    flow = build.flow("leap", [("n", build.agent(), 1)], mode="job", schedule="0 0 29 2 *",
+                      duration=60)
     report = estimate(build.workspace([PROD], (flow,), pricing=PRICING))
     assert report.total == 0
     (d,) = report.diagnostics
@@ -124,7 +104,8 @@ def test_service_flow_always_on(build):
     assert line.monthly == Fraction("24.09")
     assert line.hours == 730 and line.replicas == 2
     assert line.formula == (
-        "2 \u00d7 (0.5 cpu \u00d7 0.031 + 0.25 GiB \u00d7 0.004 + 0 gpu \u00d7 2.5)/h \u00d7 730 h = 24.0900"
+        "2 \u00d7 (0.5 cpu \u00d7 0.031 + 0.25 GiB \u00d7 0.004 + 0 gpu \u00d7 2.5)/h"
+        " \u00d7 730 h = 24.0900"
     )
     assert report.total == Fraction("24.09")
     assert report.diagnostics == ()
@@ -143,7 +124,8 @@ def test_daily_job_averages_over_the_year(build):
 
 def test_job_flow_schedule_times_duration(build):
     fetcher = build.agent("fetcher", cpu="1", memory="1Gi", gpu=1)
-    flow = build.flow("hourly", [("fetch", fetcher, 1)], mode="job", schedule="0 * * * *", duration=120)
+    flow = build.flow("hourly", [("fetch", fetcher, 1)], mode="job", schedule="0 * * * *",
+                      duration=120)
     (line,) = estimate(build.workspace([STAGING], (flow,), pricing=PRICING)).lines
     # 730 runs * 120 s = 87600 s = 24 1/3 h; rate 0.031 + 0.004 + 2.5 = 2.535 /h
     # 2.535 * 73 / 3 = 61.685
@@ -190,14 +172,13 @@ def test_environment_overrides_regions_and_sums(build):
     report = estimate(build.workspace([STAGING, prod], (flow,), pricing=PRICING))
     replicas = {(c.environment, c.region): c.replicas for c in report.lines}
     # staging: 1; prod us-east-1: override 3; prod eu-west-1: ceil(3 * 0.5) = 2
-    assert replicas == {("staging", "eu-west-1"): 1, ("prod", "us-east-1"): 3, ("prod", "eu-west-1"): 2}
+    assert replicas == {("staging", "eu-west-1"): 1, ("prod", "us-east-1"): 3,
+                        ("prod", "eu-west-1"): 2}
     assert report.by_environment() == {"prod": Fraction("127.75"), "staging": Fraction("25.55")}
     assert report.by_region() == {"eu-west-1": Fraction("76.65"), "us-east-1": Fraction("76.65")}
     assert report.by_environment_region() == {
-        "prod/eu-west-1": Fraction("51.1"),
-        "prod/us-east-1": Fraction("76.65"),
-        "staging/eu-west-1": Fraction("25.55"),
-    }
+        "prod/eu-west-1": Fraction("51.1"), "prod/us-east-1": Fraction("76.65"),
+        "staging/eu-west-1": Fraction("25.55")}
     assert report.total == Fraction("153.3") == sum(report.by_region().values())
     assert report.by_flow() == {"svc@1.0.0": Fraction("153.3")}
     assert report.only("staging").total == Fraction("25.55")
@@ -207,20 +188,17 @@ def test_flow_regions_restrict_and_exact_region_override_wins(build):
     a = build.agent("worker", cpu="1", memory="1Gi", gpu=0)
     b = build.agent("helper", cpu="250m", memory="512Mi", gpu=0)
     flow = build.flow("svc", [("w", a, 4), ("h", b, 4)], regions=("eu-west-1",))
-    prod = {
-        **PROD,
-        "regionOverrides": {
-            "eu-west-1": {"replicaFactor": 0.5, "flows": {"svc": {"nodes": {"w": {"replicas": 1}}}}}
-        },
-    }
+    prod = {**PROD, "regionOverrides": {"eu-west-1": {
+        "replicaFactor": 0.5, "flows": {"svc": {"nodes": {"w": {"replicas": 1}}}}}}}
     report = estimate(build.workspace([prod], (flow,), pricing=PRICING))
     lines = {c.node: c for c in report.lines}
     assert {c.region for c in report.lines} == {"eu-west-1"}
-    assert lines["w"].replicas == 1  # exact override
-    assert lines["h"].replicas == 2  # ceil(4 * 0.5)
+    assert lines["w"].replicas == 1          # exact override
+    assert lines["h"].replicas == 2          # ceil(4 * 0.5)
     # h: 0.25 * 0.031 + 0.5 * 0.004 = 0.00975 /h * 2 * 730 = 14.235
     assert lines["h"].monthly == Fraction("14.235")
-    assert report.by_node() == {"svc@1.0.0/h": Fraction("14.235"), "svc@1.0.0/w": Fraction("25.55")}
+    assert report.by_node() == {"svc@1.0.0/h": Fraction("14.235"),
+                                "svc@1.0.0/w": Fraction("25.55")}
 
 
 def test_flow_environments_restrict(build):
@@ -233,13 +211,9 @@ def test_flow_environments_restrict(build):
 def test_region_override_mistakes_are_errors(build):
     a = build.agent()
     flow = build.flow("svc", [("n", a, 1)])
-    prod = {
-        **PROD,
-        "regionOverrides": {
-            "ap-south-1": {"replicaFactor": 2},
-            "eu-west-1": {"flows": {"nope": {}, "svc": {"nodes": {"ghost": {"replicas": 1}}}}},
-        },
-    }
+    prod = {**PROD, "regionOverrides": {
+        "ap-south-1": {"replicaFactor": 2},
+        "eu-west-1": {"flows": {"nope": {}, "svc": {"nodes": {"ghost": {"replicas": 1}}}}}}}
     report = estimate(build.workspace([prod], (flow,), pricing=PRICING))
     messages = sorted(d.message for d in report.diagnostics)
     assert [d.code for d in report.diagnostics] == ["M521"] * 3
@@ -267,15 +241,9 @@ def test_cost_json_is_deterministic_and_rounded_for_display_only(build):
     assert doc["kind"] == "CostReport" and doc["hoursPerMonth"] == 730
     assert doc["totals"]["total"] == 76.65
     assert doc["totals"]["environmentRegions"] == {
-        "prod/eu-west-1": 25.55,
-        "prod/us-east-1": 25.55,
-        "staging/eu-west-1": 25.55,
-    }
+        "prod/eu-west-1": 25.55, "prod/us-east-1": 25.55, "staging/eu-west-1": 25.55}
     assert [(ln["environment"], ln["region"]) for ln in doc["lines"]] == [
-        ("prod", "eu-west-1"),
-        ("prod", "us-east-1"),
-        ("staging", "eu-west-1"),
-    ]
+        ("prod", "eu-west-1"), ("prod", "us-east-1"), ("staging", "eu-west-1")]
     assert all(ln["formula"].endswith("= 25.5500") for ln in doc["lines"])
 
 
@@ -292,10 +260,12 @@ def test_render_cost_writes_cost_json_only_with_pricing(build):
 
 def test_per_environment_resource_override(build):
     a = build.agent("worker", cpu="1", memory="1Gi", gpu=0)
-    flow = build.flow("svc", [("w", a, 1)], overrides={"prod": {"nodes": {"w": {"resources": {"cpu": "2"}}}}})
+    flow = build.flow("svc", [("w", a, 1)], overrides={
+        "prod": {"nodes": {"w": {"resources": {"cpu": "2"}}}}})
     report = estimate(build.workspace([STAGING, PROD], (flow,), pricing=PRICING))
     cpu = {(c.environment, c.region): c.cpu for c in report.lines}
-    assert cpu == {("staging", "eu-west-1"): 1, ("prod", "us-east-1"): 2, ("prod", "eu-west-1"): 2}
+    assert cpu == {("staging", "eu-west-1"): 1, ("prod", "us-east-1"): 2,
+                   ("prod", "eu-west-1"): 2}
     # prod: (2 * 0.031 + 1 * 0.004) * 730 = 48.18 per region; memory kept from the agent
     assert report.by_environment() == {"prod": Fraction("96.36"), "staging": Fraction("25.55")}
 
@@ -305,21 +275,14 @@ def test_replica_factor_rounding_and_zero(build):
 
     a = build.agent()
     flow = build.flow("svc", [("one", a, 1), ("five", a, 5), ("off", a, 0)])
-    prod = {
-        **PROD,
-        "regionOverrides": {"eu-west-1": {"replicaFactor": 0.3}, "us-east-1": {"replicaFactor": 2}},
-    }
+    prod = {**PROD, "regionOverrides": {"eu-west-1": {"replicaFactor": 0.3},
+                                        "us-east-1": {"replicaFactor": 2}}}
     ws = build.workspace([prod], (flow,))
     env = ws.spec.environments[0]
-    got = {(n.id, r): replicas_in(flow, n, env, r) for n in flow.nodes for r in env.regions}
-    assert got == {
-        ("one", "eu-west-1"): 1,
-        ("five", "eu-west-1"): 2,
-        ("off", "eu-west-1"): 0,
-        ("one", "us-east-1"): 2,
-        ("five", "us-east-1"): 10,
-        ("off", "us-east-1"): 0,
-    }
+    got = {(n.id, r): replicas_in(flow, n, env, r)
+           for n in flow.nodes for r in env.regions}
+    assert got == {("one", "eu-west-1"): 1, ("five", "eu-west-1"): 2, ("off", "eu-west-1"): 0,
+                   ("one", "us-east-1"): 2, ("five", "us-east-1"): 10, ("off", "us-east-1"): 0}
 
 
 def test_totals_by_cost_center(build):
@@ -330,4 +293,5 @@ def test_totals_by_cost_center(build):
     report = estimate(build.workspace([STAGING], (news, chat, misc), pricing=PRICING))
     # 25.55 per replica-month: cc-1 has 3 replicas, misc 1
     assert report.by_cost_center() == {"(none)": Fraction("25.55"), "cc-1": Fraction("76.65")}
-    assert json.loads(cost_json(report))["totals"]["costCenters"] == {"(none)": 25.55, "cc-1": 76.65}
+    assert json.loads(cost_json(report))["totals"]["costCenters"] == {"(none)": 25.55,
+                                                                     "cc-1": 76.65}

@@ -9,7 +9,8 @@ from compiler.render import RenderInput
 from compiler.render.crds import render, structural
 from compiler.validate import bundled_schema
 
-FORBIDDEN = {"$ref", "$defs", "if", "then", "else", "not", "allOf", "const", "propertyNames", "uniqueItems"}
+FORBIDDEN = {"$ref", "$defs", "if", "then", "else", "not", "allOf", "const", "propertyNames",
+             "uniqueItems"}
 
 
 def walk(schema: Any) -> list[dict[str, Any]]:

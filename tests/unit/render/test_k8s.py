@@ -27,18 +27,11 @@ def test_service_flow_objects_per_environment_and_region(make_ws) -> None:  # ty
     assert leaves == ["prod/eu-west-1", "prod/us-east-1", "staging/eu-west-1"]
     leaf = sorted(p.split("/")[-1] for p in objs if p.startswith("prod/us-east-1/"))
     assert leaf == [
-        "configmap-digest-graph.yaml",
-        "deployment-digest-fetch.yaml",
-        "deployment-digest-sum.yaml",
-        "kustomization.yaml",
-        "namespace-mentat-prod.yaml",
-        "networkpolicy-digest-default-deny.yaml",
-        "networkpolicy-digest-fetch-egress.yaml",
-        "networkpolicy-digest-fetch-to-sum.yaml",
-        "networkpolicy-digest-sum-egress.yaml",
-        "service-digest-fetch.yaml",
-        "service-digest-sum.yaml",
-        "serviceaccount-digest.yaml",
+        "configmap-digest-graph.yaml", "deployment-digest-fetch.yaml",
+        "deployment-digest-sum.yaml", "kustomization.yaml", "namespace-mentat-prod.yaml",
+        "networkpolicy-digest-default-deny.yaml", "networkpolicy-digest-fetch-egress.yaml",
+        "networkpolicy-digest-fetch-to-sum.yaml", "networkpolicy-digest-sum-egress.yaml",
+        "service-digest-fetch.yaml", "service-digest-sum.yaml", "serviceaccount-digest.yaml",
     ]
     ns = objs["prod/us-east-1/namespace-mentat-prod.yaml"]
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -51,54 +44,35 @@ def test_workload_labels_selector_security_and_source(make_ws) -> None:  # type:
     assert labels["app.kubernetes.io/version"] == "1.2.0"
     assert labels["app.kubernetes.io/managed-by"] == "mentatctl"
     assert labels["mentatlab.io/flow"] == "digest" and labels["mentatlab.io/agent"] == "summarizer"
-    assert (
-        dep["metadata"]["annotations"]["mentatlab.io/source"]
-        == "flows/agents.yaml,flows/flow.yaml,mentat.yaml"
-    )
+    assert dep["metadata"]["annotations"]["mentatlab.io/source"] == \
+        "flows/agents.yaml,flows/flow.yaml,mentat.yaml"
     # the selector never carries versions: a new version must roll out, not be rejected
-    assert dep["spec"]["selector"]["matchLabels"] == {
-        "mentatlab.io/flow": "digest",
-        "mentatlab.io/node": "sum",
-    }
+    assert dep["spec"]["selector"]["matchLabels"] == {"mentatlab.io/flow": "digest",
+                                                      "mentatlab.io/node": "sum"}
     pod = dep["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["automountServiceAccountToken"] is False
     (c,) = iter_containers(dep)
-    assert c["securityContext"] == {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
+    assert c["securityContext"] == {"allowPrivilegeEscalation": False,
+                                    "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                                    "capabilities": {"drop": ["ALL"]}}
     assert c["resources"]["limits"] == {"cpu": "500m", "memory": "256Mi"}
 
 
 def test_network_policies_allow_exactly_the_edges(make_ws) -> None:  # type: ignore[no-untyped-def]
     objs = objects(make_ws())
     deny = objs["prod/us-east-1/networkpolicy-digest-default-deny.yaml"]["spec"]
-    assert deny == {
-        "podSelector": {"matchLabels": {"mentatlab.io/flow": "digest"}},
-        "policyTypes": ["Ingress", "Egress"],
-    }
+    assert deny == {"podSelector": {"matchLabels": {"mentatlab.io/flow": "digest"}},
+                    "policyTypes": ["Ingress", "Egress"]}
     allow = objs["prod/us-east-1/networkpolicy-digest-fetch-to-sum.yaml"]["spec"]
     assert allow["podSelector"]["matchLabels"]["mentatlab.io/node"] == "sum"
-    assert allow["ingress"] == [
-        {
-            "from": [
-                {
-                    "podSelector": {
-                        "matchLabels": {"mentatlab.io/flow": "digest", "mentatlab.io/node": "fetch"}
-                    }
-                }
-            ],
-            "ports": [{"protocol": "TCP", "port": 8080}],
-        }
-    ]
+    assert allow["ingress"] == [{"from": [{"podSelector": {"matchLabels": {
+        "mentatlab.io/flow": "digest", "mentatlab.io/node": "fetch"}}}],
+        "ports": [{"protocol": "TCP", "port": 8080}]}]
     egress = objs["prod/us-east-1/networkpolicy-digest-fetch-egress.yaml"]["spec"]["egress"]
     assert egress[0]["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    assert egress[1]["to"] == [
-        {"podSelector": {"matchLabels": {"mentatlab.io/flow": "digest", "mentatlab.io/node": "sum"}}}
-    ]
+    assert egress[1]["to"] == [{"podSelector": {"matchLabels": {
+        "mentatlab.io/flow": "digest", "mentatlab.io/node": "sum"}}}]
     assert len(egress) == 2  # DNS and its one downstream node; no storage: text pins only
 
 
@@ -142,10 +116,8 @@ def test_media_stream_gpu_scheduling_secrets_and_overrides(make_ws) -> None:  # 
     (c,) = iter_containers(prod)
     assert c["resources"]["limits"] == {"cpu": "1", "memory": "2Gi", "nvidia.com/gpu": "1"}
     env = {e["name"]: e for e in c["env"]}
-    assert env["TOKEN"] == {
-        "name": "TOKEN",
-        "valueFrom": {"secretKeyRef": {"name": "cam-creds", "key": "token"}},
-    }
+    assert env["TOKEN"] == {"name": "TOKEN", "valueFrom": {"secretKeyRef": {
+        "name": "cam-creds", "key": "token"}}}
     assert env["MENTAT_STORAGE_ENDPOINT"]["value"] == "http://minio.mentat-system:9000"
     assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "minio-creds"
     assert [p["name"] for p in c["ports"]] == ["http", "stream"]
@@ -155,14 +127,10 @@ def test_media_stream_gpu_scheduling_secrets_and_overrides(make_ws) -> None:  # 
     assert prod["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpus"
     assert prod["metadata"]["annotations"]["team.io/contact"] == "#media"
     egress = objs["prod/eu-west-1/networkpolicy-watch-cam-egress.yaml"]["spec"]["egress"]
-    assert {
-        "ports": [{"protocol": "TCP", "port": 9000}],
-        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "mentat-system"}}}],
-    } in egress
-    assert {
-        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}],
-        "ports": [{"protocol": "TCP", "port": 443}],
-    } in egress
+    assert {"ports": [{"protocol": "TCP", "port": 9000}], "to": [{"namespaceSelector": {
+        "matchLabels": {"kubernetes.io/metadata.name": "mentat-system"}}}]} in egress
+    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}],
+            "ports": [{"protocol": "TCP", "port": 443}]} in egress
     svc = objs["prod/eu-west-1/service-watch-cam.yaml"]
     assert [p["port"] for p in svc["spec"]["ports"]] == [8080, 8081]
 
@@ -252,14 +220,14 @@ spec:
 
 
 def test_wasm_agents_reference_their_bundle_digest(make_ws) -> None:  # type: ignore[no-untyped-def]
-    flow = (
-        "apiVersion: mentatlab.io/v1\nkind: Flow\nmetadata: {name: w, version: 1.0.0}\n"
-        "spec:\n  mode: service\n  nodes: [{id: u, agent: upper@1}]\n"
-    )
-    root = make_ws({"flows/agents.yaml": WASM, "flows/flow.yaml": flow, "flows/upper.wat": "(module)"})
+    flow = "apiVersion: mentatlab.io/v1\nkind: Flow\nmetadata: {name: w, version: 1.0.0}\n" \
+           "spec:\n  mode: service\n  nodes: [{id: u, agent: upper@1}]\n"
+    root = make_ws({"flows/agents.yaml": WASM, "flows/flow.yaml": flow,
+                    "flows/upper.wat": "(module)"})
     linked = compile_workspace(root, stop_after="link")
     assert linked.workspace is not None and not linked.diagnostics
-    bundle = WasmBundle("upper@1.0.0", "sha256:" + "d" * 64, "sha256:" + "e" * 64, "bundles/upper-1.0.0")
+    bundle = WasmBundle("upper@1.0.0", "sha256:" + "d" * 64, "sha256:" + "e" * 64,
+                        "bundles/upper-1.0.0")
     out = k8s_render.render(RenderInput(linked.workspace, {"upper@1.0.0": bundle}))
     assert not out.diagnostics
     dep = next(o.obj for o in out.objects if o.kind == "Deployment")

@@ -23,12 +23,8 @@ TELEMETRY = {
 }
 ENVS = [
     {"name": "staging", "namespace": "mentat-staging", "regions": ["eu-west-1"]},
-    {
-        "name": "prod",
-        "namespace": "mentat-prod",
-        "regions": ["us-east-1", "eu-west-1"],
-        "collector": "operator",
-    },
+    {"name": "prod", "namespace": "mentat-prod", "regions": ["us-east-1", "eu-west-1"],
+     "collector": "operator"},
 ]
 
 
@@ -54,7 +50,8 @@ def test_every_environment_region_gets_a_collector_in_its_mode(build):
     common = {"ServiceAccount", "Role", "RoleBinding", "NetworkPolicy"}
     assert kinds == (
         {("staging/eu-west-1", k) for k in common | {"ConfigMap", "Deployment", "Service"}}
-        | {(d, k) for d in ("prod/us-east-1", "prod/eu-west-1") for k in common | {"OpenTelemetryCollector"}}
+        | {(d, k) for d in ("prod/us-east-1", "prod/eu-west-1")
+           for k in common | {"OpenTelemetryCollector"}}
     )
     for o in out.objects:
         ns = "mentat-staging" if o.dir.startswith("staging") else "mentat-prod"
@@ -99,11 +96,8 @@ def test_operator_resource_names_give_the_same_service(build):
     assert check_collector_config(cr["spec"]["config"]) == []
     resource = cr["spec"]["config"]["processors"]["resource"]
     attrs = {a["key"]: a["value"] for a in resource["attributes"]}
-    assert attrs == {
-        "deployment.environment": "prod",
-        "cloud.region": "us-east-1",
-        "mentatlab.workspace": "demo",
-    }
+    assert attrs == {"deployment.environment": "prod", "cloud.region": "us-east-1",
+                     "mentatlab.workspace": "demo"}
 
 
 def test_only_where_a_flow_runs(build):
@@ -120,12 +114,7 @@ def test_pipelines_and_sampling(build):
     pipes = cfg["service"]["pipelines"]
     assert set(pipes) == {"traces", "metrics", "logs"}
     assert pipes["traces"]["processors"] == [
-        "memory_limiter",
-        "k8sattributes",
-        "resource",
-        "tail_sampling",
-        "batch",
-    ]
+        "memory_limiter", "k8sattributes", "resource", "tail_sampling", "batch"]
     for sig in ("metrics", "logs"):
         assert "tail_sampling" not in pipes[sig]["processors"]
         assert pipes[sig]["processors"][0] == "memory_limiter"
@@ -148,9 +137,8 @@ def test_without_sampling_there_is_no_tail_sampling(build):
 
 
 def test_partial_sampling_only_declared_policies(build):
-    ws = build.workspace(
-        ENVS, telemetry={"endpoint": "x:4317", "sampling": {"keepErrors": False, "ratio": 1}}
-    )
+    ws = build.workspace(ENVS, telemetry={"endpoint": "x:4317", "sampling": {"keepErrors": False,
+                                                                             "ratio": 1}})
     cfg = collector_config(ws, ws.spec.environments[0], "eu-west-1")
     (policy,) = cfg["processors"]["tail_sampling"]["policies"]
     assert policy["probabilistic"] == {"sampling_percentage": 100.0}
@@ -181,13 +169,14 @@ def test_network_policy_ingress_and_egress(build):
     spec = _by(out.objects, "staging/eu-west-1", "NetworkPolicy")["spec"]
     assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": COLLECTOR_NAME}}
     otlp_in = spec["ingress"][0]
-    assert otlp_in["from"] == [
-        {"podSelector": {"matchExpressions": [{"key": "mentatlab.io/flow", "operator": "Exists"}]}}
-    ]
+    assert otlp_in["from"] == [{"podSelector": {"matchExpressions": [
+        {"key": "mentatlab.io/flow", "operator": "Exists"}]}}]
     assert {p["port"] for p in otlp_in["ports"]} == {4317, 4318}
     # bare service name: a Service in the collector's own namespace
-    assert spec["egress"][0] == {"to": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": 4317}]}
-    assert any(p["port"] == 53 and p["protocol"] == "UDP" for rule in spec["egress"] for p in rule["ports"])
+    assert spec["egress"][0] == {"to": [{"podSelector": {}}],
+                                 "ports": [{"protocol": "TCP", "port": 4317}]}
+    assert any(p["port"] == 53 and p["protocol"] == "UDP"
+               for rule in spec["egress"] for p in rule["ports"])
 
 
 def test_network_policy_egress_by_endpoint_kind(build):
@@ -196,8 +185,7 @@ def test_network_policy_egress_by_endpoint_kind(build):
         return _egress_backend(out, "staging/eu-west-1")
 
     assert egress("http://tempo.observability.svc.cluster.local:4317")["to"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}
-    ]
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
     assert egress("http://tempo.mentat-staging:4317")["to"] == [{"podSelector": {}}]
     assert egress("http://10.1.2.3:4317")["to"] == [{"ipBlock": {"cidr": "10.1.2.3/32"}}]
     assert egress("http://[fd00::1]:4317")["to"] == [{"ipBlock": {"cidr": "fd00::1/128"}}]
@@ -228,19 +216,16 @@ def test_a_config_bug_becomes_m601_not_objects(build, monkeypatch):
     assert any("memory_limiter must be the first" in d.message for d in out.diagnostics)
 
 
-@pytest.mark.parametrize(
-    ("endpoint", "why"),
-    [
-        ("http://", "has no host"),
-        ("http://:4317", "has no host"),
-        ("http://otel:99999", "invalid port"),
-        ("http://otel:port", "invalid port"),
-        ("http://otel:4317/v1/traces", "has a path"),
-        ("http://otel:4317?x=1", "has a path"),
-        ("https://user:secret@otel.example.com", "carries credentials"),
-        ("http://secret@otel:4317", "carries credentials"),
-    ],
-)
+@pytest.mark.parametrize(("endpoint", "why"), [
+    ("http://", "has no host"),
+    ("http://:4317", "has no host"),
+    ("http://otel:99999", "invalid port"),
+    ("http://otel:port", "invalid port"),
+    ("http://otel:4317/v1/traces", "has a path"),
+    ("http://otel:4317?x=1", "has a path"),
+    ("https://user:secret@otel.example.com", "carries credentials"),
+    ("http://secret@otel:4317", "carries credentials"),
+])
 def test_unusable_endpoints_are_diagnosed_at_the_field(build, endpoint, why):
     out = render_otel(RenderInput(_ws(build, {"endpoint": endpoint})))
     assert out.objects == []
@@ -258,13 +243,7 @@ def test_ipv6_endpoint_is_bracketed(build):
 def test_collector_image_can_be_a_mirror(build):
     mirror = "ghcr.io/mentatlab/otelcol-contrib@sha256:" + "b" * 64
     out = render_otel(RenderInput(_ws(build, {**TELEMETRY, "collectorImage": mirror})))
-    images = {
-        o.dir: (
-            o.obj["spec"]["template"]["spec"]["containers"][0]["image"]
-            if o.kind == "Deployment"
-            else o.obj["spec"]["image"]
-        )
-        for o in out.objects
-        if o.kind in ("Deployment", "OpenTelemetryCollector")
-    }
+    images = {o.dir: (o.obj["spec"]["template"]["spec"]["containers"][0]["image"]
+                      if o.kind == "Deployment" else o.obj["spec"]["image"])
+              for o in out.objects if o.kind in ("Deployment", "OpenTelemetryCollector")}
     assert set(images.values()) == {mirror} and len(images) == 3

@@ -42,9 +42,8 @@ def test_refuses_to_replace_a_directory_it_did_not_write(tmp_path: Path) -> None
     assert (home / "thesis.tex").read_text() == "years of work"
 
 
-def test_a_failure_mid_write_leaves_the_previous_tree(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failure_mid_write_leaves_the_previous_tree(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "rendered"
     write_tree(out, TREE)
     real = Path.write_bytes
@@ -64,7 +63,8 @@ def test_a_failure_mid_write_leaves_the_previous_tree(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
 
 
-def test_falls_back_to_two_renames_without_renameat2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_falls_back_to_two_renames_without_renameat2(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "rendered"
     write_tree(out, TREE)
     monkeypatch.setattr(write_mod, "_exchange", lambda a, b: False)
