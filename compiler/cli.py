@@ -17,7 +17,6 @@ from typing import Any, NoReturn
 import click
 
 from compiler import __version__
-from compiler.commands.wasm import wasm
 from compiler.diagnostics import Diagnostic, render_github, render_text
 from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
 from compiler.pipeline import STAGES, CompileResult, compile_workspace
@@ -219,6 +218,14 @@ def _print_stream(result: CompileResult, target: str | None) -> None:
     sys.stdout.flush()
 
 
+from compiler.commands.cost import cost  # noqa: E402
+from compiler.commands.sign import pki, sign, verify  # noqa: E402
+from compiler.commands.wasm import wasm  # noqa: E402
+
+main.add_command(cost)
+main.add_command(pki)
+main.add_command(sign)
+main.add_command(verify)
 main.add_command(wasm)
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from compiler.check.otel import check_collector_objects
 from compiler.diagnostics import Diagnostic
 from compiler.render import K8sObject
 
@@ -64,7 +65,7 @@ def _validator(version: str, api_version: str, kind: str) -> Any:
 
 def check(objects: list[K8sObject], kubernetes_version: str = DEFAULT_VERSION) -> list[Diagnostic]:
     version = schema_version(kubernetes_version)
-    diags: list[Diagnostic] = []
+    diags: list[Diagnostic] = check_collector_objects(objects)
     for o in objects:
         api, kind = o.obj.get("apiVersion", ""), o.obj.get("kind", "")
         if (api, kind) in CUSTOM_KINDS:

@@ -1,1 +1,1 @@
-"""Command implementations, one module per area; `compiler/cli.py` registers each."""
+"""Command implementations; compiler/cli.py registers each on the `main` group."""

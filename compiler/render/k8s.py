@@ -22,6 +22,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
 from compiler.model.spec import AgentSpec, Environment
 from compiler.render import K8sObject, Rendered, RenderInput, WasmBundle
+from compiler.render.placement import replicas_in
 
 __all__ = [
     "COLLECTOR_NAME",
@@ -299,7 +300,9 @@ class _Leaf:
         return json.dumps(graph, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def replicas(self, node: LinkedNode) -> int:
-        return int(self.override.get(node.id, {}).get("replicas", node.replicas))
+        # node -> flow override per environment -> environment's regionOverrides (placement.py);
+        # cost.json uses the same function, so rendered replicas and estimates agree
+        return replicas_in(self.lf, node, self.env, self.region)
 
     def resources(self, node: LinkedNode) -> dict[str, Any]:
         res = {**node.agent.resources, **self.override.get(node.id, {}).get("resources", {})}
@@ -369,6 +372,8 @@ class _Leaf:
                  "value": ",".join(f"{k}={v}" for k, v in attrs.items())},
                 {"name": "OTEL_EXPORTER_OTLP_ENDPOINT",
                  "value": f"http://{COLLECTOR_NAME}.{self.ns}.svc:{COLLECTOR_PORTS[0]}"},
+                # 4317 speaks gRPC; many SDKs default to http/protobuf on 4318 otherwise
+                {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "grpc"},
             ]
         return env
 

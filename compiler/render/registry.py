@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.render import Rendered, RenderInput, crds, k8s, wasm
+from compiler.render import Rendered, RenderInput, cost, crds, k8s, otel, wasm
 
 __all__ = ["RENDERERS"]
 
 RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
     k8s.render,
     crds.render,
+    otel.render_otel,
+    cost.render_cost,
     wasm.render,
 )
