@@ -4,8 +4,14 @@ Every run gets a fresh store with a fuel budget (instructions), a memory limit (
 and a wall-clock deadline: a ticker thread advances the engine's epoch while runs are active and
 a store past its epoch deadline traps. WASI is configured from the granted capabilities only:
 the listed environment variables, the listed directories preopened (read-only unless `:rw`),
-no network (no socket is ever preopened), no inherited stdio or argv. A trap, an exhausted
-limit or bad output is a `RunResult` with a clear status, never an exception in the host.
+no network (no socket is ever preopened), no inherited stdio, argv or environment.
+
+stdio: without granted directories (most agents) `fd_read`/`fd_write` are served from memory by
+host functions that bounds-check every guest pointer; with directories, WASI's own stdio reads
+and writes files in a private temporary directory. Output is capped either way.
+
+A trap, an exhausted limit or bad output is a `RunResult` with a clear status, never an
+exception in the host.
 """
 
 from __future__ import annotations

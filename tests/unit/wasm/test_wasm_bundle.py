@@ -229,3 +229,27 @@ def _swap_precompiled(files: dict[str, bytes], artifact: bytes) -> dict[str, byt
     desc.update(digest=sha(raw), size=len(raw))
     files["index.json"] = json.dumps(index).encode()
     return files
+
+
+def test_precompiled_artifact_for_another_image_is_ignored(make_agent: Any, agent: Any) -> None:
+    # a referrer whose subject is some other image (copied from another bundle) is not used
+    other = make_agent(WAT, name="other", version="9.9.9", capabilities=CAPS)
+    mine, theirs = bundle_of(agent), bundle_of(other, precompile=True)
+    index = json.loads(mine.files["index.json"])
+    their_index = json.loads(theirs.files["index.json"])
+    index["manifests"].append(their_index["manifests"][1])
+    files = {**theirs.files, **mine.files, "index.json": json.dumps(index).encode()}
+    opened = open_bundle(files)
+    assert opened.digest == mine.digest
+    assert opened.precompiled is None and "another image" in opened.precompiled_note
+
+
+def test_too_many_blobs_is_not_a_bundle(agent: Any, tmp_path: Path) -> None:
+    b = bundle_of(agent)
+    for rel, data in b.files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    for i in range(20):
+        (tmp_path / "blobs/sha256" / f"{i:064x}").write_bytes(b"x")
+    with pytest.raises(BundleError, match="not a bundle"):
+        read_bundle_dir(tmp_path)
