@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 _PAGE = 64 * 1024
+_TABLE_ELEMENTS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +298,7 @@ class Runner:
         store.set_fuel(limits.fuel)
         store.set_limits(
             memory_size=limits.memory_bytes,
-            table_elements=100_000,
+            table_elements=_TABLE_ELEMENTS,
             instances=1,
             tables=4,
             memories=1,
@@ -471,6 +472,10 @@ def _classify_trap(e: wasmtime.Trap, limits: Limits, near_limit: bool) -> tuple[
 
 def _classify_error(e: wasmtime.WasmtimeError, limits: Limits) -> tuple[str, str]:
     text = _first_line(e)
+    if "count too high" in text:  # more memories, tables or instances than one agent gets
+        return "error", f"the module cannot run: {text}"
+    if "table" in text and "limit" in text:
+        return "memory", f"table limit of {_TABLE_ELEMENTS} elements exceeded: {text}"
     if "memory" in text and ("limit" in text or "exceeds" in text):
         return "memory", f"memory limit of {limits.memory_bytes} bytes exceeded: {text}"
     return "error", f"the module cannot run: {text}"

@@ -298,3 +298,16 @@ def test_file_backed_and_in_memory_stdio_agree(runner: Runner, repo: Path, tmp_p
                    sandbox=Sandbox(dirs=(FileGrant(str(tmp_path), "/data"),)))
     assert in_memory.ok and with_dir.ok
     assert in_memory.stdout == with_dir.stdout
+
+
+def test_oversized_table_is_refused(runner: Runner) -> None:
+    text = '(module (memory (export "memory") 1) (table 10000000 funcref) (func (export "_start")))'
+    result = run(runner, text)
+    assert result.status == "memory" and "table limit of 100000 elements" in result.message
+    assert_host_alive(runner)
+
+
+def test_second_memory_is_refused(runner: Runner) -> None:
+    text = '(module (memory (export "memory") 1) (memory 1) (func (export "_start")))'
+    result = run(runner, text)
+    assert result.status == "error" and "memory count too high" in result.message
