@@ -98,10 +98,12 @@ def _pick(ref: str, agents: list[AgentSpec], diags: list[Diagnostic]) -> AgentSp
     if not matches:
         wasm_agents = sorted({a.key for a in agents if a.runtime == "wasm"})
         hint = f"wasm agents: {', '.join(wasm_agents)}" if wasm_agents else "no wasm agents"
-        problems = render_text([d for d in diags if name in d.file])
-        raise click.UsageError(
-            f"no agent {ref!r} in the workspace ({hint})" + (f"\n{problems}" if problems else "")
-        )
+        errors = [d for d in diags if d.severity == "error"]
+        if errors:  # it may be one of the documents that failed: a workspace problem, exit 1
+            click.echo(render_text(errors), err=True)
+            click.echo(f"error: no valid agent {ref!r} in the workspace ({hint})", err=True)
+            raise SystemExit(1)
+        raise click.UsageError(f"no agent {ref!r} in the workspace ({hint})")
     spec = max(matches, key=lambda a: semantic_version.Version(a.version))
     if spec.runtime != "wasm":
         raise click.UsageError(f"agent {spec.key} is a {spec.runtime} agent, not wasm")

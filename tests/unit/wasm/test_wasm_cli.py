@@ -104,3 +104,21 @@ def test_usage_errors_exit_2() -> None:
     assert run("uppercase", "-i", "text=x", "--fuel", "0")[0] == 2
     r = CliRunner().invoke(main, ["wasm", "run", "-w", "/", "uppercase"])
     assert r.exit_code == 2
+
+
+def test_agent_with_schema_errors_exits_1(make_ws: Any) -> None:
+    root = make_ws({
+        "flows/broken.yaml": """\
+            apiVersion: mentatlab.io/v1
+            kind: Agent
+            metadata: {name: broken, version: 1.0.0}
+            spec:
+              runtime: wasm
+              module: broken.wat
+              outputs: [{name: out, type: json}]
+              colour: blue
+            """,
+    }, flow=None)
+    r = CliRunner().invoke(main, ["wasm", "run", "-w", str(root), "broken"])
+    assert r.exit_code == 1
+    assert "flows/broken.yaml:8:" in r.stderr and "colour" in r.stderr
