@@ -1,0 +1,88 @@
+"""Stage 6, check: every rendered Kubernetes object against the OpenAPI schema of the target
+Kubernetes version (offline, from the `kubernetes-validate` package).
+
+The compiler builds these objects itself, so a failure here is a compiler bug: it is reported
+as an error (M600) naming the object, the field and the source it came from, and the compile
+fails. One jsonschema-rs validator per (kind, apiVersion) is built once and reused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema_rs
+
+from compiler.check.otel import check_collector_objects
+from compiler.diagnostics import Diagnostic
+from compiler.render import K8sObject
+
+__all__ = ["CUSTOM_KINDS", "DEFAULT_VERSION", "check", "schema_version"]
+
+DEFAULT_VERSION = "1.31"
+# Custom resources we render whose schemas are not part of Kubernetes; each has its own check.
+CUSTOM_KINDS = frozenset({("opentelemetry.io/v1beta1", "OpenTelemetryCollector")})
+_ROOT = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+
+
+@cache
+def _versions() -> tuple[tuple[int, int], ...]:
+    found = set()
+    for entry in _ROOT.iterdir():
+        m = re.match(r"^v1\.(\d+)\.0-local-strict$", entry.name)
+        if m:
+            found.add((1, int(m.group(1))))
+    return tuple(sorted(found))
+
+
+def schema_version(wanted: str) -> str:
+    """The newest schema set not newer than `wanted` (as kubernetes-validate picks it)."""
+    major, minor = (int(x) for x in wanted.split(".")[:2])
+    usable = [v for v in _versions() if v <= (major, minor)] or [_versions()[0]]
+    return f"{usable[-1][0]}.{usable[-1][1]}"
+
+
+@cache
+def _definitions(version: str) -> dict[str, Any]:
+    path = _ROOT / f"v{version}.0-local-strict" / "_definitions.json"
+    return json.loads(path.read_text())["$defs"]
+
+
+@cache
+def _validator(version: str, api_version: str, kind: str) -> Any:
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    path = _ROOT / f"v{version}.0-local-strict" / f"{kind.lower()}-{group_version}.json"
+    if not path.is_file():
+        return None
+    text = path.read_text().replace('"/api/_definitions.json#/$defs/', '"#/$defs/')
+    schema = json.loads(text)
+    schema["$defs"] = _definitions(version)
+    return jsonschema_rs.Draft202012Validator(schema)
+
+
+def check(objects: list[K8sObject], kubernetes_version: str = DEFAULT_VERSION) -> list[Diagnostic]:
+    version = schema_version(kubernetes_version)
+    diags: list[Diagnostic] = check_collector_objects(objects)
+    for o in objects:
+        api, kind = o.obj.get("apiVersion", ""), o.obj.get("kind", "")
+        if (api, kind) in CUSTOM_KINDS:
+            continue
+        validator = _validator(version, api, kind)
+        f, line, col = o.origin if o.origin[0] else (o.sources[0] if o.sources else "", 0, 0)
+        if validator is None:
+            diags.append(Diagnostic("M600", f"no Kubernetes {version} schema for {api} {kind} "
+                                    f"(rendered {o.dir}/{kind} {o.name})", f, line, col))
+            continue
+        for err in validator.iter_errors(o.obj):
+            where = "/".join(str(p) for p in err.instance_path) or "(root)"
+            diags.append(Diagnostic(
+                "M600",
+                f"compiler bug: rendered {kind} '{o.name}' in {o.dir} fails the Kubernetes "
+                f"{version} schema at {where}: {err.message}",
+                f, line, col,
+                hint="please report this with the source file; the output was not written",
+            ))
+    return diags

@@ -1,0 +1,232 @@
+"""`mentatctl`: parse arguments → run the pipeline → render diagnostics → exit code.
+
+Exit codes (scripts depend on them): 0 success; 1 the workspace has problems; 2 wrong usage
+(unknown flag, no workspace found). Diagnostics go to stderr as `path:line:col:
+error[CODE]: message`; `--format json` prints one JSON object on stdout instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from compiler import __version__
+from compiler.diagnostics import Diagnostic, render_github, render_text
+from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
+from compiler.pipeline import STAGES, CompileResult, compile_workspace
+from compiler.render.layout import dump_yaml_stream, object_path
+from compiler.write import diff_tree, write_tree
+
+__all__ = ["main"]
+
+FORMATS = click.Choice(["text", "json", "github"])
+
+
+def _workspace_root(arg: str) -> Path:
+    root = find_workspace_root(Path(arg))
+    if root is None:
+        raise click.UsageError(f"no workspace found: no {WORKSPACE_FILE} in {arg} or above it")
+    return root
+
+
+def _emit(fmt: str, diags: list[Diagnostic], extra: dict[str, Any] | None = None) -> None:
+    if fmt == "json":
+        payload = {"ok": not any(d.severity == "error" for d in diags),
+                   "diagnostics": [d.to_dict() for d in sorted(diags, key=_key)], **(extra or {})}
+        click.echo(json.dumps(payload, indent=2))
+        return
+    text = render_github(diags) if fmt == "github" else render_text(diags)
+    if text:
+        click.echo(text, err=True)
+
+
+def _key(d: Diagnostic) -> tuple[str, int, int, str]:
+    return (d.file, d.line, d.col, d.code)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str], None] | None]:
+    """A live stage display on a terminal; nothing at all when output is piped or in CI."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  transient=True, console=None) as progress:
+        task = progress.add_task("compiling", total=len(STAGES))
+
+        def on_stage(name: str) -> None:
+            progress.update(task, description=name, advance=1)
+
+        yield on_stage
+
+
+def _exit(code: int) -> NoReturn:
+    sys.exit(code)
+
+
+def _compile(root: Path, out: str | None, fmt: str) -> CompileResult:
+    with _progress(fmt == "text") as on_stage:
+        return compile_workspace(root, out, on_stage=on_stage)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mentatctl")
+def main() -> None:
+    """mentatctl: compile Agent and Flow YAML into signed, deterministic Kubernetes output.
+
+    \b
+    Example:
+      mentatctl validate            # check the workspace in the current directory
+      mentatctl compile             # write rendered/ from mentat.yaml and flows/
+      mentatctl compile --check     # CI: fail if rendered/ is out of date
+    """
+
+
+@main.command()
+@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+              help="How to print diagnostics.")
+def validate(workspace: str, fmt: str) -> None:
+    """Check a workspace: load, validate, link, render and check, writing nothing.
+
+    \b
+    Example:
+      mentatctl validate examples/shop --format json
+    """
+    root = _workspace_root(workspace)
+    result = _compile(root, None, fmt)
+    _emit(fmt, result.diagnostics)
+    if fmt == "text" and result.ok:
+        flows = len(result.workspace.flows) if result.workspace else 0
+        click.echo(f"ok: {flows} flows, {len(result.files)} files would be rendered", err=True)
+    _exit(0 if result.ok else 1)
+
+
+@main.command(name="compile")
+@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@click.option("--out", "out", type=click.Path(file_okay=False),
+              help="Output directory (default: the workspace's spec.output).")
+@click.option("--check", is_flag=True,
+              help="Compile in memory; exit 1 if the output tree on disk differs.")
+@click.option("--stdout", "to_stdout", is_flag=True,
+              help="Print one multi-document YAML stream instead of writing (Argo CD plugin).")
+@click.option("--target", envvar=["MENTAT_TARGET", "ARGOCD_ENV_MENTAT_TARGET"],
+              help="With --stdout: the ENV/REGION to print (cluster-wide objects included).")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+              help="How to print diagnostics and the summary.")
+def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
+                target: str | None, fmt: str) -> None:
+    """Compile a workspace into its output tree, atomically.
+
+    A failed compile leaves the previous output untouched.
+
+    \b
+    Examples:
+      mentatctl compile                       # writes rendered/
+      mentatctl compile --check               # CI drift check, exit 1 on drift
+      mentatctl compile --stdout --target prod/us-east-1 | kubectl apply -f -
+    """
+    if check and to_stdout:
+        raise click.UsageError("--check and --stdout cannot be combined")
+    root = _workspace_root(workspace)
+    result = _compile(root, out, fmt)
+    if not result.ok or result.workspace is None:
+        _emit(fmt, result.diagnostics)
+        _exit(1)
+    if to_stdout:
+        _print_stream(result, target)
+        _emit(fmt if fmt != "json" else "text", result.diagnostics)
+        _exit(0)
+    out_dir, diag = _output_dir(root, result, out)
+    if diag is not None:
+        _emit(fmt, [*result.diagnostics, diag])
+        _exit(1)
+    diff = diff_tree(out_dir, result.files)
+    diags = list(result.diagnostics)
+    summary: dict[str, Any] = {
+        "output": str(out_dir),
+        "files": len(result.files),
+        "added": diff.added,
+        "removed": diff.removed,
+        "changed": diff.changed,
+    }
+    if check:
+        if diff:
+            diags.append(Diagnostic(
+                "M700", f"{_shown(out_dir)} is out of date: {len(diff.changed)} changed, "
+                f"{len(diff.added)} missing, {len(diff.removed)} extra file(s): "
+                + ", ".join((diff.changed + diff.added + diff.removed)[:10]),
+                hint="run `mentatctl compile` and commit the result"))
+        _emit(fmt, diags, summary)
+        if fmt == "text" and not diff:
+            click.echo(f"ok: {_shown(out_dir)} is up to date ({len(result.files)} files)",
+                       err=True)
+        _exit(1 if diff else 0)
+    if diff:
+        diags += write_tree(out_dir, result.files)
+    _emit(fmt, diags, summary)
+    failed = any(d.severity == "error" for d in diags)
+    if fmt == "text" and not failed:
+        n = len(diff.added) + len(diff.removed) + len(diff.changed)
+        click.echo(f"compiled {len(result.files)} files into {_shown(out_dir)} "
+                   f"({n} changed)" if n else
+                   f"{_shown(out_dir)} is up to date ({len(result.files)} files)", err=True)
+    _exit(1 if failed else 0)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(path)
+
+
+def _output_dir(root: Path, result: CompileResult, out: str | None) -> tuple[Path, Diagnostic | None]:
+    if out is not None:
+        return Path(out).absolute(), None
+    assert result.workspace is not None
+    spec = result.workspace.spec
+    rel = spec.output.rstrip("/") or "."
+    target = resolve_inside(root, rel)
+    if target is None or target == root:
+        p = spec.doc.pos(("spec", "output"))
+        return root, Diagnostic("M107", f"output '{spec.output}' must be a directory inside "
+                                "the workspace", spec.doc.file, p.line, p.col)
+    return target, None
+
+
+def _print_stream(result: CompileResult, target: str | None) -> None:
+    assert result.rendered is not None and result.workspace is not None
+    envs = {e.name for e in result.workspace.spec.environments}
+    objects = sorted(result.rendered.objects, key=object_path)
+    leaves = sorted({o.dir for o in objects if o.dir.split("/")[0] in envs})
+    if target is None and len(leaves) > 1:
+        raise click.UsageError("--stdout needs --target, one of: " + ", ".join(leaves))
+    chosen = target or (leaves[0] if leaves else "")
+    if chosen and chosen not in leaves:
+        raise click.UsageError(f"unknown target {chosen!r}; targets: {', '.join(leaves)}")
+    picked = [o.obj for o in objects if o.dir == chosen or o.dir.split("/")[0] not in envs]
+    sys.stdout.buffer.write(dump_yaml_stream(picked))
+    sys.stdout.flush()
+
+
+from compiler.commands.cost import cost  # noqa: E402
+from compiler.commands.sign import pki, sign, verify  # noqa: E402
+from compiler.commands.wasm import wasm  # noqa: E402
+
+main.add_command(cost)
+main.add_command(pki)
+main.add_command(sign)
+main.add_command(verify)
+main.add_command(wasm)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Command implementations; compiler/cli.py registers each on the `main` group."""

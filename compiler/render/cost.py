@@ -1,0 +1,365 @@
+"""Monthly cost estimates: resources x replicas x duty cycle x regions, priced per hour.
+
+Exact arithmetic throughout (Fraction); rounding happens only when a number is shown. A month
+is 730 hours. Service and stream flows run all month; a job runs, per month, a twelfth of its
+schedule's runs in the reference year 2025 (UTC, as the CronJobs are rendered), for the flow's
+`spec.expectedDurationSeconds` each time. 2025 has 8760 = 12 x 730 hours, so the reference
+month is exactly a 730-hour window on average; a whole year (rather than one 730-hour window)
+keeps monthly, quarterly or February-only schedules from counting as 0 or as a full month,
+and never "now", so the same sources give the same estimate forever.
+Every line carries the formula that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+from croniter import CroniterBadDateError, croniter
+
+from compiler.diagnostics import Diagnostic, Severity
+from compiler.model import LinkedFlow, LinkedNode, Workspace
+from compiler.render import Artifact, Rendered, RenderInput
+from compiler.render.placement import check_region_overrides, placements, replicas_in
+
+__all__ = [
+    "COST_FILE",
+    "HOURS_PER_MONTH",
+    "REFERENCE_END",
+    "REFERENCE_START",
+    "CostLine",
+    "CostReport",
+    "Prices",
+    "cost_json",
+    "estimate",
+    "fmt",
+    "money",
+    "parse_quantity",
+    "render_cost",
+    "runs_per_month",
+    "runs_per_year",
+]
+
+COST_FILE = "cost.json"
+HOURS_PER_MONTH = 730
+REFERENCE_START = datetime(2025, 1, 1, tzinfo=UTC)
+REFERENCE_END = datetime(2026, 1, 1, tzinfo=UTC)  # 8760 h: twelve 730-hour months
+_GIB = 2**30
+_MONEY_PLACES = Decimal("0.0001")
+_X = "\u00d7"  # the multiplication sign, for formulas people read
+
+_SUFFIXES: dict[str, Fraction] = {
+    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30),
+    "Ti": Fraction(2**40), "Pi": Fraction(2**50), "Ei": Fraction(2**60),
+    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 10**3), "": Fraction(1),
+    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9),
+    "T": Fraction(10**12), "P": Fraction(10**15), "E": Fraction(10**18),
+}
+# Kubernetes quantity: signed decimal number, then a binary/decimal SI suffix or an exponent
+_QUANTITY = re.compile(
+    r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
+    r"(?:(?P<exp>[eE][+-]?\d+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?))$"
+)
+
+
+def parse_quantity(value: Any) -> Fraction:
+    """A Kubernetes quantity (`500m`, `1`, `0.5`, `256Mi`, `1G`, `1e3`) as an exact number."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a quantity: {value!r}")
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a quantity: {value!r}")
+        return Fraction(str(value))  # the number as written, not its binary approximation
+    if not isinstance(value, str):
+        raise ValueError(f"not a quantity: {value!r}")
+    m = _QUANTITY.match(value.strip())
+    if not m:
+        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+    number = Fraction(m["num"])
+    if m["exp"]:
+        exp = int(m["exp"][1:])
+        if abs(exp) > 30:
+            raise ValueError(f"quantity exponent out of range: {value!r}")
+        return number * Fraction(10) ** exp
+    return number * _SUFFIXES[m["suffix"] or ""]
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    cpu_hour: Fraction
+    memory_gib_hour: Fraction
+    gpu_hour: Fraction
+
+    @classmethod
+    def of(cls, pricing: dict[str, Any]) -> Prices:
+        def p(key: str) -> Fraction:
+            v = pricing.get(key, 0)
+            return parse_quantity(v) if v is not None else Fraction(0)
+
+        return cls(p("cpuHour"), p("memoryGiBHour"), p("gpuHour"))
+
+    def hourly(self, cpu: Fraction, memory_gib: Fraction, gpu: Fraction) -> Fraction:
+        return cpu * self.cpu_hour + memory_gib * self.memory_gib_hour + gpu * self.gpu_hour
+
+
+@dataclass(frozen=True, slots=True)
+class CostLine:
+    environment: str
+    region: str
+    flow: str  # name@version
+    node: str
+    agent: str  # name@version
+    mode: str
+    replicas: int
+    cpu: Fraction  # cores per replica
+    memory_gib: Fraction  # GiB per replica
+    gpu: Fraction  # GPUs per replica
+    hours: Fraction  # hours per replica per month
+    duty: str  # how `hours` came about
+    monthly: Fraction
+    formula: str
+    cost_center: str = ""  # the flow's `cost-center` label, as agents report it in telemetry
+
+
+@dataclass(frozen=True, slots=True)
+class CostReport:
+    workspace: str
+    prices: Prices
+    lines: tuple[CostLine, ...]
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    def _sum(self, key: Any) -> dict[str, Fraction]:
+        out: dict[str, Fraction] = {}
+        for line in self.lines:
+            k = key(line)
+            out[k] = out.get(k, Fraction(0)) + line.monthly
+        return dict(sorted(out.items()))
+
+    def by_flow(self) -> dict[str, Fraction]:
+        return self._sum(lambda c: c.flow)
+
+    def by_node(self) -> dict[str, Fraction]:
+        return self._sum(lambda c: f"{c.flow}/{c.node}")
+
+    def by_environment(self) -> dict[str, Fraction]:
+        return self._sum(lambda c: c.environment)
+
+    def by_region(self) -> dict[str, Fraction]:
+        return self._sum(lambda c: c.region)
+
+    def by_environment_region(self) -> dict[str, Fraction]:
+        return self._sum(lambda c: f"{c.environment}/{c.region}")
+
+    def by_cost_center(self) -> dict[str, Fraction]:
+        return self._sum(lambda c: c.cost_center or "(none)")
+
+    @property
+    def total(self) -> Fraction:
+        return sum((c.monthly for c in self.lines), Fraction(0))
+
+    def only(self, environment: str) -> CostReport:
+        lines = tuple(c for c in self.lines if c.environment == environment)
+        return CostReport(self.workspace, self.prices, lines, self.diagnostics)
+
+
+def fmt(x: Fraction, places: int = 6) -> str:
+    """A number for people: exact when it fits in `places` decimals, else rounded; no `1E+1`."""
+    d = (Decimal(x.numerator) / Decimal(x.denominator)).quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
+    )
+    text = f"{d:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def money(x: Fraction) -> Decimal:
+    """Round for display only: 4 decimals, half up."""
+    return (Decimal(x.numerator) / Decimal(x.denominator)).quantize(
+        _MONEY_PLACES, rounding=ROUND_HALF_UP
+    )
+
+
+@lru_cache(maxsize=256)
+def runs_per_year(schedule: str) -> int:
+    """Runs of a 5-field cron schedule in the reference year [2025-01-01, 2026-01-01) UTC.
+
+    Minute and hour fields do not depend on the day fields, so: days that match the schedule
+    (day of month, month, day of week, with cron's OR of the two day fields) times matching
+    hours times matching minutes. At most 365 steps instead of up to 525,600.
+    """
+    expanded = croniter(schedule, REFERENCE_START).expanded
+    minutes = 60 if "*" in expanded[0] else len(set(expanded[0]))
+    hours = 24 if "*" in expanded[1] else len(set(expanded[1]))
+    daily = " ".join(["0", "0", *schedule.split()[2:]])
+    it = croniter(daily, REFERENCE_START - timedelta(seconds=1))
+    end = REFERENCE_END.timestamp()
+    days = 0
+    try:
+        while it.get_next(float) < end:
+            days += 1
+    except CroniterBadDateError:  # a date that never exists, such as February 30
+        pass
+    return days * hours * minutes
+
+
+def runs_per_month(schedule: str) -> Fraction:
+    """Average runs in a 730-hour month: a twelfth of the reference year's runs."""
+    return Fraction(runs_per_year(schedule), 12)
+
+
+def _resources(flow: LinkedFlow, node: LinkedNode, env: str) -> tuple[Fraction, Fraction, Fraction]:
+    # the flow's per-environment override wins field by field, as in the rendered containers
+    override = ((flow.flow.overrides.get(env) or {}).get("nodes") or {}).get(node.id) or {}
+    r = {**(node.agent.resources or {}), **(override.get("resources") or {})}
+    cpu = parse_quantity(r.get("cpu", 0))
+    memory = parse_quantity(r.get("memory", 0)) / _GIB
+    gpu = parse_quantity(r.get("gpu", 0))
+    return cpu, memory, gpu
+
+
+def _duty(
+    flow: LinkedFlow, diags: list[Diagnostic]
+) -> tuple[Fraction, str]:
+    """Hours per month a replica of the flow's nodes runs, and how that was computed."""
+    f = flow.flow
+    if f.mode != "job":
+        return Fraction(HOURS_PER_MONTH), f"{f.mode}: always on, {HOURS_PER_MONTH} h"
+    duration = f.spec.get("expectedDurationSeconds")
+    runs = runs_per_month(f.schedule) if f.schedule else Fraction(1)
+    runs_text = (f"{fmt(runs)} runs/month of {f.schedule!r}" if f.schedule
+                 else "1 run (no schedule)")
+    if f.schedule and runs == 0:
+        pos = f.doc.pos(("spec", "schedule"))
+        diags.append(Diagnostic(
+            "M520", f"job flow {f.key}: schedule {f.schedule!r} never fires in the reference "
+            "year 2025; its cost is counted as 0", f.doc.file, pos.line, pos.col,
+            Severity.WARNING))
+    if duration is None or isinstance(duration, bool) or not isinstance(duration, int | float):
+        pos = f.doc.pos(("spec", "mode"))
+        diags.append(Diagnostic(
+            "M520", f"job flow {f.key} has no spec.expectedDurationSeconds; its cost is "
+            "counted as 0", f.doc.file, pos.line, pos.col, Severity.WARNING,
+            "declare how long one run takes, in seconds",
+        ))
+        return Fraction(0), f"job: {runs_text} {_X} unknown duration = 0 h"
+    seconds = Fraction(str(duration))
+    hours = runs * seconds / 3600
+    text = f"job: {runs_text} {_X} {fmt(seconds)} s / 3600 = {fmt(hours)} h"
+    # a CronJob does not overlap its own runs (concurrencyPolicy: Forbid)
+    if hours > HOURS_PER_MONTH:
+        return Fraction(HOURS_PER_MONTH), f"{text}, capped at {HOURS_PER_MONTH} h"
+    return hours, text
+
+
+def _formula(
+    replicas: int, cpu: Fraction, mem: Fraction, gpu: Fraction, prices: Prices,
+    hours: Fraction, monthly: Fraction,
+) -> str:
+    rate = (
+        f"{fmt(cpu)} cpu {_X} {fmt(prices.cpu_hour)}"
+        f" + {fmt(mem)} GiB {_X} {fmt(prices.memory_gib_hour)}"
+        f" + {fmt(gpu)} gpu {_X} {fmt(prices.gpu_hour)}"
+    )
+    return f"{replicas} {_X} ({rate})/h {_X} {fmt(hours)} h = {money(monthly)}"
+
+
+def estimate(ws: Workspace) -> CostReport:
+    """Cost per (environment, region, flow, node), from the workspace's pricing."""
+    prices = Prices.of(ws.spec.pricing or {})
+    diags: list[Diagnostic] = list(check_region_overrides(ws))
+    lines: list[CostLine] = []
+    for p in placements(ws):
+        hours, duty = _duty(p.flow, diags)
+        for node in p.flow.nodes:
+            try:
+                cpu, mem, gpu = _resources(p.flow, node, p.env.name)
+            except ValueError as e:
+                doc = node.agent.doc
+                pos = doc.pos(("spec", "resources"))
+                diags.append(Diagnostic("M520", f"agent {node.agent.key}: {e}; counted as 0",
+                                        doc.file, pos.line, pos.col, Severity.WARNING))
+                cpu = mem = gpu = Fraction(0)
+            replicas = replicas_in(p.flow, node, p.env, p.region)
+            monthly = replicas * prices.hourly(cpu, mem, gpu) * hours
+            lines.append(CostLine(
+                environment=p.env.name, region=p.region, flow=p.flow.flow.key, node=node.id,
+                agent=node.agent.key, mode=p.flow.flow.mode, replicas=replicas,
+                cpu=cpu, memory_gib=mem, gpu=gpu, hours=hours, duty=duty, monthly=monthly,
+                formula=_formula(replicas, cpu, mem, gpu, prices, hours, monthly),
+                cost_center=p.flow.flow.labels.get("cost-center", ""),
+            ))
+    lines.sort(key=lambda c: (c.environment, c.region, c.flow, c.node))
+    # one warning per flow or agent, however many placements it has
+    unique = tuple(dict.fromkeys(diags))
+    return CostReport(ws.spec.name, prices, tuple(lines), unique)
+
+
+def _money_json(x: Fraction) -> float:
+    return float(money(x))
+
+
+def cost_json(report: CostReport) -> bytes:
+    """The report as sorted, indented JSON (what `cost.json` and `cost --format json` hold)."""
+    doc = {
+        "apiVersion": "mentatlab.io/v1",
+        "kind": "CostReport",
+        "workspace": report.workspace,
+        "hoursPerMonth": HOURS_PER_MONTH,
+        "referenceYear": {"start": REFERENCE_START.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "end": REFERENCE_END.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "runsPerMonth": "runs in the year / 12"},
+        "pricing": {
+            "cpuHour": fmt(report.prices.cpu_hour),
+            "memoryGiBHour": fmt(report.prices.memory_gib_hour),
+            "gpuHour": fmt(report.prices.gpu_hour),
+        },
+        "lines": [
+            {
+                "environment": c.environment, "region": c.region, "flow": c.flow,
+                "node": c.node, "agent": c.agent, "mode": c.mode, "replicas": c.replicas,
+                "cpu": fmt(c.cpu), "memoryGiB": fmt(c.memory_gib), "gpu": fmt(c.gpu),
+                "hours": fmt(c.hours), "duty": c.duty, "monthly": _money_json(c.monthly),
+                "formula": c.formula, "costCenter": c.cost_center,
+            }
+            for c in report.lines
+        ],
+        "totals": {
+            "flows": {k: _money_json(v) for k, v in report.by_flow().items()},
+            "nodes": {k: _money_json(v) for k, v in report.by_node().items()},
+            "environments": {k: _money_json(v) for k, v in report.by_environment().items()},
+            "costCenters": {k: _money_json(v) for k, v in report.by_cost_center().items()},
+            "regions": {k: _money_json(v) for k, v in report.by_region().items()},
+            "environmentRegions": {
+                k: _money_json(v) for k, v in report.by_environment_region().items()
+            },
+            "total": _money_json(report.total),
+        },
+    }
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def render_cost(inp: RenderInput) -> Rendered:
+    """`cost.json` at the output root, when the workspace declares pricing."""
+    ws = inp.ws
+    out = Rendered()
+    if not ws.spec.pricing:
+        return out
+    report = estimate(ws)
+    sources = sorted(
+        {ws.spec.doc.file}
+        | {f.flow.doc.file for f in ws.flows}
+        | {n.agent.doc.file for f in ws.flows for n in f.nodes}
+    )
+    out.artifacts.append(Artifact(COST_FILE, cost_json(report), tuple(sources)))
+    out.diagnostics += report.diagnostics
+    return out

@@ -1,0 +1,101 @@
+"""The output tree as bytes: one YAML file per object, a kustomization.yaml per directory of
+objects, artifacts as they are, and index.json listing every file with its sha256 and sources.
+
+Everything here is deterministic: objects are sorted, keys keep the order the renderers built
+them in (apiVersion, kind, metadata first), no timestamps; libyaml emits the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from compiler import __version__
+from compiler.render import Artifact, K8sObject
+
+__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_yaml", "dump_yaml_stream", "layout"]
+
+INDEX = "index.json"
+SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root; never rendered
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump_yaml(obj: Any) -> bytes:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     allow_unicode=True, width=4096).encode()
+
+
+def dump_yaml_stream(objs: Iterable[Any]) -> bytes:
+    return yaml.dump_all(list(objs), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                         allow_unicode=True, width=4096, explicit_start=True).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    files: dict[str, bytes]  # output-relative POSIX path -> content, index.json included
+    sources: dict[str, tuple[str, ...]]  # path -> source files it came from
+
+
+def object_path(o: K8sObject) -> str:
+    return f"{o.dir}/{o.kind.lower()}-{o.name}.yaml"
+
+
+def layout(
+    workspace: str,
+    objects: list[K8sObject],
+    artifacts: list[Artifact],
+    source_digests: dict[str, str],
+) -> Tree:
+    files: dict[str, bytes] = {}
+    sources: dict[str, tuple[str, ...]] = {}
+    by_dir: dict[str, list[str]] = defaultdict(list)
+    dir_sources: dict[str, set[str]] = defaultdict(set)
+    for o in sorted(objects, key=object_path):
+        path = object_path(o)
+        files[path] = dump_yaml(o.obj)
+        sources[path] = o.sources
+        by_dir[o.dir].append(path.rsplit("/", 1)[1])
+        dir_sources[o.dir] |= set(o.sources)
+    for d, names in sorted(by_dir.items()):
+        kust = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": sorted(names),
+        }
+        path = f"{d}/kustomization.yaml"
+        files[path] = dump_yaml(kust)
+        sources[path] = tuple(sorted(dir_sources[d]))
+    for a in sorted(artifacts, key=lambda a: a.path):
+        files[a.path] = a.content
+        sources[a.path] = a.sources
+    index = {
+        "apiVersion": "mentatlab.io/v1",
+        "kind": "Index",
+        "compiler": {"name": "mentatctl", "version": __version__},
+        "workspace": workspace,
+        "files": [
+            {"path": p, "sha256": hashlib.sha256(files[p]).hexdigest(),
+             "sources": sorted(sources[p])}
+            for p in sorted(files)
+        ],
+        "sources": [{"path": p, "sha256": d} for p, d in sorted(source_digests.items())],
+    }
+    files[INDEX] = (json.dumps(index, indent=2, sort_keys=True) + "\n").encode()
+    return Tree(files=files, sources=sources)

@@ -1,0 +1,17 @@
+"""The render step as data: every renderer, in order. Each is `(RenderInput) -> Rendered`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from compiler.render import Rendered, RenderInput, cost, crds, k8s, otel, wasm
+
+__all__ = ["RENDERERS"]
+
+RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
+    k8s.render,
+    crds.render,
+    otel.render_otel,
+    cost.render_cost,
+    wasm.render,
+)

@@ -1,0 +1,145 @@
+"""Sigstore bundle v0.3 in its protobuf-specs JSON form (`dev.sigstore.bundle.v1.Bundle`).
+
+    {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+     "verificationMaterial": {<one of> "certificate": {"rawBytes": b64 DER}
+                                       "x509CertificateChain": {"certificates": [...]}
+                                       "publicKey": {"hint": ...},
+                              "tlogEntries": [...], "timestampVerificationData": {...}},
+     "dsseEnvelope": {"payload": b64, "payloadType": ..., "signatures": [{"sig": b64}]}}
+
+Keyless bundles (Fulcio) carry only the leaf in `certificate` plus a Rekor entry; the
+verifier gets the CA from Sigstore's trust root. An organisation PKI bundle carries
+`x509CertificateChain` = [leaf, intermediate] (never the root: the root is what the verifier
+must bring) and no transparency-log entry, since it is meant to work offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from compiler.sign.dsse import Envelope, EnvelopeError, envelope_from_dict
+
+__all__ = [
+    "BUNDLE_NAME",
+    "MAX_BUNDLE_BYTES",
+    "MEDIA_TYPE",
+    "BundleError",
+    "ParsedBundle",
+    "dump_bundle",
+    "parse_bundle",
+    "pki_bundle",
+]
+
+MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+_ACCEPTED_MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/vnd.dev.sigstore.bundle+json;version=0.3"})
+BUNDLE_NAME = "index.sigstore.json"
+MAX_BUNDLE_BYTES = 8 * 1024 * 1024  # a real bundle is a few KiB; refuse absurd input unparsed
+
+
+class BundleError(ValueError):
+    """The bundle is not a well-formed v0.3 bundle with a DSSE envelope."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBundle:
+    media_type: str
+    certificates: tuple[x509.Certificate, ...]  # leaf first
+    tlog_entries: int
+    envelope: Envelope
+    raw: bytes
+
+    @property
+    def keyless(self) -> bool:
+        """Transparency-log backed (Sigstore keyless); an org PKI bundle has no log entry."""
+        return self.tlog_entries > 0
+
+
+def _der(cert: x509.Certificate) -> dict[str, str]:
+    return {"rawBytes": base64.b64encode(cert.public_bytes(Encoding.DER)).decode()}
+
+
+def pki_bundle(envelope: Envelope, leaf: x509.Certificate, chain: list[x509.Certificate]) -> dict[str, Any]:
+    return {
+        "mediaType": MEDIA_TYPE,
+        "verificationMaterial": {
+            "x509CertificateChain": {"certificates": [_der(c) for c in (leaf, *chain)]},
+            "tlogEntries": [],
+        },
+        "dsseEnvelope": envelope.to_dict(),
+    }
+
+
+def dump_bundle(bundle: dict[str, Any]) -> bytes:
+    return (json.dumps(bundle, indent=2) + "\n").encode()
+
+
+def _cert(entry: object, where: str) -> x509.Certificate:
+    if not isinstance(entry, dict) or not isinstance(entry.get("rawBytes"), str):
+        raise BundleError(f"{where} has no rawBytes")
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode(entry["rawBytes"], validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise BundleError(f"{where} is not a DER certificate") from exc
+
+
+def parse_bundle(raw: bytes) -> ParsedBundle:
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise BundleError(f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
+    if not raw.strip():
+        raise BundleError("bundle is empty")
+    try:
+        text = raw.decode("utf-8")  # json.loads(bytes) would also guess UTF-16/32
+    except UnicodeDecodeError as exc:
+        raise BundleError("bundle is not UTF-8 text") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        at_end = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        cause = "truncated" if at_end else "not valid JSON"
+        raise BundleError(f"bundle is {cause} ({exc.msg} at line {exc.lineno} col {exc.colno})") from exc
+    if not isinstance(data, dict):
+        raise BundleError("bundle is not a JSON object")
+    media_type = data.get("mediaType")
+    if media_type not in _ACCEPTED_MEDIA_TYPES:
+        raise BundleError(f"bundle mediaType {media_type!r} is not {MEDIA_TYPE}")
+    if "messageSignature" in data:
+        raise BundleError("bundle holds a messageSignature, not a DSSE envelope")
+    if "dsseEnvelope" not in data:
+        raise BundleError("bundle has no dsseEnvelope")
+    material = data.get("verificationMaterial")
+    if not isinstance(material, dict):
+        raise BundleError("bundle has no verificationMaterial")
+    forms = [k for k in ("certificate", "x509CertificateChain", "publicKey") if k in material]
+    if len(forms) != 1:
+        raise BundleError(
+            "verificationMaterial must hold exactly one of certificate, x509CertificateChain, publicKey"
+        )
+    if forms[0] == "publicKey":
+        raise BundleError("bundle is signed with a bare public key; a certificate is required")
+    if forms[0] == "certificate":
+        certs: tuple[x509.Certificate, ...] = (
+            _cert(material["certificate"], "verificationMaterial.certificate"),
+        )
+    else:
+        chain = material["x509CertificateChain"]
+        entries = chain.get("certificates") if isinstance(chain, dict) else None
+        if not isinstance(entries, list) or not entries:
+            raise BundleError("x509CertificateChain has no certificates")
+        if len(entries) > 8:
+            raise BundleError("x509CertificateChain is longer than 8 certificates")
+        certs = tuple(_cert(e, f"x509CertificateChain.certificates[{i}]") for i, e in enumerate(entries))
+    tlog = material.get("tlogEntries", [])
+    if not isinstance(tlog, list):
+        raise BundleError("verificationMaterial.tlogEntries is not a list")
+    try:
+        envelope = envelope_from_dict(data["dsseEnvelope"])
+    except EnvelopeError as exc:
+        raise BundleError(str(exc)) from exc
+    return ParsedBundle(media_type, certs, len(tlog), envelope, raw)

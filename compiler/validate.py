@@ -1,0 +1,331 @@
+"""Stage 2, validate: check every document against the JSON Schema of its kind and version,
+then build the typed specs later stages rely on.
+
+`jsonschema-rs` answers "is it valid?" fast for the common case; only an invalid document pays
+for the `jsonschema` package's detailed errors, which we map to positions from the YAML nodes.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import jsonschema_rs
+import semantic_version
+from croniter import croniter
+
+from compiler.diagnostics import Diagnostic
+from compiler.load import LoadResult, resolve_inside
+from compiler.model.raw import RawDoc
+from compiler.model.spec import (
+    AgentSpec,
+    EdgeSpec,
+    Environment,
+    FlowSpec,
+    NodeSpec,
+    Pin,
+    WorkspaceSpec,
+)
+from compiler.resources import schemas_dir
+
+__all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "validate"]
+
+API_VERSION = "mentatlab.io/v1"
+KINDS = {"Workspace": "workspace", "Agent": "agent", "Flow": "flow"}
+
+
+@dataclass(slots=True)
+class Validated:
+    workspace: WorkspaceSpec | None
+    agents: list[AgentSpec] = field(default_factory=list)
+    flows: list[FlowSpec] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@cache
+def bundled_schema(kind: str, version: str = "v1") -> dict[str, Any]:
+    """The kind's schema with the shared definitions inlined, so it needs no resolver."""
+    base = schemas_dir() / "mentatlab.io" / version
+    schema = json.loads((base / f"{KINDS[kind]}.json").read_text())
+    common = json.loads((base / "common.json").read_text())["$defs"]
+    text = json.dumps(schema).replace('"common.json#/$defs/', '"#/$defs/')
+    out = json.loads(text)
+    out.setdefault("$defs", {}).update(copy.deepcopy(common))
+    return out
+
+
+@cache
+def _validators(kind: str) -> tuple[Any, jsonschema.protocols.Validator]:
+    schema = bundled_schema(kind)
+    return (
+        jsonschema_rs.validator_for(schema),
+        jsonschema.Draft202012Validator(schema, format_checker=None),
+    )
+
+
+def validate(loaded: LoadResult) -> Validated:
+    out = Validated(workspace=None)
+    ws_doc = loaded.workspace
+    if ws_doc is not None and _schema_ok(ws_doc, out.diagnostics):
+        out.workspace = _workspace(ws_doc)
+    for doc in loaded.docs:
+        if doc.kind not in ("Agent", "Flow") or doc.api_version != API_VERSION:
+            out.diagnostics.append(_bad_kind(doc))
+            continue
+        if not _schema_ok(doc, out.diagnostics):
+            continue
+        before = len(out.diagnostics)
+        if doc.kind == "Agent":
+            agent = _agent(doc, loaded.root, out.diagnostics)
+            if len(out.diagnostics) == before:
+                out.agents.append(agent)
+        else:
+            flow = _flow(doc, out.diagnostics)
+            if len(out.diagnostics) == before:
+                out.flows.append(flow)
+    return out
+
+
+def _bad_kind(doc: RawDoc) -> Diagnostic:
+    kind, api = doc.data.get("kind"), doc.data.get("apiVersion")
+    if api != API_VERSION:
+        p = doc.pos(("apiVersion",))
+        msg = f"unsupported apiVersion {api!r}" if api else "missing apiVersion"
+        return Diagnostic("M200", msg, doc.file, p.line, p.col, hint=f"use {API_VERSION}")
+    p = doc.pos(("kind",))
+    known = ["Agent", "Flow"] + (["Workspace"] if kind == "Workspace" else [])
+    guess = difflib.get_close_matches(str(kind), known, n=1)
+    msg = f"unknown kind {kind!r}" if kind else "missing kind"
+    if kind == "Workspace":
+        msg = "a Workspace belongs in mentat.yaml at the workspace root, not among the sources"
+    hint = f"did you mean '{guess[0]}'?" if guess and kind != "Workspace" else "kinds: Agent, Flow"
+    return Diagnostic("M200", msg, doc.file, p.line, p.col, hint=hint)
+
+
+def _schema_ok(doc: RawDoc, diags: list[Diagnostic]) -> bool:
+    fast, slow = _validators(doc.kind)
+    if fast.is_valid(doc.data):
+        return True
+    found = [d for e in slow.iter_errors(doc.data) for d in _explain(doc, e)]
+    # `jsonschema` and `jsonschema-rs` agree on validity; keep a diagnostic even if not.
+    diags.extend(_dedupe(found) or [Diagnostic("M201", "schema violation", doc.file, 1, 1)])
+    return False
+
+
+def _dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return list(dict.fromkeys(diags))
+
+
+_CODE_BY_FIELD = {("metadata", "name"): "M203", ("metadata", "version"): "M204"}
+
+
+def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
+    path = tuple(err.absolute_path)
+    where = ".".join(str(p) for p in path) or "document"
+    validator, value = err.validator, err.validator_value
+    if validator in ("anyOf", "oneOf", "allOf") and err.context:
+        best = jsonschema.exceptions.best_match(err.context)
+        return _explain(doc, best) if best is not None else []
+    if validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extras = sorted(k for k in err.instance if k not in err.schema.get("properties", {}))
+        return [_unknown_field(doc, path, k, allowed) for k in extras]
+    if validator == "not":
+        names = _required_names(value)
+        present = [n for n in names if isinstance(err.instance, dict) and n in err.instance]
+        return [
+            _at(doc, (*path, n), "M202", f"field '{n}' is not allowed here", key=True,
+                hint=_context_hint(doc, path))
+            for n in present
+        ]
+    code = _CODE_BY_FIELD.get(path[-2:], "M201") if len(path) >= 2 else "M201"
+    if validator == "required":
+        missing = [n for n in value if n not in err.instance]
+        return [_at(doc, path, "M201", f"{where}: missing required field '{n}'", key=True)
+                for n in missing]
+    if validator == "enum":
+        guess = difflib.get_close_matches(str(err.instance), [str(v) for v in value], n=1)
+        hint = f"did you mean '{guess[0]}'?" if guess else ""
+        choices = ", ".join(str(v) for v in value)
+        return [_at(doc, path, code, f"{where}: {err.instance!r} is not one of: {choices}", hint=hint)]
+    if validator == "type":
+        got = type(err.instance).__name__.replace("NoneType", "null").replace("dict", "mapping")
+        got = got.replace("list", "sequence").replace("str", "string")
+        return [_at(doc, path, code, f"{where}: expected {_types(value)}, got {got}")]
+    if validator == "pattern":
+        if code == "M203" or (len(path) >= 2 and path[-2:] in (("spec", "environments"),)):
+            msg = f"{where}: {err.instance!r} is not a valid name (DNS-1123 label)"
+            hint = "lowercase letters, digits and '-', starting and ending with a letter or digit"
+            return [_at(doc, path, "M203", msg, hint=hint)]
+        if code == "M204":
+            return [_at(doc, path, "M204", f"{where}: {err.instance!r} is not a semantic version",
+                        hint="MAJOR.MINOR.PATCH, e.g. 1.2.0")]
+        if path and path[-1] in ("agent", "from", "to"):
+            form = "NAME@SEMVER-RANGE" if path[-1] == "agent" else "NODE.PIN"
+            return [_at(doc, path, "M206", f"{where}: {err.instance!r} is not of the form {form}")]
+        if "[a-z0-9]" in str(value) and "-" in str(value):
+            return [_at(doc, path, "M203", f"{where}: {err.instance!r} is not a valid name",
+                        hint="lowercase letters, digits and '-'")]
+        return [_at(doc, path, code, f"{where}: {err.instance!r} does not match {value}")]
+    if validator in ("maxLength", "minLength") and code == "M201" and path and path[-1] == "name":
+        code = "M203"
+    return [_at(doc, path, code, f"{where}: {err.message}")]
+
+
+def _types(value: Any) -> str:
+    names = value if isinstance(value, list) else [value]
+    table = {"object": "mapping", "array": "sequence"}
+    return " or ".join(table.get(n, n) for n in names)
+
+
+def _required_names(schema: Any) -> list[str]:
+    if isinstance(schema, dict):
+        names = list(schema.get("required", []))
+        for sub in schema.get("anyOf", []):
+            names += _required_names(sub)
+        return names
+    return []
+
+
+def _context_hint(doc: RawDoc, path: tuple[Any, ...]) -> str:
+    spec = doc.data.get("spec", {})
+    if doc.kind == "Agent":
+        return f"not valid for runtime: {spec.get('runtime')}"
+    if doc.kind == "Flow":
+        return f"only for mode: job (this flow is mode: {spec.get('mode')})"
+    return ""
+
+
+def _unknown_field(doc: RawDoc, path: tuple[Any, ...], key: str, allowed: list[str]) -> Diagnostic:
+    guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean '{guess[0]}'?" if guess else f"allowed: {', '.join(allowed)}"
+    where = ".".join(str(p) for p in path)
+    msg = f"unknown field '{key}'" + (f" in {where}" if where else "")
+    return _at(doc, (*path, key), "M202", msg, key=True, hint=hint)
+
+
+def _at(
+    doc: RawDoc, path: tuple[Any, ...], code: str, msg: str, *, key: bool = False, hint: str = ""
+) -> Diagnostic:
+    p = doc.pos(path, key=key)
+    return Diagnostic(code, msg, doc.file, p.line, p.col, hint=hint)
+
+
+# --- typed specs -------------------------------------------------------------------------
+
+
+def _workspace(doc: RawDoc) -> WorkspaceSpec:
+    spec = doc.data["spec"]
+    envs = tuple(
+        Environment(e["name"], e["namespace"], tuple(e["regions"]),
+                    {k: v for k, v in e.items() if k not in ("name", "namespace", "regions")})
+        for e in spec["environments"]
+    )
+    return WorkspaceSpec(
+        name=doc.data["metadata"]["name"],
+        sources=tuple(spec["sources"]),
+        output=spec.get("output", "rendered/"),
+        registries=tuple(spec.get("registries", ())),
+        environments=envs,
+        storage=spec.get("storage"),
+        telemetry=spec.get("telemetry"),
+        pricing=spec.get("pricing"),
+        doc=doc,
+    )
+
+
+def _pins(items: list[dict[str, Any]]) -> tuple[Pin, ...]:
+    return tuple(Pin(p["name"], p["type"], bool(p.get("stream", False))) for p in items)
+
+
+def _unique(doc: RawDoc, base: tuple[Any, ...], names: list[str], what: str,
+            diags: list[Diagnostic]) -> None:
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        if n in seen:
+            diags.append(_at(doc, (*base, i), "M201", f"{what} '{n}' is defined twice"))
+        seen.add(n)
+
+
+def _agent(doc: RawDoc, root: Path, diags: list[Diagnostic]) -> AgentSpec:
+    meta, spec = doc.data["metadata"], doc.data["spec"]
+    inputs, outputs = spec.get("inputs", []), spec.get("outputs", [])
+    _unique(doc, ("spec", "inputs"), [p["name"] for p in inputs], "input pin", diags)
+    _unique(doc, ("spec", "outputs"), [p["name"] for p in outputs], "output pin", diags)
+    env_names = [e["name"] for e in spec.get("env", [])] + [s["name"] for s in spec.get("secrets", [])]
+    _unique(doc, ("spec", "env"), env_names, "environment variable", diags)
+    module = None
+    if spec["runtime"] == "wasm":
+        rel = posixpath.normpath(posixpath.join(posixpath.dirname(doc.file), spec["module"]))
+        if spec["module"].startswith("/") or rel.startswith("../") or resolve_inside(root, rel) is None:
+            diags.append(_at(doc, ("spec", "module"), "M107",
+                             f"module '{spec['module']}' resolves outside the workspace"))
+        module = rel
+    return AgentSpec(
+        name=meta["name"],
+        version=meta["version"],
+        runtime=spec["runtime"],
+        image=spec.get("image"),
+        module=module,
+        inputs=_pins(inputs),
+        outputs=_pins(outputs),
+        resources=dict(spec.get("resources", {})),
+        env=tuple((e["name"], e["value"]) for e in spec.get("env", [])),
+        secrets=tuple(
+            (s["name"], s["secretRef"]["name"], s["secretRef"]["key"]) for s in spec.get("secrets", [])
+        ),
+        capabilities=dict(spec.get("capabilities", {})),
+        labels=dict(meta.get("labels", {})),
+        annotations=dict(meta.get("annotations", {})),
+        doc=doc,
+    )
+
+
+def _flow(doc: RawDoc, diags: list[Diagnostic]) -> FlowSpec:
+    meta, spec = doc.data["metadata"], doc.data["spec"]
+    schedule = spec.get("schedule")
+    if schedule is not None and (len(schedule.split()) != 5 or not croniter.is_valid(schedule)):
+        diags.append(_at(doc, ("spec", "schedule"), "M205",
+                         f"'{schedule}' is not a valid 5-field cron schedule",
+                         hint="minute hour day-of-month month day-of-week, e.g. '0 * * * *'"))
+    nodes = []
+    for i, n in enumerate(spec["nodes"]):
+        name, _, rng = n["agent"].partition("@")
+        try:
+            semantic_version.NpmSpec(rng)
+        except ValueError:
+            diags.append(_at(doc, ("spec", "nodes", i, "agent"), "M204",
+                             f"'{rng}' is not a valid semver range",
+                             hint="e.g. 1.2.0, ^1.0, ~1.2, '>=1.0 <2'"))
+        nodes.append(NodeSpec(n["id"], name, rng, int(n.get("replicas", 1)), i))
+    _unique(doc, ("spec", "nodes"), [n.id for n in nodes], "node id", diags)
+    edges = []
+    for i, e in enumerate(spec.get("edges", [])):
+        src_node, _, src_pin = e["from"].partition(".")
+        dst_node, _, dst_pin = e["to"].partition(".")
+        edges.append(EdgeSpec(src_node, src_pin, dst_node, dst_pin, i))
+    envs = spec.get("environments")
+    regions = spec.get("regions")
+    return FlowSpec(
+        name=meta["name"],
+        version=meta["version"],
+        mode=spec["mode"],
+        schedule=schedule,
+        environments=tuple(envs) if envs else None,
+        regions=tuple(regions) if regions else None,
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        scheduling=dict(spec.get("scheduling", {})),
+        overrides=dict(spec.get("overrides", {})),
+        labels=dict(meta.get("labels", {})),
+        annotations=dict(meta.get("annotations", {})),
+        doc=doc,
+    )

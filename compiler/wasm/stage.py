@@ -1,0 +1,94 @@
+"""The compile step for wasm agents: read, check and bundle every wasm agent version."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from compiler.diagnostics import Diagnostic
+from compiler.load import read_source
+from compiler.model import AgentSpec, Workspace
+from compiler.render import WasmBundle
+from compiler.wasm.bundle import build_bundle
+from compiler.wasm.module import Capabilities, CheckedModule, parse_file_grant, read_module
+
+__all__ = ["build_bundles", "check_agent_module", "module_source_digests"]
+
+
+def build_bundles(
+    ws: Workspace, *, precompile: bool = False
+) -> tuple[dict[str, WasmBundle], list[Diagnostic]]:
+    """One OCI bundle per wasm agent version, keyed by "name@version".
+
+    `precompile` adds a wasmtime artifact for this machine; it is off for the committed
+    output tree, which must be byte-identical on every machine and wasmtime version.
+    """
+    bundles: dict[str, WasmBundle] = {}
+    diags: list[Diagnostic] = []
+    for agent in ws.agents:
+        if agent.runtime != "wasm":
+            continue
+        checked, problems = check_agent_module(Path(ws.root), agent)
+        diags += problems
+        if checked is not None:
+            bundles[agent.key] = build_bundle(agent, checked, precompile=precompile)
+    return bundles, diags
+
+
+def check_agent_module(
+    root: Path, agent: AgentSpec
+) -> tuple[CheckedModule | None, list[Diagnostic]]:
+    """Read the agent's module (escapes refused) and hold it to the ABI and capabilities."""
+    doc = agent.doc
+    pos = doc.pos(("spec", "module"))
+
+    def at_module(code: str, message: str, hint: str = "") -> Diagnostic:
+        return Diagnostic(code, message, doc.file, pos.line, pos.col, hint=hint)
+
+    diags = _check_grants(agent)
+    rel = agent.module or ""
+    content, err = read_source(root, rel) if rel else (None, None)
+    if content is None:
+        if err is not None and err.code in ("M107", "M106"):
+            diags.append(at_module(err.code, f"module '{rel}': {err.message}"))
+        else:
+            reason = err.message if err is not None else "no module given"
+            diags.append(
+                at_module(
+                    "M310",
+                    f"module '{rel}' of agent {agent.key} is missing ({reason})",
+                    hint="commit the .wat or .wasm file next to the agent",
+                )
+            )
+        return None, diags
+    checked, problems = read_module(rel, content, Capabilities.from_spec(agent.capabilities))
+    for p in problems:
+        if p.line:  # a .wat syntax error: point into the module text itself
+            diags.append(Diagnostic(p.code, p.message, rel, p.line, p.col, hint=p.hint))
+        else:
+            diags.append(at_module(p.code, f"module '{rel}': {p.message}", p.hint))
+    if diags:
+        return None, diags
+    return checked, diags
+
+
+def _check_grants(agent: AgentSpec) -> list[Diagnostic]:
+    doc = agent.doc
+    out = []
+    for i, entry in enumerate(Capabilities.from_spec(agent.capabilities).files):
+        parsed = parse_file_grant(entry)
+        if isinstance(parsed, str):
+            p = doc.pos(("spec", "capabilities", "files", i))
+            out.append(Diagnostic("M513", parsed, doc.file, p.line, p.col))
+    return out
+
+
+def module_source_digests(ws: Workspace) -> dict[str, str]:
+    """sha256 of every wasm agent's module source, for index.json's `sources` (provenance)."""
+    out: dict[str, str] = {}
+    for agent in ws.agents:
+        if agent.runtime == "wasm" and agent.module:
+            content, _ = read_source(Path(ws.root), agent.module)
+            if content is not None:
+                out[agent.module] = hashlib.sha256(content).hexdigest()
+    return dict(sorted(out.items()))

@@ -1,0 +1,100 @@
+"""Shared fixtures: tiny workspaces built in tmp dirs, and the --update-golden flag."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+WORKSPACE = """\
+apiVersion: mentatlab.io/v1
+kind: Workspace
+metadata: {name: test}
+spec:
+  sources: [flows/]
+  output: rendered/
+  registries: [ghcr.io/mentatlab]
+  environments:
+    - {name: staging, namespace: mentat-staging, regions: [eu-west-1]}
+    - {name: prod, namespace: mentat-prod, regions: [us-east-1, eu-west-1]}
+  storage: {endpoint: "http://minio.mentat-system:9000", bucket: media, secretRef: minio-creds}
+"""
+
+DIGEST = "a" * 64
+
+AGENTS = f"""\
+apiVersion: mentatlab.io/v1
+kind: Agent
+metadata: {{name: fetcher, version: 1.0.0}}
+spec:
+  runtime: container
+  image: ghcr.io/mentatlab/fetcher@sha256:{DIGEST}
+  outputs: [{{name: articles, type: text}}]
+  resources: {{cpu: 100m, memory: 64Mi}}
+---
+apiVersion: mentatlab.io/v1
+kind: Agent
+metadata: {{name: summarizer, version: 1.2.0}}
+spec:
+  runtime: container
+  image: ghcr.io/mentatlab/summarizer@sha256:{DIGEST}
+  inputs: [{{name: text, type: text}}]
+  outputs: [{{name: summary, type: text}}]
+  resources: {{cpu: 500m, memory: 256Mi}}
+"""
+
+FLOW = """\
+apiVersion: mentatlab.io/v1
+kind: Flow
+metadata: {name: digest, version: 0.1.0}
+spec:
+  mode: service
+  nodes:
+    - {id: fetch, agent: fetcher@^1.0}
+    - {id: sum, agent: summarizer@1.2.0}
+  edges:
+    - {from: fetch.articles, to: sum.text}
+"""
+
+MakeWs = Callable[..., Path]
+
+
+@pytest.fixture
+def make_ws(tmp_path: Path) -> MakeWs:
+    """Write a workspace: mentat.yaml plus `files` (path -> text, dedented)."""
+
+    def make(files: dict[str, str | bytes] | None = None, *, workspace: str = WORKSPACE,
+             agents: str | None = AGENTS, flow: str | None = FLOW) -> Path:
+        root = tmp_path / "ws"
+        root.mkdir(exist_ok=True)
+        (root / "mentat.yaml").write_text(workspace)
+        (root / "flows").mkdir(exist_ok=True)
+        defaults: dict[str, str | bytes] = {}
+        if agents is not None:
+            defaults["flows/agents.yaml"] = agents
+        if flow is not None:
+            defaults["flows/flow.yaml"] = flow
+        for rel, content in {**defaults, **(files or {})}.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(textwrap.dedent(content))
+        return root
+
+    return make
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden files from the current compiler output")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))

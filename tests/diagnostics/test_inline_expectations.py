@@ -1,0 +1,51 @@
+"""Every workspace under tests/diagnostics/ carries its expected diagnostics inline, on the
+line that causes them (`# E: CODE message substring`, as in mypy's test data). The compile
+must report exactly those: same file, same line, same code, message containing the text,
+and nothing else."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from compiler.pipeline import compile_workspace
+
+HERE = Path(__file__).parent
+CASES = sorted(p.parent.name for p in HERE.glob("*/mentat.yaml"))
+EXPECT = re.compile(r"#\s*E:\s*(M\d{3})\s+(.*?)\s*$")
+
+
+def expectations(root: Path) -> set[tuple[str, int, str, str]]:
+    found = set()
+    for path in sorted(root.rglob("*.y*ml")):
+        rel = path.relative_to(root).as_posix()
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            m = EXPECT.search(line)
+            if m and not line.lstrip().startswith("#"):
+                found.add((rel, lineno, m.group(1), m.group(2)))
+    return found
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_diagnostics_match_inline_expectations(case: str) -> None:
+    root = HERE / case
+    expected = expectations(root)
+    assert expected, "a diagnostics case must expect something"
+    result = compile_workspace(root)
+    actual = {(d.file, d.line, d.code): d.message for d in result.diagnostics}
+    missing = [e for e in expected if (e[0], e[1], e[2]) not in actual
+               or e[3] not in actual[(e[0], e[1], e[2])]]
+    unexpected = [f"{k[0]}:{k[1]}: {k[2]} {m}" for k, m in sorted(actual.items())
+                  if not any((e[0], e[1], e[2]) == k for e in expected)]
+    assert not missing, f"expected but not reported (or different message): {missing}\n" \
+        f"reported: {sorted(actual.items())}"
+    assert not unexpected, f"reported but not expected: {unexpected}"
+    assert not result.files, "a failed compile produces no output"
+
+
+def test_every_diagnostic_has_a_column() -> None:
+    for case in CASES:
+        for d in compile_workspace(HERE / case).diagnostics:
+            assert d.file and d.line >= 1 and d.col >= 1, d

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from compiler.load import find_workspace_root, load
+
+
+def test_finds_the_workspace_root_upwards(make_ws) -> None:  # type: ignore[no-untyped-def]
+    root = make_ws()
+    assert find_workspace_root(root / "flows") == root.resolve()
+    assert find_workspace_root(Path("/")) is None
+
+
+def test_mentat_yaml_must_hold_exactly_one_workspace(make_ws) -> None:  # type: ignore[no-untyped-def]
+    root = make_ws(workspace="apiVersion: mentatlab.io/v1\nkind: Workspace\nmetadata: {name: a}\n"
+                   "spec: {}\n---\napiVersion: mentatlab.io/v1\nkind: Agent\n")
+    result = load(root)
+    assert [d.code for d in result.diagnostics] == ["M108"]
+    assert result.workspace is None
+
+
+def test_sources_are_sorted_and_output_and_hidden_dirs_skipped(make_ws) -> None:  # type: ignore[no-untyped-def]
+    root = make_ws({"flows/z/late.yaml": "", "flows/.hidden/x.yaml": "a: [",
+                    "flows/notes.txt": "not yaml"})
+    result = load(root)
+    assert not result.diagnostics
+    assert list(result.digests) == ["mentat.yaml", "flows/agents.yaml", "flows/flow.yaml",
+                                    "flows/z/late.yaml"]

@@ -1,0 +1,90 @@
+"""The writer replaces the output tree atomically and never destroys what it did not make."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from compiler import write as write_mod
+from compiler.write import diff_tree, read_tree, write_tree
+
+TREE = {"index.json": b"{}\n", "a/x.yaml": b"x: 1\n", "a/b/y.yaml": b"y: 2\n"}
+
+
+def test_writes_exactly_the_tree_and_replaces_the_old_one(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    assert write_tree(out, TREE) == []
+    assert read_tree(out) == TREE
+    new = {"index.json": b'{"v": 2}\n', "c.yaml": b"c: 3\n"}
+    assert write_tree(out, new) == []
+    assert read_tree(out) == new
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]  # no temp dirs left
+
+
+def test_signatures_survive_only_an_identical_index(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    (out / "index.sigstore.json").write_text("sig")
+    write_tree(out, dict(TREE))
+    assert (out / "index.sigstore.json").read_text() == "sig"
+    write_tree(out, {**TREE, "index.json": b'{"changed": true}\n'})
+    assert not (out / "index.sigstore.json").exists()
+
+
+def test_refuses_to_replace_a_directory_it_did_not_write(tmp_path: Path) -> None:
+    home = tmp_path / "precious"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    diags = write_tree(home, TREE)
+    assert [d.code for d in diags] == ["M701"]
+    assert (home / "thesis.tex").read_text() == "years of work"
+
+
+def test_a_failure_mid_write_leaves_the_previous_tree(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    real = Path.write_bytes
+    calls = {"n": 0}
+
+    def flaky(self: Path, data: bytes) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", flaky)
+    diags = write_tree(out, {"index.json": b"new", "z.yaml": b"z", "w.yaml": b"w"})
+    monkeypatch.undo()
+    assert [d.code for d in diags] == ["M701"] and "No space" in diags[0].message
+    assert read_tree(out) == TREE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
+
+
+def test_falls_back_to_two_renames_without_renameat2(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    monkeypatch.setattr(write_mod, "_exchange", lambda a, b: False)
+    assert write_tree(out, {"index.json": b"2"}) == []
+    assert read_tree(out) == {"index.json": b"2"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
+
+
+def test_stale_temp_trees_of_dead_processes_are_cleaned(tmp_path: Path) -> None:
+    stale = tmp_path / ".rendered.tmp-999999999-abcd"
+    stale.mkdir()
+    live = tmp_path / f".rendered.tmp-{os.getpid()}-beef"
+    live.mkdir()
+    write_tree(tmp_path / "rendered", TREE)
+    assert not stale.exists() and live.exists()
+
+
+def test_diff_tree_names_added_removed_changed(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    d = diff_tree(out, {"index.json": b"{}\n", "a/x.yaml": b"x: 9\n", "new.yaml": b""})
+    assert (d.added, d.removed, d.changed) == (["new.yaml"], ["a/b/y.yaml"], ["a/x.yaml"])
+    assert not diff_tree(out, TREE)
