@@ -104,6 +104,9 @@ def validate(workspace: str, fmt: str) -> None:
     root = _workspace_root(workspace)
     result = _compile(root, None, fmt)
     _emit(fmt, result.diagnostics)
+    if fmt == "text":
+        for line in waiver_lines(result.policy.waivers):
+            click.echo(line, err=True)
     if fmt == "text" and result.ok:
         flows = len(result.workspace.flows) if result.workspace else 0
         click.echo(f"ok: {flows} flows, {len(result.files)} files would be rendered", err=True)
@@ -157,7 +160,11 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         "added": diff.added,
         "removed": diff.removed,
         "changed": diff.changed,
+        "waivers": waivers_json(result.policy.waivers),
     }
+    if fmt == "text":
+        for line in waiver_lines(result.policy.waivers):
+            click.echo(line, err=True)
     if check:
         if diff:
             diags.append(Diagnostic(
@@ -219,10 +226,12 @@ def _print_stream(result: CompileResult, target: str | None) -> None:
 
 
 from compiler.commands.cost import cost  # noqa: E402
+from compiler.commands.policy import policy, waiver_lines, waivers_json  # noqa: E402
 from compiler.commands.sign import pki, sign, verify  # noqa: E402
 from compiler.commands.wasm import wasm  # noqa: E402
 
 main.add_command(cost)
+main.add_command(policy)
 main.add_command(pki)
 main.add_command(sign)
 main.add_command(verify)

@@ -1,5 +1,5 @@
-"""The compiler's stages in order, as data: load → validate → link → wasm → render → check →
-layout.
+"""The compiler's stages in order, as data: load → validate → link → policy → wasm → render →
+policy-rendered → check → layout.
 
 Each step reads what earlier steps put into `State` and adds its own result; a step whose
 inputs are missing (an earlier stage failed) is skipped, so one run reports every problem it
@@ -17,7 +17,9 @@ from compiler.diagnostics import Diagnostic, has_errors
 from compiler.link import link
 from compiler.load import LoadResult, load
 from compiler.model import Workspace
-from compiler.render import Rendered, RenderInput, WasmBundle
+from compiler.policy import PolicyResult, RuleSet, check_rendered, check_sources, load_rules
+from compiler.policy import report as policy_report
+from compiler.render import Artifact, Rendered, RenderInput, WasmBundle
 from compiler.render.layout import Tree, layout
 from compiler.render.registry import RENDERERS
 from compiler.validate import Validated, validate
@@ -36,9 +38,20 @@ class State:
     workspace: Workspace | None = None
     bundles: dict[str, WasmBundle] = field(default_factory=dict)  # by agent key
     module_digests: dict[str, str] = field(default_factory=dict)  # wasm sources -> sha256
+    rules: RuleSet | None = None
+    policy: PolicyResult = field(default_factory=PolicyResult)
     rendered: Rendered | None = None
     tree: Tree | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+# Policy findings do not make the model unusable: later stages still run, so one compile
+# reports every problem; the compile fails all the same (no files on any error).
+_POLICY_FINDINGS = frozenset({"M400", "M402", "M403", "M404"})
+
+
+def _blocked(s: State) -> bool:
+    return has_errors(d for d in s.diagnostics if d.code not in _POLICY_FINDINGS)
 
 
 def _load(s: State) -> None:
@@ -62,8 +75,34 @@ def _link(s: State) -> None:
     s.diagnostics += diags
 
 
+def _policy(s: State) -> None:
+    """Rules are compiled once here; source documents are checked right after link."""
+    if s.workspace is None:
+        return
+    spec = s.workspace.spec
+    s.rules = load_rules(s.root, spec.spec.get("policies", []), spec.doc.file, spec.doc)
+    s.diagnostics += s.rules.diagnostics
+    if _blocked(s):
+        return  # invalid rules are reported before any document is evaluated
+    result = check_sources(s.workspace, s.rules)
+    s.policy.extend(result)
+    s.diagnostics += result.diagnostics
+
+
+def _policy_rendered(s: State) -> None:
+    """Rendered objects, with policy-report.json (rules, tallies, waivers) as an artifact."""
+    if s.rendered is None or s.workspace is None or s.rules is None or _blocked(s):
+        return
+    result = check_rendered(s.workspace, s.rendered.objects, s.rules)
+    s.policy.extend(result)
+    s.diagnostics += result.diagnostics
+    sources = tuple(sorted({f.file for f in s.policy.waivers}))
+    s.rendered.artifacts.append(
+        Artifact("policy-report.json", policy_report(s.rules, s.policy), sources))
+
+
 def _wasm(s: State) -> None:
-    if s.workspace is None or has_errors(s.diagnostics):
+    if s.workspace is None or _blocked(s):
         return
     s.bundles, diags = build_bundles(s.workspace)
     s.module_digests = module_source_digests(s.workspace)
@@ -71,7 +110,7 @@ def _wasm(s: State) -> None:
 
 
 def _render(s: State) -> None:
-    if s.workspace is None or has_errors(s.diagnostics):
+    if s.workspace is None or _blocked(s):
         return
     out = Rendered()
     inp = RenderInput(ws=s.workspace, wasm=s.bundles)
@@ -82,14 +121,14 @@ def _render(s: State) -> None:
 
 
 def _check(s: State) -> None:
-    if s.rendered is None or s.workspace is None or has_errors(s.diagnostics):
+    if s.rendered is None or s.workspace is None or _blocked(s):
         return
     version = s.workspace.spec.spec.get("kubernetesVersion", check_stage.DEFAULT_VERSION)
     s.diagnostics += check_stage.check(s.rendered.objects, version)
 
 
 def _layout(s: State) -> None:
-    if s.rendered is None or s.workspace is None or has_errors(s.diagnostics):
+    if s.rendered is None or s.workspace is None or _blocked(s):
         return
     sources = {**s.workspace.source_digests, **s.module_digests}
     s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts, sources)
@@ -99,8 +138,10 @@ STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (
     ("load", _load),
     ("validate", _validate),
     ("link", _link),
+    ("policy", _policy),
     ("wasm", _wasm),
     ("render", _render),
+    ("policy-rendered", _policy_rendered),
     ("check", _check),
     ("layout", _layout),
 )
@@ -113,6 +154,7 @@ class CompileResult:
     files: dict[str, bytes]  # the whole output tree, index.json included; empty on errors
     rendered: Rendered | None
     diagnostics: list[Diagnostic]
+    policy: PolicyResult = field(default_factory=PolicyResult)  # findings, waivers included
 
     @property
     def ok(self) -> bool:
@@ -134,4 +176,4 @@ def compile_workspace(
         if name == stop_after:
             break
     files = s.tree.files if s.tree is not None and not has_errors(s.diagnostics) else {}
-    return CompileResult(s.root, s.workspace, files, s.rendered, s.diagnostics)
+    return CompileResult(s.root, s.workspace, files, s.rendered, s.diagnostics, s.policy)

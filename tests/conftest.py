@@ -50,7 +50,7 @@ spec:
 FLOW = """\
 apiVersion: mentatlab.io/v1
 kind: Flow
-metadata: {name: digest, version: 0.1.0}
+metadata: {name: digest, version: 0.1.0, labels: {owner: test-team}}
 spec:
   mode: service
   nodes:
@@ -58,6 +58,8 @@ spec:
     - {id: sum, agent: summarizer@1.2.0}
   edges:
     - {from: fetch.articles, to: sum.text}
+  overrides:
+    prod: {nodes: {fetch: {replicas: 2}, sum: {replicas: 2}}}
 """
 
 MakeWs = Callable[..., Path]

@@ -25,6 +25,7 @@ __all__ = [
     "Type",
     "analyze",
     "check_size",
+    "inline",
 ]
 
 MAX_LENGTH = 10_000  # characters in one expression
@@ -469,3 +470,28 @@ def analyze(
     except RecursionError:
         raise CelError("expression nested too deeply", 0) from None
     return Analysis(t, frozenset(p.free), frozenset(p.selected))
+
+
+def inline(src: str, variables: Mapping[str, str]) -> str:
+    """`src` with every `variables.NAME` replaced by `(NAME's expression)`, recursively.
+
+    Expressions are pure, so this is the same value; it lets one compiled program run per
+    (rule, document) instead of one per variable, each re-converting the document.
+    """
+    toks = _tokenize(src)
+    out: list[str] = []
+    pos = i = 0
+    while i < len(toks):
+        t = toks[i]
+        if (t.kind == "id" and t.text == "variables" and i + 2 < len(toks)
+                and toks[i + 1].text == "." and toks[i + 2].text in variables
+                and (i == 0 or toks[i - 1].text != ".")):
+            name = toks[i + 2]
+            out.append(src[pos:t.offset])
+            out.append("(" + variables[name.text] + ")")
+            pos = name.offset + len(name.text)
+            i += 3
+            continue
+        i += 1
+    out.append(src[pos:])
+    return "".join(out)

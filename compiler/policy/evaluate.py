@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+import cel
+
 from compiler.model.raw import RawDoc
 from compiler.policy.rules import Rule
 
@@ -74,29 +76,43 @@ def _type_name(v: Any) -> str:
             list: "list", dict: "map", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-def _run_one(rule: Rule, subject: Subject, workspace: Mapping[str, Any],
-             siblings: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[str, str]:
-    ctx: dict[str, Any] = {"object": subject.data}
-    if "workspace" in rule.uses:
-        ctx["workspace"] = workspace
-    if "siblings" in rule.uses:
-        ctx["siblings"] = list(siblings.get(subject.group, ()))
-    programs = list(rule.programs)
+class _Contexts:
+    """CEL contexts, one per sibling group, the document swapped in per subject.
+
+    Converting Python data to CEL values is most of the cost of an evaluation, so the
+    workspace and the siblings are converted once per group, the document once, and every
+    rule on that document shares the result.
+    """
+
+    def __init__(self, rules: Sequence[Rule], workspace: Mapping[str, Any],
+                 siblings: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        self.uses = set().union(*(r.uses for r in rules))
+        self.workspace, self.siblings = workspace, siblings
+        self.group: str | None = None
+        self.ctx: Any = None
+
+    def of(self, subject: Subject) -> Any:
+        if subject.group != self.group or self.ctx is None:
+            base: dict[str, Any] = {}
+            if "workspace" in self.uses:
+                base["workspace"] = self.workspace
+            if "siblings" in self.uses:
+                base["siblings"] = list(self.siblings.get(subject.group, ()))
+            self.ctx, self.group = cel.Context(base), subject.group
+        self.ctx.add_variable("object", subject.data)
+        return self.ctx
+
+
+def _run_one(rule: Rule, ctx: Any) -> tuple[str, str]:
     try:
-        if rule.variables:
-            values: dict[str, Any] = {}
-            for (name, _), prog in zip(rule.variables, programs, strict=False):
-                ctx["variables"] = values
-                values[name] = prog.execute(ctx)
-            ctx["variables"] = values
-        result = programs[len(rule.variables)].execute(ctx)
+        result = rule.program.execute(ctx)
         if not isinstance(result, bool):
             return "error", f"expression returned {_type_name(result)}, not bool"
         if result:
             return "pass", ""
-        if rule.message_expression is None:
+        if rule.message_program is None:
             return "fail", rule.message or ""
-        msg = programs[-1].execute(ctx)
+        msg = rule.message_program.execute(ctx)
         if not isinstance(msg, str):
             return "error", f"messageExpression returned {_type_name(msg)}, not string"
         return "fail", msg
@@ -117,8 +133,21 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
         resource.setrlimit(resource.RLIMIT_AS, (size + memory, size + memory))
     except (OSError, ValueError):
         pass  # no /proc or a lower hard limit: the time limit still applies
+    contexts = _Contexts([r for r, _ in jobs], workspace, siblings)
+    ctx: Any = None
+    current: Subject | None = None
     for rule, subject in jobs:
-        conn.send(_run_one(rule, subject, workspace, siblings))
+        if subject is not current:  # jobs come grouped by subject
+            current = subject
+            try:
+                ctx = contexts.of(subject)
+            except Exception as e:  # a value CEL cannot represent
+                contexts.ctx = None
+                ctx = e
+        if isinstance(ctx, Exception):
+            conn.send(("error", f"document cannot be converted to CEL: {_describe(ctx)}"))
+            continue
+        conn.send(_run_one(rule, ctx))
     conn.close()
 
 

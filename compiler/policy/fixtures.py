@@ -86,19 +86,23 @@ def _check(rules: RuleSet, rule_id: str, expect: str, rel: str, content: bytes,
     return FixtureResult(rule_id, rel, expect, True, f"{n} document{'s' * (n != 1)} {expect}")
 
 
-def verify_dir(base: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[RuleSet, list[FixtureResult],
-                                                              list[Diagnostic]]:
-    """Load the rules under `base` and run each against its fixtures."""
-    rule_list, diags = load_dir(base, "")
+def verify_dir(
+    base: Path, limits: Limits = DEFAULT_LIMITS, prefix: str = ""
+) -> tuple[RuleSet, list[FixtureResult], list[Diagnostic]]:
+    """Load the rules under `base` and run each against its fixtures.
+
+    Files are named `prefix` + their path below `base`.
+    """
+    rule_list, diags = load_dir(base, prefix)
     rules = RuleSet(tuple(sorted(rule_list, key=lambda r: r.id)), tuple(diags))
-    return rules, run_fixtures(rules, base, limits), diags
+    return rules, run_fixtures(rules, base, limits, prefix), diags
 
 
 
 
 
 def run_fixtures(
-    rules: RuleSet, base: Path, limits: Limits = DEFAULT_LIMITS
+    rules: RuleSet, base: Path, limits: Limits = DEFAULT_LIMITS, prefix: str = ""
 ) -> list[FixtureResult]:
     results: list[FixtureResult] = []
     fixtures = _fixtures(base)
@@ -109,12 +113,13 @@ def run_fixtures(
                 results.append(FixtureResult(rule.id, "", expect, False,
                                              f"missing fixture {rule.id}.{expect}.yaml"))
                 continue
-            rel = path.relative_to(base).as_posix()
+            rel = prefix + path.relative_to(base).as_posix()
             results.append(_check(rules, rule.id, expect, rel, path.read_bytes(), limits))
     known = {r.id for r in rules.rules}
     for (stem, expect), path in sorted(fixtures.items()):
         if stem not in known:
-            results.append(FixtureResult(stem, path.relative_to(base).as_posix(), expect, False,
+            results.append(FixtureResult(stem, prefix + path.relative_to(base).as_posix(), expect,
+                                         False,
                                          "fixture for an unknown rule"))
     return results
 

@@ -82,7 +82,8 @@ class Rule:
     file: str  # display path: workspace-relative, or policies/... for the default set
     line: int
     col: int
-    programs: tuple[Any, ...]  # compiled: variables..., expression, [messageExpression]
+    program: Any  # the compiled expression, variables inlined (celcheck.inline)
+    message_program: Any  # the compiled messageExpression, or None
 
     def matches(self, kind: str, labels: Any) -> bool:
         if kind not in self.kinds:
@@ -183,7 +184,8 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
     if "messageExpression" in spec:
         exprs.append((("spec", "messageExpression"), spec["messageExpression"], "message"))
 
-    programs = []
+    programs: dict[str, Any] = {}
+    inlined: dict[str, str] = {}  # variable name -> its expression, earlier variables inlined
     uses: set[str] = set()
     var_scope = scope | ({"variables"} if variables else set())
     for path, src, role in exprs:
@@ -192,7 +194,9 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
         except celcheck.CelError as e:
             return None, err(e.message, path, src, e.offset)
         try:
-            programs.append(cel.compile(src))
+            cel.compile(src)  # each expression alone first: errors point into its own text
+            full = celcheck.inline(src, inlined)
+            program = cel.compile(full)
         except Exception as e:  # the library's parser: the authority on syntax
             text = str(e)
             m = _CEL_POS.search(text)
@@ -209,10 +213,13 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
             name = path[2]
             assert isinstance(name, int)
             declared[variables[name][0]] = a.type
-        elif role == "expression" and a.type not in (celcheck.Type.BOOL, celcheck.Type.DYN):
+            inlined[variables[name][0]] = full
+            continue
+        if role == "expression" and a.type not in (celcheck.Type.BOOL, celcheck.Type.DYN):
             return None, err(f"expression returns {a.type}, not bool", path, src, 0)
-        elif role == "message" and a.type not in (celcheck.Type.STRING, celcheck.Type.DYN):
+        if role == "message" and a.type not in (celcheck.Type.STRING, celcheck.Type.DYN):
             return None, err(f"messageExpression returns {a.type}, not string", path, src, 0)
+        programs[role] = program
 
     labels = tuple(sorted(spec["match"].get("labels", {}).items()))
     return Rule(
@@ -220,7 +227,7 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
         labels=labels, phase=phase, expression=spec["expression"], message=spec.get("message"),
         message_expression=spec.get("messageExpression"), variables=tuple(variables),
         enforce=enforce, uses=frozenset(uses), file=doc.file, line=pos.line, col=pos.col,
-        programs=tuple(programs),
+        program=programs["expression"], message_program=programs.get("message"),
     ), []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.render import Rendered, RenderInput, cost, crds, k8s, otel, wasm
+from compiler.render import Rendered, RenderInput, cost, crds, k8s, otel, vap, wasm
 
 __all__ = ["RENDERERS"]
 
@@ -14,4 +14,5 @@ RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
     otel.render_otel,
     cost.render_cost,
     wasm.render,
+    vap.render,
 )

@@ -28,7 +28,7 @@ def test_compile_then_check_then_drift(make_ws) -> None:  # type: ignore[no-unty
     assert (root / "rendered" / "index.json").is_file()
     assert run("compile", str(root), "--check")[0] == 0
     victim = root / "rendered" / "prod" / "us-east-1" / "deployment-digest-sum.yaml"
-    victim.write_text(victim.read_text().replace("replicas: 1", "replicas: 9"))
+    victim.write_text(victim.read_text().replace("replicas: 2", "replicas: 9"))
     (root / "rendered" / "stray.yaml").write_text("x: 1\n")
     code, _, err = run("compile", str(root), "--check")
     assert code == 1 and "M700" in err and "deployment-digest-sum.yaml" in err and "stray" in err

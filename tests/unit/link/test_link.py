@@ -28,11 +28,11 @@ def flow(name: str, ref: str, version: str = "1.0.0", envs: str = "") -> str:
     return f"""\
 apiVersion: mentatlab.io/v1
 kind: Flow
-metadata: {{name: {name}, version: {version}}}
+metadata: {{name: {name}, version: {version}, labels: {{owner: test-team}}}}
 spec:
   mode: service
 {extra}  nodes:
-    - {{id: a, agent: "{ref}"}}
+    - {{id: a, agent: "{ref}", replicas: 2}}
 """
 
 

@@ -138,7 +138,7 @@ def test_media_stream_gpu_scheduling_secrets_and_overrides(make_ws) -> None:  # 
 JOB_FLOW = """\
 apiVersion: mentatlab.io/v1
 kind: Flow
-metadata: {name: nightly, version: 1.0.0}
+metadata: {name: nightly, version: 1.0.0, labels: {owner: test-team}}
 spec:
   mode: job
   schedule: "30 2 * * *"

@@ -116,7 +116,7 @@ spec:
 FLOW = """\
 apiVersion: mentatlab.io/v1
 kind: Flow
-metadata: {name: shout, version: 0.1.0}
+metadata: {name: shout, version: 0.1.0, labels: {owner: test-team}}
 spec:
   mode: service
   nodes:
@@ -126,6 +126,8 @@ spec:
   edges:
     - {from: fetch.articles, to: up.text}
     - {from: up.upper, to: count.text}
+  overrides:
+    prod: {nodes: {fetch: {replicas: 2}, up: {replicas: 2}, count: {replicas: 2}}}
 """
 
 
