@@ -65,6 +65,7 @@ CODES: dict[str, str] = {
     "M401": "policy rule file invalid",
     "M402": "policy rule raised an error while evaluating",
     "M403": "waiver without a reason",
+    "M404": "waiver names an unknown policy rule",
     "M500": "render error",
     "M510": "wasm module invalid",
     "M511": "wasm import not allowed by the agent's capabilities",

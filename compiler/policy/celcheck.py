@@ -205,8 +205,8 @@ class _Parser:
 
     def _enter(self) -> None:
         self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise CelError(f"expression nested deeper than {MAX_DEPTH} levels", self.tok.offset)
+        if self.depth > 2 * MAX_DEPTH:  # brackets are bounded by check_size; '?:' chains are not
+            raise CelError("expression nested too deeply", self.tok.offset)
 
     # grammar
     def parse(self) -> Type:
@@ -305,9 +305,7 @@ class _Parser:
                 name = None
             elif self._at("["):
                 self._next()
-                self._enter()
                 self.expr()
-                self.depth -= 1
                 self._expect("]")
                 t, name = Type.DYN, None
             elif self._at("{"):
@@ -359,15 +357,11 @@ class _Parser:
             return t, None
         if self._at("["):
             self._next()
-            self._enter()
             self._items("]", pairs=False)
-            self.depth -= 1
             return Type.LIST, None
         if self._at("{"):
             self._next()
-            self._enter()
             self._items("}", pairs=True)
-            self.depth -= 1
             return Type.MAP, None
         raise CelError(f"unexpected {self._describe()}", tok.offset)
 
@@ -393,9 +387,7 @@ class _Parser:
                 f"unknown function '{name.text}' (known: {', '.join(sorted(FUNCTIONS))})",
                 name.offset,
             )
-        self._enter()
         self._items(")", pairs=False)
-        self.depth -= 1
         return FUNCTIONS[name.text]
 
     def _has(self, name: _Tok) -> Type:
@@ -415,7 +407,6 @@ class _Parser:
         self._next()
         self._expect(",")
         self.bound.append(var.text)
-        self._enter()
         args = 0
         while True:
             start = self.tok.offset
@@ -428,7 +419,6 @@ class _Parser:
             if not self._at(","):
                 break
             self._next()
-        self.depth -= 1
         self.bound.pop()
         self._expect(")")
         most = 2 if name.text == "map" else 1

@@ -127,10 +127,10 @@ def _locate(lines: list[str], doc: RawDoc, path: tuple[str | int, ...], src: str
     text = lines[pos.line - 1] if 0 < pos.line <= len(lines) else ""
     first = text[pos.col - 1 : pos.col] if pos.col >= 1 else ""
     if first == "|":
-        target = pos.line + 1 + line_in
-        body = lines[target - 1] if target <= len(lines) else ""
+        # the block's indentation is its first non-empty line's
+        body = next((x for x in lines[pos.line:] if x.strip()), "")
         indent = len(body) - len(body.lstrip(" "))
-        return target, indent + col_in + 1
+        return pos.line + 1 + line_in, indent + col_in + 1
     if line_in == 0 and first not in (">",):
         return pos.line, pos.col + col_in + (1 if first in ("'", '"') else 0)
     return pos.line, pos.col
@@ -142,7 +142,10 @@ def _schema_diagnostics(doc: RawDoc) -> list[Diagnostic]:
         path = tuple(err.absolute_path)
         p = doc.pos(path, key=bool(path))
         where = "/".join(str(x) for x in path) or "document"
-        out.append(Diagnostic("M401", f"policy rule invalid at {where}: {err.message}",
+        message = err.message
+        if err.validator == "oneOf":  # the only oneOf: message vs messageExpression
+            message = "set exactly one of message and messageExpression"
+        out.append(Diagnostic("M401", f"policy rule invalid at {where}: {message}",
                               doc.file, p.line, p.col))
     return out
 
