@@ -201,4 +201,5 @@ def evaluate(
                 outcomes.append(Outcome(r.id, i, "skipped", "not evaluated: the rule exceeded "
                                         "the evaluation limit on an earlier document"))
         pending = [(r, i) for r, i in rest if r.id not in stopped]
-    return outcomes
+    order = {r.id: n for n, r in enumerate(rules)}
+    return sorted(outcomes, key=lambda o: (o.subject, order[o.rule]))

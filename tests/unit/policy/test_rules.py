@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler import check as check_stage
 from compiler import resources
 from compiler.policy.rules import KUBE_RESOURCES, load_dir, load_rules, parse_rule_file
 
@@ -180,6 +181,9 @@ def test_a_rule_id_defined_twice_is_an_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(KUBE_RESOURCES))
-def test_admission_resources_are_plural_lowercase(kind: str) -> None:
+def test_admission_resources_name_real_kubernetes_kinds(kind: str) -> None:
     group, version, resource = KUBE_RESOURCES[kind]
-    assert resource == resource.lower() and resource.endswith("s") and version.startswith("v")
+    api_version = f"{group}/{version}" if group else version
+    assert check_stage._validator("1.31", api_version, kind) is not None
+    assert resource == kind.lower() + ("es" if kind.endswith(("s", "ss")) else "s") or (
+        kind.endswith("y") and resource == kind.lower()[:-1] + "ies")
