@@ -17,7 +17,14 @@ from compiler.diagnostics import Diagnostic, has_errors
 from compiler.link import link
 from compiler.load import LoadResult, load
 from compiler.model import Workspace
-from compiler.policy import PolicyResult, RuleSet, check_rendered, check_sources, load_rules
+from compiler.policy import (
+    Limits,
+    PolicyResult,
+    RuleSet,
+    check_rendered,
+    check_sources,
+    load_rules,
+)
 from compiler.policy import report as policy_report
 from compiler.render import Artifact, Rendered, RenderInput, WasmBundle
 from compiler.render.layout import Tree, layout
@@ -26,7 +33,7 @@ from compiler.validate import Validated, validate
 from compiler.wasm import build_bundles
 from compiler.wasm.stage import module_source_digests
 
-__all__ = ["STAGES", "CompileResult", "State", "compile_workspace"]
+__all__ = ["POLICY_LIMITS", "STAGES", "CompileResult", "State", "compile_workspace"]
 
 
 @dataclass(slots=True)
@@ -48,6 +55,7 @@ class State:
 # Policy findings do not make the model unusable: later stages still run, so one compile
 # reports every problem; the compile fails all the same (no files on any error).
 _POLICY_FINDINGS = frozenset({"M400", "M402", "M403", "M404"})
+POLICY_LIMITS = Limits()  # per (rule, document) evaluation: time and memory
 
 
 def _blocked(s: State) -> bool:
@@ -84,7 +92,7 @@ def _policy(s: State) -> None:
     s.diagnostics += s.rules.diagnostics
     if _blocked(s):
         return  # invalid rules are reported before any document is evaluated
-    result = check_sources(s.workspace, s.rules)
+    result = check_sources(s.workspace, s.rules, POLICY_LIMITS)
     s.policy.extend(result)
     s.diagnostics += result.diagnostics
 
@@ -93,7 +101,7 @@ def _policy_rendered(s: State) -> None:
     """Rendered objects, with policy-report.json (rules, tallies, waivers) as an artifact."""
     if s.rendered is None or s.workspace is None or s.rules is None or _blocked(s):
         return
-    result = check_rendered(s.workspace, s.rendered.objects, s.rules)
+    result = check_rendered(s.workspace, s.rendered.objects, s.rules, POLICY_LIMITS)
     s.policy.extend(result)
     s.diagnostics += result.diagnostics
     sources = tuple(sorted({f.file for f in s.policy.waivers}))

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from compiler import resources
 from compiler.diagnostics import Diagnostic, has_errors, render_text
-from compiler.policy import Finding, FixtureResult, Rule, load_dir, verify_dir
+from compiler.policy import Finding, FixtureResult, Limits, Rule, load_dir, verify_dir
 from compiler.policy.rules import DEFAULT_PREFIX
 
 __all__ = ["policy", "render_results", "render_rules", "waiver_lines", "waivers_json"]
@@ -103,7 +103,9 @@ def policy() -> None:
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True,
               help="Print a table, or JSON.")
-def test_cmd(directory: str | None, fmt: str) -> None:
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=Limits().seconds,
+              show_default=True, help="Seconds one rule may take on one document.")
+def test_cmd(directory: str | None, fmt: str, timeout: float) -> None:
     """Run every rule in DIRECTORY against its <rule-id>.pass.yaml / .fail.yaml fixtures.
 
     DIRECTORY defaults to the default policy set. Exit 1 when a fixture fails, a rule lacks
@@ -114,7 +116,7 @@ def test_cmd(directory: str | None, fmt: str) -> None:
       mentatctl policy test policies/ --format json
     """
     base, prefix = _base(directory)
-    _, results, diags = verify_dir(base, prefix=prefix)
+    _, results, diags = verify_dir(base, Limits(seconds=timeout), prefix=prefix)
     failed = has_errors(diags) or not all(r.ok for r in results)
     if fmt == "json":
         click.echo(json.dumps({"ok": not failed, "results": [r.to_dict() for r in results],
