@@ -375,6 +375,10 @@ class _Leaf:
                 # 4317 speaks gRPC; many SDKs default to http/protobuf on 4318 otherwise
                 {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "grpc"},
             ]
+        if a.runtime == "wasm":
+            # runwasi hands the pod's environment to the module: only what it was granted.
+            granted = set(a.capabilities.get("env", ()))
+            env = [e for e in env if e["name"] in granted]
         return env
 
     def image(self, node: LinkedNode) -> tuple[str, WasmBundle | None]:
@@ -389,14 +393,16 @@ class _Leaf:
 
     def container(self, node: LinkedNode, name: str) -> dict[str, Any]:
         image, _ = self.image(node)
+        wasm = node.agent.runtime == "wasm"
         c: dict[str, Any] = {"name": name, "image": image, "imagePullPolicy": "IfNotPresent"}
         if self.served:
             ports = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
             if self.streams(node):
                 ports.append({"name": "stream", "containerPort": STREAM_PORT, "protocol": "TCP"})
             c["ports"] = ports
-            c["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"},
-                                   "periodSeconds": 10}
+            if not wasm:  # a WASI command serves no HTTP of its own; the shim reports readiness
+                c["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"},
+                                       "periodSeconds": 10}
         c["env"] = self.env_vars(node)
         res = self.resources(node)
         if res:
@@ -407,10 +413,11 @@ class _Leaf:
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
         }
-        c["volumeMounts"] = [
-            {"name": "graph", "mountPath": "/etc/mentat", "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ]
+        if not wasm:  # a wasm module sees only the files its capabilities grant
+            c["volumeMounts"] = [
+                {"name": "graph", "mountPath": "/etc/mentat", "readOnly": True},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ]
         return c
 
     def pod_spec(self, node: LinkedNode, restart: str | None) -> dict[str, Any]:
@@ -441,10 +448,11 @@ class _Leaf:
         if sched.get("priorityClassName"):
             spec["priorityClassName"] = sched["priorityClassName"]
         spec["containers"] = [self.container(node, "agent")]
-        spec["volumes"] = [
-            {"name": "graph", "configMap": {"name": k8s_name(self.flow.name, "graph")}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-        ]
+        if node.agent.runtime != "wasm":
+            spec["volumes"] = [
+                {"name": "graph", "configMap": {"name": k8s_name(self.flow.name, "graph")}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+            ]
         return spec
 
     def template(self, node: LinkedNode, restart: str | None) -> dict[str, Any]:

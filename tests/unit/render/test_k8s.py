@@ -214,6 +214,7 @@ metadata: {name: upper, version: 1.0.0}
 spec:
   runtime: wasm
   module: upper.wat
+  env: [{name: SECRETLESS, value: "not granted"}]
   outputs: [{name: o, type: text}]
   resources: {cpu: 50m, memory: 32Mi}
 """
@@ -236,5 +237,9 @@ def test_wasm_agents_reference_their_bundle_digest(make_ws) -> None:  # type: ig
     assert pod["spec"]["containers"][0]["image"] == "ghcr.io/mentatlab/upper@sha256:" + "d" * 64
     assert pod["metadata"]["annotations"] == {"mentatlab.io/module-digest": "sha256:" + "e" * 64}
     assert {o.kind for o in out.objects} >= {"RuntimeClass"}
+    # runwasi hands the pod environment and files to the module: nothing it was not granted
+    container = pod["spec"]["containers"][0]
+    assert container["env"] == [] and "volumeMounts" not in container
+    assert "volumes" not in pod["spec"] and "readinessProbe" not in container
     missing = k8s_render.render(RenderInput(linked.workspace, {}))
     assert [d.code for d in missing.diagnostics] == ["M500", "M500", "M500"]  # one per leaf
