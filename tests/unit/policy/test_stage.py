@@ -150,3 +150,24 @@ def test_policy_violations_do_not_hide_later_problems(make_ws: Any, tmp_path: Pa
     found = {d.message.split(":")[0] for d in result.diagnostics}
     assert found == {"policy flow-owner-label", "policy three-replicas"}
     assert result.rendered is not None and result.files == {}
+
+
+def test_rules_are_compiled_once_per_run(make_ws: Any, monkeypatch: Any) -> None:
+    from compiler.policy import rules as rules_mod
+
+    calls: list[str] = []
+    real = rules_mod.cel.compile
+
+    def counting(src: str) -> Any:
+        calls.append(src)
+        return real(src)
+
+    monkeypatch.setattr(rules_mod.cel, "compile", counting)
+    rules_mod.parse_rule_file.cache_clear()
+    rules_mod.load_rules(None)
+    once = len(calls)
+    assert once > 0
+    calls.clear()
+    rules_mod.parse_rule_file.cache_clear()
+    result = compile_workspace(make_ws())  # the policy stage and the VAP renderer share it
+    assert result.ok and len(calls) == once
