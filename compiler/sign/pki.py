@@ -49,6 +49,7 @@ __all__ = [
     "load_pki",
     "signer_identity",
     "signing_key_usage",
+    "write_atomic",
 ]
 
 ROOT_CERT, ROOT_KEY = "root.pem", "root.key"
@@ -180,8 +181,9 @@ def _builder(
     )
 
 
-def _write_private(path: Path, data: bytes, mode: int) -> None:
-    """Atomic and never readable by others, not even for an instant (mode set on the fd)."""
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Atomic, with `mode` set on the descriptor before any byte is written (so a private key
+    is never readable by others, not even for an instant)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
@@ -349,7 +351,7 @@ def init_pki(
         (SIGNING_CERT, _cert_pem(leaf), 0o644),
     ]
     for name, data, mode in out:
-        _write_private(directory / name, data, mode)
+        write_atomic(directory / name, data, mode)
     return [directory / name for name, _, _ in out]
 
 
@@ -384,8 +386,8 @@ def issue_leaf(
     leaf = _leaf(intermediate, inter_key, key, org=org, identity=identity, now=now, days=days)
     # Key first: a crash in between leaves a key without its certificate, which load_pki
     # reports, instead of a certificate whose key is gone.
-    _write_private(directory / SIGNING_KEY, _key_pem(key, passphrase), 0o600)
-    _write_private(directory / SIGNING_CERT, _cert_pem(leaf), 0o644)
+    write_atomic(directory / SIGNING_KEY, _key_pem(key, passphrase), 0o600)
+    write_atomic(directory / SIGNING_CERT, _cert_pem(leaf), 0o644)
     return leaf
 
 

@@ -9,8 +9,6 @@ could never verify.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from compiler.diagnostics import Diagnostic
 from compiler.sign.bundle import BUNDLE_NAME, dump_bundle, pki_bundle
 from compiler.sign.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope
-from compiler.sign.pki import Pki, PkiError, signer_identity
+from compiler.sign.pki import Pki, PkiError, signer_identity, write_atomic
 from compiler.sign.statement import (
     INDEX_NAME,
     BuildContext,
@@ -133,17 +131,7 @@ def write_signature(rendered: Path, bundle: bytes, label: str = "") -> Diagnosti
     """The one writer of the signature file: never half-written, never anything else."""
     target = rendered / BUNDLE_NAME
     try:
-        fd, tmp = tempfile.mkstemp(dir=rendered, prefix=f".{BUNDLE_NAME}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o644)
-            with os.fdopen(fd, "wb") as f:
-                f.write(bundle)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(target, bundle, 0o644)
     except OSError as exc:
         return Diagnostic(
             "M701",
