@@ -125,14 +125,20 @@ class _Bindings:
 
     def _extend(self, rule: Rule, scope: _Scope, name: str, program: Any) -> _Scope:
         values, errors = dict(scope.values), dict(scope.errors)
-        value = program.eval(scope.activation)
-        if value.type() == cel.Type.ERROR:
-            errors[name] = _failure(value, scope)
-        else:
-            try:
+        try:
+            value = program.eval(scope.activation)
+        except RuntimeError as e:  # the iteration budget
+            errors[name] = _describe(str(e))
+            value = None
+        try:
+            if value is None:
+                pass
+            elif value.type() == cel.Type.ERROR:
+                errors[name] = _failure(value, scope)
+            else:
                 values[f"variables.{name}"] = value.plain_value()
-            except Exception as e:  # a value with no Python form (an optional, a type)
-                errors[name] = f"its value ({value.type()}) cannot be bound: {e}"
+        except (TypeError, RuntimeError) as e:  # no Python form (an optional inside a dyn)
+            errors[name] = f"its value cannot be handed on: {_describe(str(e))}"
         return _Scope(rule.env.Activation({**self.data, **values}), values, errors)
 
 

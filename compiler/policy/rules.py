@@ -82,6 +82,8 @@ _ADMISSION_VARS = {"object": cel.Type.DYN}  # all a ValidatingAdmissionPolicy ha
 _FIXTURE = re.compile(r"\.(pass|fail)\.ya?ml$")
 _CEL_POS = re.compile(r"ERROR: <input>:(-?\d+):(-?\d+): ([^\n]*)")
 _NOISE = re.compile(r"^[A-Z_]+: | \(in container ''\)| \[[A-Z_]+\]$")  # status codes
+# Values the binding cannot return to Python, so a variable cannot hold them
+_UNPASSABLE = re.compile(r"optional_type|\btype<")
 _HINT_FUNCTIONS = ("functions: the CEL standard library, strings extension (version "
                    f"{STRINGS_VERSION}) and optional types, as Kubernetes has them; Kubernetes' "
                    "other libraries (lists, regex find, sets, quantity, url, ip/cidr, authz, "
@@ -247,7 +249,13 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
         program, diags = compile_(environment(declared), path, var["expression"])
         if program is None:
             return None, diags
-        declared[f"variables.{name}"] = program.return_type()
+        vtype = program.return_type()
+        if _UNPASSABLE.search(_type_name(vtype)):
+            return None, err(
+                f"variable '{name}' is of type {_type_name(vtype)}, which cel-expr-python cannot "
+                "hand from one expression to the next", path, var["expression"], 0,
+                hint="unwrap it inside the variable, e.g. `object.?spec.?x.orValue('')`")
+        declared[f"variables.{name}"] = vtype
         variables.append((name, var["expression"]))
         var_programs.append((name, program))
 

@@ -73,6 +73,18 @@ def test_variables_are_evaluated_in_order_and_failures_are_lazy() -> None:
         'variables.names: variables.pod: Key not found in map : "template"')
 
 
+def test_a_variable_the_binding_cannot_hand_on_fails_only_where_read() -> None:
+    extra = ("  variables:\n    - {name: o, expression: \"dyn(object.?spec)\"}\n"
+             "    - {name: n, expression: \"object.l.all(a, object.l.all(b, true))\"}\n")
+    unread = compile_rule("true || variables.o == 1 || variables.n", extra=extra, rid="unread")
+    read = compile_rule("variables.o == 1", extra=extra, rid="read")
+    budget = compile_rule("variables.n", extra=extra, rid="budget")
+    out = evaluate([unread, read, budget], [subject({"spec": 1, "l": list(range(200))})], {})
+    assert [o.status for o in out] == ["pass", "error", "error"]
+    assert out[1].message.startswith("variables.o: its value cannot be handed on")
+    assert out[2].message.startswith("variables.n: iteration budget exceeded")
+
+
 def test_rules_sharing_variable_names_do_not_share_other_values() -> None:
     a = compile_rule("variables.n == 1", rid="a",
                      extra="  variables:\n    - {name: n, expression: \"size(object.l)\"}\n")

@@ -165,6 +165,11 @@ def test_variables_are_checked_in_order_with_their_types() -> None:
         ("c", cel.Type.DYN), ("n", cel.Type.INT)]
     # the checked type travels: an int variable is not a bool
     assert "returns int, not bool" in only_error(rule("variables.n", extra=extra))[2]
+    optional = "variables:\n  - {name: o, expression: \"object.?spec\"}\n"
+    msg = only_error(rule("variables.o.hasValue()", extra=optional))[2]
+    assert "variable 'o' is of type optional_type<dyn>" in msg
+    unwrapped = "variables:\n  - {name: o, expression: \"object.?spec.?ok.orValue(false)\"}\n"
+    assert load(rule("variables.o == true", extra=unwrapped))[1] == []
     twice = ("variables:\n  - {name: c, expression: \"1\"}\n"
              "  - {name: c, expression: \"2\"}\n")
     assert "declared twice" in only_error(rule(extra=twice))[2]
