@@ -227,7 +227,7 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
                  ) -> tuple[cel.Expression | None, list[Diagnostic]]:
         try:
             return env.compile(src), []
-        except RuntimeError as e:
+        except Exception as e:  # RuntimeError with the checker's report; never crash on a rule
             text = str(e)
         hint = f"in scope: {', '.join(sorted(declared))}; {_HINT_FUNCTIONS}"
         found = _compile_error(text)
