@@ -2,8 +2,8 @@
 
 cel-expr-python fixes cel-cpp's comprehension iteration limit (ITERATION_BUDGET per
 evaluation: a deterministic error for that document) and has no cost limit or timeout to set.
-Within the budget an evaluation can still take seconds and gigabytes (`map` and `filter` copy
-their list on every step) inside one C++ call that no thread can interrupt. Evaluation
+Within the budget an evaluation can still take seconds and gigabytes (`map` and `filter` are
+quadratic in the list's length) inside one C++ call that no thread can interrupt. Evaluation
 therefore runs in a forked child process (which inherits the compiled programs: nothing is
 compiled twice) that streams one result per (rule, document) back over a pipe. When a result
 does not arrive within `Limits.seconds`, or the child dies or runs out of memory (its address

@@ -15,8 +15,8 @@ from compiler.policy import Limits, verify_dir
 from compiler.policy.rules import parse_rule_file
 from tests.conftest import WORKSPACE
 
-# Slow on big flows only, yet within cel-cpp's iteration budget: map() copies its list on
-# every step, so mapping 9,000 items takes seconds.
+# Slow on big flows only, yet within cel-cpp's iteration budget: map() is quadratic in this
+# build, so mapping 9,000 items takes seconds.
 SLOW = ("size(object.spec.nodes) < 100 || "
         f"{list(range(9000))}.map(i, i).size() > 0").replace(" ", "")
 
