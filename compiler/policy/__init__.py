@@ -1,7 +1,7 @@
 """Stage 4, policy: CEL rules over source documents and rendered objects (DESIGN.md "Policies").
 
-- `rules`     rule files → validated, statically checked, compiled `Rule`s (cached per file)
-- `celcheck`  our static checks of CEL: result type, variables, functions, size
+- `rules`     rule files → validated `Rule`s, their CEL type-checked and compiled by
+              cel-expr-python (cel-cpp), cached per file
 - `evaluate`  bounded evaluation in a forked child (time and memory limits)
 - `stage`     the two pipeline phases, waivers, policy-report.json
 - `fixtures`  `mentatctl policy test`

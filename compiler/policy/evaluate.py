@@ -1,31 +1,43 @@
 """Evaluate compiled rules over documents, bounded in time and memory.
 
-cel-rust has no cost limit, and a comprehension nested three deep over a long list runs for
-minutes while holding the GIL, so no thread can interrupt it. Evaluation therefore runs in a
-forked child process (which inherits the compiled programs: nothing is compiled twice) that
-streams one result per (rule, document) back over a pipe. When a result does not arrive within
-`Limits.seconds`, or the child dies (its address space is capped by `Limits.memory`), the
-parent kills it, reports that evaluation, stops evaluating that rule and forks a fresh child
-for the rest. Results are a pure function of the inputs, not of timing, except for a rule
-that hits the limit.
+cel-expr-python fixes cel-cpp's comprehension iteration limit (ITERATION_BUDGET per
+evaluation: a deterministic error for that document) and has no cost limit or timeout to set.
+Within the budget an evaluation can still take seconds and gigabytes (`map` and `filter` are
+quadratic in the list's length) inside one C++ call that no thread can interrupt. Evaluation
+therefore runs in a forked child process (which inherits the compiled programs: nothing is
+compiled twice) that streams one result per (rule, document) back over a pipe. When a result
+does not arrive within `Limits.seconds`, or the child dies or runs out of memory (its address
+space is capped by `Limits.memory`), the parent kills it, reports that evaluation, stops
+evaluating that rule and forks a fresh child for the rest.
+Results are a pure function of the inputs, not of timing, except for a rule that hits the limit.
+
+Variables are evaluated as a ValidatingAdmissionPolicy evaluates them: each its own program,
+in order, its value bound as `variables.NAME` for the ones after it and the expression. A
+variable that fails is left unbound, so it is an error only where it is read (Kubernetes
+evaluates them lazily); the error then names the variable and its own failure.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import resource
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-import cel
+from cel_expr_python import cel
 
 from compiler.model.raw import RawDoc
 from compiler.policy.rules import Rule
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "Outcome", "Subject", "evaluate"]
+__all__ = ["DEFAULT_LIMITS", "ITERATION_BUDGET", "Limits", "Outcome", "Subject", "evaluate"]
+
+# Comprehension iterations cel-expr-python 0.1.3 allows one evaluation (not configurable
+# through the binding; tests/unit/policy/test_evaluate.py pins it).
+ITERATION_BUDGET = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,67 +76,99 @@ class Outcome:
     message: str = ""  # the rule's message on "fail", the problem on "error" / "limit"
 
 
-def _describe(e: BaseException) -> str:
-    if isinstance(e, KeyError):
-        return f"no such key: {e.args[0]!r}" if e.args else "no such key"
-    text = str(e).split(". Check ")[0].split(". CEL does not coerce")[0].strip()
-    return text.splitlines()[0] if text else type(e).__name__
+_STATUS = re.compile(r"^[A-Z_]+: | \[[A-Z_]+\]$")  # absl status codes around the message
+_UNBOUND = re.compile(r'No value with name "variables\.(\w+)" found')
 
 
-def _type_name(v: Any) -> str:
-    return {bool: "bool", int: "int", float: "double", str: "string", bytes: "bytes",
-            list: "list", dict: "map", type(None): "null"}.get(type(v), type(v).__name__)
+def _describe(error: str) -> str:
+    lines = error.strip().splitlines()
+    text = _STATUS.sub("", lines[0]) if lines else ""
+    if text.startswith("Iteration budget exceeded"):
+        return (f"iteration budget exceeded: cel-cpp stops an evaluation after "
+                f"{ITERATION_BUDGET:,} comprehension iterations")
+    return text or "unknown error"
 
 
-class _Contexts:
-    """CEL contexts, one per sibling group, the document swapped in per subject.
+@dataclass(slots=True)
+class _Scope:
+    activation: Any  # cel.Activation
+    values: dict[str, Any]  # "variables.NAME" -> value, as plain Python data
+    errors: dict[str, str]  # NAME -> why it has no value
 
-    Converting Python data to CEL values is most of the cost of an evaluation, so the
-    workspace and the siblings are converted once per group, the document once, and every
-    rule on that document shares the result.
+
+class _Bindings:
+    """The activations of one document, shared by every rule evaluated on it.
+
+    cel-expr-python converts a Python value to CEL when an expression first reads it and keeps
+    the result in the activation, so the document is converted once per activation. Rules
+    whose variables have the same names and expressions (the default set's `pod` and
+    `containers`) share their values and activation: variables are pure.
     """
 
-    def __init__(self, rules: Sequence[Rule], workspace: Mapping[str, Any],
-                 siblings: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-        self.uses = set().union(*(r.uses for r in rules))
-        self.workspace, self.siblings = workspace, siblings
-        self.group: str | None = None
-        self.ctx: Any = None
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.scopes: dict[tuple[tuple[str, str], ...], _Scope] = {}
 
-    def of(self, subject: Subject) -> Any:
-        if subject.group != self.group or self.ctx is None:
-            base: dict[str, Any] = {}
-            if "workspace" in self.uses:
-                base["workspace"] = self.workspace
-            if "siblings" in self.uses:
-                base["siblings"] = list(self.siblings.get(subject.group, ()))
-            self.ctx, self.group = cel.Context(base), subject.group
-        self.ctx.add_variable("object", subject.data)
-        return self.ctx
+    def scope(self, rule: Rule) -> _Scope:
+        key: tuple[tuple[str, str], ...] = ()
+        current = self.scopes.get(key)
+        if current is None:
+            current = self.scopes[key] = _Scope(rule.env.Activation(self.data), {}, {})
+        for (name, src), (_, program) in zip(rule.variables, rule.variable_programs,
+                                             strict=True):
+            key = (*key, (name, src))
+            cached = self.scopes.get(key)
+            if cached is None:
+                cached = self.scopes[key] = self._extend(rule, current, name, program)
+            current = cached
+        return current
+
+    def _extend(self, rule: Rule, scope: _Scope, name: str, program: Any) -> _Scope:
+        values, errors = dict(scope.values), dict(scope.errors)
+        try:
+            value = program.eval(scope.activation)
+        except RuntimeError as e:  # the iteration budget
+            errors[name] = _describe(str(e))
+            value = None
+        try:
+            if value is None:
+                pass
+            elif value.type() == cel.Type.ERROR:
+                errors[name] = _failure(value, scope)
+            else:
+                values[f"variables.{name}"] = value.plain_value()
+        except (TypeError, RuntimeError) as e:  # no Python form (an optional inside a dyn)
+            errors[name] = f"its value cannot be handed on: {_describe(str(e))}"
+        return _Scope(rule.env.Activation({**self.data, **values}), values, errors)
 
 
-def _run_one(rule: Rule, ctx: Any) -> tuple[str, str]:
-    try:
-        result = rule.program.execute(ctx)
-        if not isinstance(result, bool):
-            return "error", f"expression returned {_type_name(result)}, not bool"
-        if result:
-            return "pass", ""
-        if rule.message_program is None:
-            return "fail", rule.message or ""
-        msg = rule.message_program.execute(ctx)
-        if not isinstance(msg, str):
-            return "error", f"messageExpression returned {_type_name(msg)}, not string"
-        return "fail", msg
-    except BaseException as e:  # the library raises its own types, Rust panics included
-        if isinstance(e, KeyboardInterrupt | SystemExit):
-            raise
-        return "error", _describe(e)
+def _failure(value: Any, scope: _Scope) -> str:
+    text = str(value.value())
+    m = _UNBOUND.search(text)
+    if m and m.group(1) in scope.errors:
+        return f"variables.{m.group(1)}: {scope.errors[m.group(1)]}"
+    return _describe(text)
+
+
+def _run_one(rule: Rule, scope: _Scope) -> tuple[str, str]:
+    result = rule.program.eval(scope.activation)
+    if result.type() == cel.Type.ERROR:
+        return "error", _failure(result, scope)
+    if result.type() != cel.Type.BOOL:  # checked as bool at compile time
+        return "error", f"expression returned {str(result.type()).lower()}, not bool"
+    if result.value():
+        return "pass", ""
+    if rule.message_program is None:
+        return "fail", rule.message or ""
+    msg = rule.message_program.eval(scope.activation)
+    if msg.type() == cel.Type.ERROR:
+        return "error", f"messageExpression: {_failure(msg, scope)}"
+    return "fail", str(msg.value())
 
 
 def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mapping[str, Any],
            siblings: Mapping[str, Sequence[Mapping[str, Any]]], memory: int) -> None:
-    # An allocation failure aborts the Rust runtime with a backtrace: the parent reports it.
+    # An allocation failure may abort the C++ runtime with a message: the parent reports it.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
@@ -133,21 +177,21 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
         resource.setrlimit(resource.RLIMIT_AS, (size + memory, size + memory))
     except (OSError, ValueError):
         pass  # no /proc or a lower hard limit: the time limit still applies
-    contexts = _Contexts([r for r, _ in jobs], workspace, siblings)
-    ctx: Any = None
+    bindings: _Bindings | None = None
     current: Subject | None = None
     for rule, subject in jobs:
         if subject is not current:  # jobs come grouped by subject
             current = subject
-            try:
-                ctx = contexts.of(subject)
-            except Exception as e:  # a value CEL cannot represent
-                contexts.ctx = None
-                ctx = e
-        if isinstance(ctx, Exception):
-            conn.send(("error", f"document cannot be converted to CEL: {_describe(ctx)}"))
-            continue
-        conn.send(_run_one(rule, ctx))
+            bindings = _Bindings({"object": subject.data, "workspace": workspace,
+                                  "siblings": list(siblings.get(subject.group, ()))})
+        assert bindings is not None
+        try:
+            conn.send(_run_one(rule, bindings.scope(rule)))
+        except MemoryError:
+            conn.send(("limit", f"evaluation exceeded the memory limit ({memory >> 20} MiB)"))
+            break
+        except Exception as e:  # the binding raises for what it cannot convert or run
+            conn.send(("error", _describe(str(e)) or type(e).__name__))
     conn.close()
 
 
@@ -187,6 +231,8 @@ def evaluate(
                                             "evaluation crashed (memory limit exceeded?)"))
                     break
                 outcomes.append(Outcome(rule.id, index, status, message))
+                if status == "limit":
+                    break
                 done += 1
         finally:
             recv.close()

@@ -1,10 +1,23 @@
 """Rule files: find, parse, validate against their schema and compile their CEL, once per run.
 
 A rule file holds one or more `PolicyRule` documents (schemas/mentatlab.io/v1/policy.json).
-Every expression is checked statically (celcheck) and compiled by the CEL library before any
-document is evaluated; a rule that fails either is reported (M401) at its file and line and
-left out of the set. Parsing and compiling are pure functions of the file's bytes, cached, so
-the policy stage and the ValidatingAdmissionPolicy renderer share one compile.
+Every expression is parsed and type-checked by cel-expr-python (Google's cel-cpp) in an
+environment shaped like a ValidatingAdmissionPolicy's, before any document is evaluated: a
+syntax error, an undeclared variable or function, or a result that is not exactly `bool`
+(`string` for messageExpression; `dyn` is refused, as Kubernetes refuses it) is reported (M401)
+at its file, line and column and the rule is left out of the set. Parsing and compiling are
+pure functions of the file's bytes, cached, so the policy stage and the ValidatingAdmissionPolicy
+renderer share one compile.
+
+The environment (`environment`): `object` and `workspace` are `dyn`, `siblings` a
+`list(dyn)`; the functions are the CEL standard library, the strings extension at version 2
+and optional types: the part of Kubernetes' CEL (1.29 and later) that cel-cpp also has.
+Kubernetes' other libraries (lists, regex `find`, sets, quantity, url, ip/cidr, authz,
+`format.named`) are undeclared here. Kubernetes checks three things cel-cpp does not: it refuses
+mixed-type list/map literals and invalid regex literals (here the latter fails per document),
+and it allows int/double comparisons (here refused: stricter is safe). Variables work as in a
+ValidatingAdmissionPolicy: each is compiled on its own, may read the ones before it, and is
+declared to the later expressions as `variables.NAME` with its checked type.
 """
 
 from __future__ import annotations
@@ -12,26 +25,28 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cel
 import jsonschema
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_optional, ext_strings
 
 from compiler import resources
 from compiler.diagnostics import Diagnostic
 from compiler.load import parse_yaml, read_source, resolve_inside
 from compiler.model.raw import RawDoc
-from compiler.policy import celcheck
 
 __all__ = [
     "DEFAULT_PREFIX",
     "KUBE_RESOURCES",
     "SOURCE_KINDS",
+    "STRINGS_VERSION",
     "Rule",
     "RuleSet",
+    "environment",
     "is_fixture",
     "load_dir",
     "load_rules",
@@ -59,10 +74,20 @@ KUBE_RESOURCES: dict[str, tuple[str, str, str]] = {
     "StatefulSet": ("apps", "v1", "statefulsets"),
 }
 
-_SOURCE_VARS = frozenset({"object", "workspace"})
-_RENDERED_VARS = frozenset({"object", "workspace", "siblings"})
+STRINGS_VERSION = 2  # ext.Strings(ext.StringsVersion(2)): Kubernetes 1.29 and later
+
+_SOURCE_VARS: dict[str, cel.Type] = {"object": cel.Type.DYN, "workspace": cel.Type.DYN}
+_RENDERED_VARS = {**_SOURCE_VARS, "siblings": cel.Type.List(cel.Type.DYN)}
+_ADMISSION_VARS = {"object": cel.Type.DYN}  # all a ValidatingAdmissionPolicy has of ours
 _FIXTURE = re.compile(r"\.(pass|fail)\.ya?ml$")
-_CEL_POS = re.compile(r"<input>:(\d+):(\d+): ([^\n]*)")
+_CEL_POS = re.compile(r"ERROR: <input>:(-?\d+):(-?\d+): ([^\n]*)")
+_NOISE = re.compile(r"^[A-Z_]+: | \(in container ''\)| \[[A-Z_]+\]$")  # status codes
+# Values the binding cannot return to Python, so a variable cannot hold them
+_UNPASSABLE = re.compile(r"optional_type|\btype<")
+_HINT_FUNCTIONS = ("functions: the CEL standard library, strings extension (version "
+                   f"{STRINGS_VERSION}) and optional types, as Kubernetes has them; Kubernetes' "
+                   "other libraries (lists, regex find, sets, quantity, url, ip/cidr, authz, "
+                   "format.named) are not available")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +103,13 @@ class Rule:
     message_expression: str | None
     variables: tuple[tuple[str, str], ...]  # (name, expression), in order
     enforce: bool
-    uses: frozenset[str]  # top-level variables any of its expressions reads
     file: str  # display path: workspace-relative, or policies/... for the default set
     line: int
     col: int
-    program: Any  # the compiled expression, variables inlined (celcheck.inline)
-    message_program: Any  # the compiled messageExpression, or None
+    env: cel.Env  # the environment of expression and messageExpression (variables declared)
+    program: cel.Expression  # the checked expression, result type bool
+    message_program: cel.Expression | None  # the checked messageExpression (string)
+    variable_programs: tuple[tuple[str, cel.Expression], ...]  # in order, as `variables`
 
     def matches(self, kind: str, labels: Any) -> bool:
         if kind not in self.kinds:
@@ -150,6 +176,25 @@ def _schema_diagnostics(doc: RawDoc) -> list[Diagnostic]:
     return out
 
 
+def environment(variables: Mapping[str, cel.Type]) -> cel.Env:
+    """A CEL environment declaring `variables`, with the extensions Kubernetes also has."""
+    return cel.NewEnv(variables=dict(variables),
+                      extensions=[ext_strings.ExtStrings(STRINGS_VERSION),
+                                  ext_optional.ExtOptional()])
+
+
+def _type_name(t: cel.Type) -> str:
+    return str(t).lower()
+
+
+def _compile_error(text: str) -> tuple[str, int, int] | None:
+    """(message, line, column) of the library's first error; None when it has no position."""
+    m = _CEL_POS.search(text)
+    if m is None or int(m.group(1)) < 1:
+        return None
+    return _NOISE.sub("", m.group(3)), int(m.group(1)), int(m.group(2))
+
+
 def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diagnostic]]:
     spec = doc.data["spec"]
     rid = doc.data["metadata"]["name"]
@@ -157,10 +202,11 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
     pos = doc.pos(("metadata", "name"))
 
     def err(message: str, path: tuple[str | int, ...] = ("metadata", "name"),
-            src: str = "", offset: int = 0) -> list[Diagnostic]:
+            src: str = "", offset: int = 0, hint: str | None = None) -> list[Diagnostic]:
         line, col = _locate(lines, doc, path, src, offset) if src else (
             doc.pos(path).line, doc.pos(path).col)
-        return [Diagnostic("M401", f"policy rule '{rid}': {message}", doc.file, line, col)]
+        return [Diagnostic("M401", f"policy rule '{rid}': {message}", doc.file, line, col,
+                           hint=hint)]
 
     source = [k for k in kinds if k in SOURCE_KINDS]
     if source and len(source) != len(kinds):
@@ -168,75 +214,76 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
                          "Kubernetes kinds; write two rules", ("spec", "match", "kinds"))
     phase = "source" if source else "rendered"
     enforce = bool(spec.get("enforce", False))
-    scope = _SOURCE_VARS if phase == "source" else _RENDERED_VARS
+    declared = dict(_SOURCE_VARS if phase == "source" else _RENDERED_VARS)
     if enforce:
         unknown = [k for k in kinds if k not in KUBE_RESOURCES]
         if phase == "source" or unknown:
             return None, err(
                 "enforce: true needs Kubernetes kinds an admission policy can match "
                 f"(known: {', '.join(sorted(KUBE_RESOURCES))})", ("spec", "enforce"))
-        scope = frozenset({"object"})  # all a ValidatingAdmissionPolicy has of ours
+        declared = dict(_ADMISSION_VARS)
 
-    exprs: list[tuple[tuple[str | int, ...], str, str]] = []  # (path, source, role)
-    declared: dict[str, celcheck.Type] = {}
-    variables = []
-    for i, var in enumerate(spec.get("variables", [])):
-        exprs.append((("spec", "variables", i, "expression"), var["expression"], "variable"))
-        variables.append((var["name"], var["expression"]))
-    exprs.append((("spec", "expression"), spec["expression"], "expression"))
-    if "messageExpression" in spec:
-        exprs.append((("spec", "messageExpression"), spec["messageExpression"], "message"))
-
-    programs: dict[str, Any] = {}
-    inlined: dict[str, str] = {}  # variable name -> its expression, earlier variables inlined
-    uses: set[str] = set()
-    var_scope = scope | ({"variables"} if variables else set())
-    for path, src, role in exprs:
+    def compile_(env: cel.Env, path: tuple[str | int, ...], src: str
+                 ) -> tuple[cel.Expression | None, list[Diagnostic]]:
         try:
-            _guard(src)
-        except celcheck.CelError as e:
-            return None, err(e.message, path, src, e.offset)
-        try:
-            cel.compile(src)  # each expression alone first: errors point into its own text
-            full = celcheck.inline(src, inlined)
-            program = cel.compile(full)
-        except Exception as e:  # the library's parser: the authority on syntax
+            return env.compile(src), []
+        except Exception as e:  # RuntimeError with the checker's report; never crash on a rule
             text = str(e)
-            m = _CEL_POS.search(text)
-            if not m:
-                return None, err(f"CEL does not compile: {text.splitlines()[0]}", path)
-            offset = _offset(src, int(m.group(1)), int(m.group(2)))
-            return None, err(f"CEL does not compile: {m.group(3)}", path, src, offset)
-        try:
-            a = celcheck.analyze(src, var_scope, declared)
-        except celcheck.CelError as e:
-            return None, err(e.message, path, src, e.offset)
-        uses |= a.variables - {"variables"}
-        if role == "variable":
-            name = path[2]
-            assert isinstance(name, int)
-            declared[variables[name][0]] = a.type
-            inlined[variables[name][0]] = full
+        hint = f"in scope: {', '.join(sorted(declared))}; {_HINT_FUNCTIONS}"
+        found = _compile_error(text)
+        if found is None:  # nesting or size limits of the parser: no position
+            first = _NOISE.sub("", text.splitlines()[0]) if text else "unknown error"
+            return None, err(f"CEL does not compile: {first}", path, hint=hint)
+        message, line, col = found
+        return None, err(f"CEL does not compile: {message}", path, src,
+                         _offset(src, line, col), hint)
+
+    variables: list[tuple[str, str]] = []
+    var_programs: list[tuple[str, cel.Expression]] = []
+    for i, var in enumerate(spec.get("variables", [])):
+        path: tuple[str | int, ...] = ("spec", "variables", i, "expression")
+        name = var["name"]
+        if f"variables.{name}" in declared:
+            return None, err(f"variable '{name}' is declared twice", ("spec", "variables", i,
+                                                                     "name"))
+        program, diags = compile_(environment(declared), path, var["expression"])
+        if program is None:
+            return None, diags
+        vtype = program.return_type()
+        if _UNPASSABLE.search(_type_name(vtype)):
+            return None, err(
+                f"variable '{name}' is of type {_type_name(vtype)}, which cel-expr-python cannot "
+                "hand from one expression to the next", path, var["expression"], 0,
+                hint="unwrap it inside the variable, e.g. `object.?spec.?x.orValue('')`")
+        declared[f"variables.{name}"] = vtype
+        variables.append((name, var["expression"]))
+        var_programs.append((name, program))
+
+    env = environment(declared)
+    checked: dict[str, cel.Expression] = {}
+    for key, want in (("expression", cel.Type.BOOL), ("messageExpression", cel.Type.STRING)):
+        if key not in spec:
             continue
-        if role == "expression" and a.type not in (celcheck.Type.BOOL, celcheck.Type.DYN):
-            return None, err(f"expression returns {a.type}, not bool", path, src, 0)
-        if role == "message" and a.type not in (celcheck.Type.STRING, celcheck.Type.DYN):
-            return None, err(f"messageExpression returns {a.type}, not string", path, src, 0)
-        programs[role] = program
+        program, diags = compile_(env, ("spec", key), spec[key])
+        if program is None:
+            return None, diags
+        got = program.return_type()
+        if got != want:  # exact, as Kubernetes: dyn is refused too
+            return None, err(
+                f"{key} returns {_type_name(got)}, not {_type_name(want)}", ("spec", key),
+                spec[key], 0, hint=f"Kubernetes needs {_type_name(want)}; compare or convert "
+                "explicitly, e.g. `object.spec.flag == true` or `string(x)`")
+        checked[key] = program
 
     labels = tuple(sorted(spec["match"].get("labels", {}).items()))
     return Rule(
         id=rid, description=spec["description"], severity=spec["severity"], kinds=kinds,
         labels=labels, phase=phase, expression=spec["expression"], message=spec.get("message"),
         message_expression=spec.get("messageExpression"), variables=tuple(variables),
-        enforce=enforce, uses=frozenset(uses), file=doc.file, line=pos.line, col=pos.col,
-        program=programs["expression"], message_program=programs.get("message"),
+        enforce=enforce, file=doc.file, line=pos.line, col=pos.col, env=env,
+        program=checked["expression"], message_program=checked.get("messageExpression"),
+        variable_programs=tuple(var_programs),
     ), []
-
-
-def _guard(src: str) -> None:
-    """Refuse what could overflow a parser's stack before any parser sees it."""
-    celcheck.check_size(src)
 
 
 def _offset(src: str, line: int, col: int) -> int:

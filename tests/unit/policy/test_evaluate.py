@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.policy.evaluate import Limits, Subject, evaluate
+from compiler.policy.evaluate import ITERATION_BUDGET, Limits, Subject, evaluate
 from compiler.policy.rules import Rule, parse_rule_file
 
 
@@ -28,7 +28,8 @@ def statuses(rules: list[Rule], subjects: list[Subject], **kw: Any) -> list[tupl
 
 
 def test_pass_fail_and_the_rule_message() -> None:
-    r = compile_rule("object.spec.ok", message="messageExpression: \"'bad: ' + object.n\"")
+    r = compile_rule("object.spec.ok == true",
+                     message="messageExpression: \"'bad: ' + object.n\"")
     out = evaluate([r], [subject({"spec": {"ok": True}, "n": "a"}),
                          subject({"spec": {"ok": False}, "n": "b"}, n=1)], {})
     assert [(o.subject, o.status, o.message) for o in out] == [(0, "pass", ""),
@@ -41,13 +42,70 @@ def test_a_runtime_error_is_reported_for_that_document_and_the_rest_still_run() 
                 subject({"spec": {"replicas": "two"}}, n=2), subject({"spec": {"replicas": 1}}, n=3)]
     out = evaluate([r], subjects, {})
     assert [o.status for o in out] == ["pass", "error", "error", "fail"]
-    assert "no such key: 'replicas'" in out[1].message
+    assert out[1].message == 'Key not found in map : "replicas"'
+    assert "No matching overloads" in out[2].message  # 'two' >= 2
 
 
-def test_a_dyn_expression_that_is_not_bool_at_runtime_is_an_error() -> None:
-    r = compile_rule("object.spec.flag")
-    out = evaluate([r], [subject({"spec": {"flag": 1}})], {})
-    assert (out[0].status, out[0].message) == ("error", "expression returned int, not bool")
+def test_a_failing_message_expression_is_an_error_for_that_document() -> None:
+    r = compile_rule("object.ok == true", message="messageExpression: \"'bad ' + object.n\"")
+    out = evaluate([r], [subject({"ok": False}), subject({"ok": False, "n": "x"}, n=1)], {})
+    assert [(o.status, o.message) for o in out] == [
+        ("error", 'messageExpression: Key not found in map : "n"'), ("fail", "bad x")]
+
+
+VARIABLES = ("  variables:\n"
+             "    - {name: pod, expression: \"object.spec.template.spec\"}\n"
+             "    - {name: names, expression: \"variables.pod.containers.map(c, c.name)\"}\n")
+
+
+def test_variables_are_evaluated_in_order_and_failures_are_lazy() -> None:
+    uses = compile_rule("variables.names.all(n, n != 'root')", extra=VARIABLES, rid="uses")
+    skips = compile_rule("!has(object.spec.template) || !has(variables.pod.hostNetwork)",
+                         extra=VARIABLES, rid="skips")
+    fine = {"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}
+    root = {"spec": {"template": {"spec": {"containers": [{"name": "root"}]}}}}
+    out = evaluate([uses, skips], [subject(fine), subject(root, n=1), subject({"spec": {}}, n=2)],
+                   {})
+    assert [(o.rule, o.subject, o.status) for o in out] == [
+        ("uses", 0, "pass"), ("skips", 0, "pass"), ("uses", 1, "fail"), ("skips", 1, "pass"),
+        ("uses", 2, "error"), ("skips", 2, "pass")]  # `pod` fails, but `skips` never reads it
+    assert out[4].message == (  # `names` reads `pod`, which has no value: the chain, named
+        'variables.names: variables.pod: Key not found in map : "template"')
+
+
+def test_a_variable_the_binding_cannot_hand_on_fails_only_where_read() -> None:
+    extra = ("  variables:\n    - {name: o, expression: \"dyn(object.?spec)\"}\n"
+             "    - {name: n, expression: \"object.l.all(a, object.l.all(b, true))\"}\n")
+    unread = compile_rule("true || variables.o == 1 || variables.n", extra=extra, rid="unread")
+    read = compile_rule("variables.o == 1", extra=extra, rid="read")
+    budget = compile_rule("variables.n", extra=extra, rid="budget")
+    out = evaluate([unread, read, budget], [subject({"spec": 1, "l": list(range(200))})], {})
+    assert [o.status for o in out] == ["pass", "error", "error"]
+    assert out[1].message.startswith("variables.o: its value cannot be handed on")
+    assert out[2].message.startswith("variables.n: iteration budget exceeded")
+
+
+def test_rules_sharing_variable_names_do_not_share_other_values() -> None:
+    a = compile_rule("variables.n == 1", rid="a",
+                     extra="  variables:\n    - {name: n, expression: \"size(object.l)\"}\n")
+    b = compile_rule("variables.n == 1", rid="b",
+                     extra="  variables:\n    - {name: n, expression: \"object.l[0]\"}\n")
+    c = compile_rule("variables.n == 1", rid="c",
+                     extra="  variables:\n    - {name: n, expression: \"size(object.l)\"}\n")
+    out = evaluate([a, b, c], [subject({"l": [5]}), subject({"l": [1, 2]}, n=1)], {})
+    assert [(o.rule, o.subject, o.status) for o in out] == [
+        ("a", 0, "pass"), ("b", 0, "fail"), ("c", 0, "pass"),
+        ("a", 1, "fail"), ("b", 1, "pass"), ("c", 1, "fail")]
+
+
+def test_the_libraries_iteration_budget_fails_that_document_only() -> None:
+    # cel-cpp stops an evaluation after ITERATION_BUDGET comprehension iterations
+    pairs = compile_rule("object.l.all(a, object.l.all(b, a + b >= 0))")
+    subjects = [subject({"l": list(range(99))}), subject({"l": list(range(100))}, n=1),
+                subject({"l": [1, 2]}, n=2)]
+    out = evaluate([pairs], subjects, {})
+    assert [o.status for o in out] == ["pass", "error", "pass"]
+    assert "iteration budget" in out[1].message and f"{ITERATION_BUDGET:,}" in out[1].message
 
 
 def test_rules_match_kinds_and_label_selectors() -> None:
@@ -72,11 +130,11 @@ def test_workspace_and_siblings_are_bound() -> None:
 
 
 def test_a_hostile_rule_is_stopped_and_the_others_still_run() -> None:
-    # cel-rust has no cost limit: three nested comprehensions over 400 items run for minutes
-    slow = compile_rule("object.l.map(a, object.l.map(b, object.l.map(c, a + b + c)))"
-                        ".size() > 0", rid="slow")
+    # within the iteration budget, but map() is quadratic in this build of cel-cpp:
+    # seconds for 9,000 items
+    slow = compile_rule("object.l.map(a, a).size() > 0", rid="slow")
     fine = compile_rule("size(object.l) > 0", rid="fine")
-    subjects = [subject({"l": [1]}, n=0), subject({"l": list(range(400))}, n=1),
+    subjects = [subject({"l": [1]}, n=0), subject({"l": list(range(9000))}, n=1),
                 subject({"l": [1, 2]}, n=2)]
     out = statuses([slow, fine], subjects, limits=Limits(seconds=0.5))
     assert out == [("slow", 0, "pass"), ("fine", 0, "pass"),
@@ -89,7 +147,7 @@ def test_memory_is_capped() -> None:
     subjects = [subject({"s": "x"}, n=0), subject({"s": "x" * (48 << 20)}, n=1)]
     out = evaluate([hog], subjects, {}, limits=Limits(seconds=60, memory=64 << 20))
     assert [o.status for o in out] == ["pass", "limit"]
-    assert "crashed" in out[1].message
+    assert out[1].message == "evaluation exceeded the memory limit (64 MiB)"
 
 
 def test_nothing_to_evaluate_forks_nothing() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cel
 import pytest
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_optional, ext_strings
 
 from compiler import resources
 from compiler.check import check
@@ -20,17 +21,31 @@ ENFORCED = [r for r in load_rules(None).rules if r.enforce]
 
 
 def admit(vap: dict[str, Any], obj: dict[str, Any]) -> bool | None:
-    """What the API server does with `obj`: None when no match condition holds, else allowed."""
+    """What the API server does with `obj`: None when no match condition holds, else allowed.
+
+    As Kubernetes does it, with its environment's extensions: each expression compiled on its
+    own, `object` dyn, each variable declared with its checked type for the ones after it.
+    """
     spec = vap["spec"]
-    ctx = cel.Context({"object": obj})
-    if not all(cel.compile(c["expression"]).execute(ctx) for c in spec["matchConditions"]):
+    declared: dict[str, cel.Type] = {"object": cel.Type.DYN}
+    data: dict[str, Any] = {"object": obj}
+
+    def run(src: str) -> Any:
+        env = cel.NewEnv(variables=declared,
+                         extensions=[ext_strings.ExtStrings(2), ext_optional.ExtOptional()])
+        expr = env.compile(src)
+        value = expr.eval(data=data)
+        assert value.type() != cel.Type.ERROR, value.value()
+        return expr.return_type(), value.plain_value()
+
+    if not all(run(c["expression"])[1] for c in spec["matchConditions"]):
         return None
-    values: dict[str, Any] = {}
     for var in spec.get("variables", []):
-        ctx.add_variable("variables", values)
-        values[var["name"]] = cel.compile(var["expression"]).execute(ctx)
-    ctx.add_variable("variables", values)
-    return all(cel.compile(v["expression"]).execute(ctx) for v in spec["validations"])
+        declared[f"variables.{var['name']}"], data[f"variables.{var['name']}"] = run(
+            var["expression"])
+    results = [run(v["expression"]) for v in spec["validations"]]
+    assert all(t == cel.Type.BOOL for t, _ in results)
+    return all(value for _, value in results)
 
 
 def fixture_docs(rule: Rule, expect: str) -> list[dict[str, Any]]:
