@@ -14,10 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from compiler import __version__
-from compiler.render import Artifact, K8sObject
+from compiler.render import Artifact, K8sObject, yamlout
 
 __all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_yaml", "dump_yaml_stream", "layout"]
 
@@ -25,26 +23,12 @@ INDEX = "index.json"
 SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root; never rendered
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    pass
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def dump_yaml(obj: Any) -> bytes:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, width=4096).encode()
+    return yamlout.dump(obj)
 
 
 def dump_yaml_stream(objs: Iterable[Any]) -> bytes:
-    return yaml.dump_all(list(objs), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True, width=4096, explicit_start=True).encode()
+    return yamlout.dump_all(objs, explicit_start=True)
 
 
 @dataclass(frozen=True, slots=True)
