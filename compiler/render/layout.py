@@ -18,6 +18,7 @@ import yaml
 
 from compiler import __version__
 from compiler.render import Artifact, K8sObject
+from compiler.render.emit import Emitter
 
 __all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_yaml", "dump_yaml_stream", "layout"]
 
@@ -37,9 +38,17 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def dump_yaml(obj: Any) -> bytes:
+def _libyaml_dump(obj: Any) -> bytes:
     return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=4096).encode()
+
+
+_emitter = Emitter(_libyaml_dump)
+
+
+def dump_yaml(obj: Any) -> bytes:
+    """One object as block YAML: libyaml's exact bytes, written by a faster emitter."""
+    return _emitter.dump(obj)
 
 
 def dump_yaml_stream(objs: Iterable[Any]) -> bytes:
