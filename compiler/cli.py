@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from compiler import __version__
+from compiler.cache import Cache
 from compiler.diagnostics import Diagnostic, render_github, render_text
 from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
 from compiler.pipeline import STAGES, CompileResult, compile_workspace
@@ -72,9 +73,9 @@ def _exit(code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _compile(root: Path, out: str | None, fmt: str) -> CompileResult:
+def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None) -> CompileResult:
     with _progress(fmt == "text") as on_stage:
-        return compile_workspace(root, out, on_stage=on_stage)
+        return compile_workspace(root, out, on_stage=on_stage, cache=cache)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -122,8 +123,10 @@ def validate(workspace: str, fmt: str) -> None:
               help="With --stdout: the ENV/REGION to print (cluster-wide objects included).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
               help="How to print diagnostics and the summary.")
+@click.option("--no-cache", is_flag=True,
+              help="Compile everything from scratch; do not read or write .mentat/.")
 def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
-                target: str | None, fmt: str) -> None:
+                target: str | None, fmt: str, no_cache: bool) -> None:
     """Compile a workspace into its output tree, atomically.
 
     A failed compile leaves the previous output untouched.
@@ -132,16 +135,21 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     Examples:
       mentatctl compile                       # writes rendered/
       mentatctl compile --check               # CI drift check, exit 1 on drift
+      mentatctl compile --no-cache            # ignore .mentat/ (incremental cache)
       mentatctl compile --stdout --target prod/us-east-1 | kubectl apply -f -
     """
     if check and to_stdout:
         raise click.UsageError("--check and --stdout cannot be combined")
     root = _workspace_root(workspace)
-    result = _compile(root, out, fmt)
+    cache = None if no_cache else Cache(root)
+    result = _compile(root, out, fmt, cache)
     if not result.ok or result.workspace is None:
         _emit(fmt, result.diagnostics)
         _exit(1)
+    sources = result.workspace.source_digests
     if to_stdout:
+        if cache:
+            cache.save(sources, written=False)
         _print_stream(result, target)
         _emit(fmt if fmt != "json" else "text", result.diagnostics)
         _exit(0)
@@ -149,7 +157,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     if diag is not None:
         _emit(fmt, [*result.diagnostics, diag])
         _exit(1)
-    diff = diff_tree(out_dir, result.files)
+    diff = diff_tree(out_dir, result.files, cache.output_stats(out_dir) if cache else None)
     diags = list(result.diagnostics)
     summary: dict[str, Any] = {
         "output": str(out_dir),
@@ -159,6 +167,8 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         "changed": diff.changed,
     }
     if check:
+        if cache:
+            cache.save(sources, None if diff else out_dir, result.files, written=False)
         if diff:
             diags.append(Diagnostic(
                 "M700", f"{_shown(out_dir)} is out of date: {len(diff.changed)} changed, "
@@ -174,6 +184,8 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         diags += write_tree(out_dir, result.files)
     _emit(fmt, diags, summary)
     failed = any(d.severity == "error" for d in diags)
+    if cache:
+        cache.save(sources, None if failed else out_dir, result.files, written=bool(diff))
     if fmt == "text" and not failed:
         n = len(diff.added) + len(diff.removed) + len(diff.changed)
         click.echo(f"compiled {len(result.files)} files into {_shown(out_dir)} "

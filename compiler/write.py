@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import secrets
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.diagnostics import Diagnostic
 from compiler.render.layout import INDEX, SIGNATURE_SUFFIX
 
-__all__ = ["TreeDiff", "diff_tree", "read_tree", "write_tree"]
+__all__ = ["Stat", "TreeDiff", "diff_tree", "read_tree", "snapshot", "stat_key", "write_tree"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -54,13 +56,87 @@ def read_tree(out: Path) -> dict[str, bytes]:
     return files
 
 
-def diff_tree(out: Path, files: dict[str, bytes]) -> TreeDiff:
-    on_disk = read_tree(out)
-    return TreeDiff(
-        added=sorted(set(files) - set(on_disk)),
-        removed=sorted(set(on_disk) - set(files)),
-        changed=sorted(p for p in files.keys() & on_disk.keys() if files[p] != on_disk[p]),
-    )
+Stat = tuple[int, int, int, int]  # (size, mtime_ns, ctime_ns, inode), as stat_key gives
+
+
+def stat_key(st: os.stat_result) -> Stat:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def diff_tree(out: Path, files: dict[str, bytes],
+              known: dict[str, tuple[Stat, str]] | None = None) -> TreeDiff:
+    """What writing `files` would change. `known` (from the incremental cache) maps paths to
+    the stat and sha256 they had when last written: a file whose stat still matches is
+    compared by digest instead of being read (as git's index does)."""
+    if not known:
+        on_disk = read_tree(out)
+        return TreeDiff(
+            added=sorted(set(files) - set(on_disk)),
+            removed=sorted(set(on_disk) - set(files)),
+            changed=sorted(p for p in files.keys() & on_disk.keys() if files[p] != on_disk[p]),
+        )
+    diff = TreeDiff()
+    seen: set[str] = set()
+    # When index.json is untouched since the snapshot and equal to the new one, the digests
+    # it lists are the new files' digests too: an untouched file needs no hashing at all.
+    index_same = False
+    if INDEX in known and INDEX in files:
+        try:
+            st = os.stat(out / INDEX)
+        except OSError:
+            pass
+        else:
+            index_same = (known[INDEX][0] == stat_key(st)
+                          and known[INDEX][1] == hashlib.sha256(files[INDEX]).hexdigest())
+    for rel, path, st in _scan(out):
+        seen.add(rel)
+        new = files.get(rel)
+        if new is None:
+            diff.removed.append(rel)
+            continue
+        prior = known.get(rel)
+        if prior is not None and prior[0] == stat_key(st) and len(new) == st.st_size:
+            same = index_same or prior[1] == hashlib.sha256(new).hexdigest()
+        else:
+            with open(path, "rb") as f:
+                same = f.read() == new
+        if not same:
+            diff.changed.append(rel)
+    diff.added = sorted(set(files) - seen)
+    diff.removed.sort()
+    diff.changed.sort()
+    return diff
+
+
+def _scan(out: Path) -> list[tuple[str, str, os.stat_result]]:
+    """Every file under `out` (signature files excluded) with its stat, sorted by path."""
+    found: list[tuple[str, str, os.stat_result]] = []
+
+    def walk(d: str, prefix: str) -> None:
+        with os.scandir(d) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            rel = prefix + e.name
+            if e.is_dir(follow_symlinks=False):
+                walk(e.path, rel + "/")
+            elif not _is_signature(rel):
+                found.append((rel, e.path, e.stat()))
+
+    if out.is_dir():
+        walk(str(out), "")
+    return found
+
+
+def snapshot(out: Path, paths: Iterable[str]) -> dict[str, Stat]:
+    """The stat of each of `paths` under `out` now (for a later `diff_tree(known=...)`)."""
+    snap: dict[str, Stat] = {}
+    base = str(out)
+    for rel in paths:
+        try:
+            snap[rel] = stat_key(os.stat(os.path.join(base, rel)))
+        except OSError:
+            continue
+    return snap
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -12,12 +12,22 @@ the whole object, so the output never differs from it (tests compare both on who
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Emitter"]
+__all__ = ["Emitter", "dump_json"]
 
 _LONG = 1024  # scalars longer than this go through libyaml whole (line folding at width)
+# Strings libyaml certainly writes plain and that read back as strings: a letter first (no
+# number, indicator or special float), no ': ', ' #', spaces or trailing ':', and not one of
+# YAML 1.1's boolean or null words. Anything else is asked of libyaml once.
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./@,=+-]*(?::[A-Za-z0-9_./@,=+-]+)*")
+_WORDS = frozenset(
+    w for base in ("yes", "no", "true", "false", "on", "off", "null", "y", "n")
+    for w in (base, base.capitalize(), base.upper())
+)
 
 
 class _Fallback(Exception):
@@ -65,6 +75,8 @@ class Emitter:
             text = str(v)
         elif v is None:
             text = "null"
+        elif t is str and len(v) <= _LONG and _PLAIN.fullmatch(v) and v not in _WORDS:
+            text = v
         elif t is str or t is float:
             if t is str and (len(v) > _LONG or "\n" in v):
                 raise _Fallback
@@ -95,6 +107,9 @@ class Emitter:
             return hit
         if type(k) is not str or len(k) > 120 or "\n" in k:
             raise _Fallback  # libyaml writes long or multi-line keys as complex keys ("? ")
+        if _PLAIN.fullmatch(k) and k not in _WORDS:
+            self._keys[k] = k
+            return k
         text = self._ref({k: None}).decode()
         if not text.endswith(": null\n") or "\n" in text[:-7]:
             raise _Fallback
@@ -169,3 +184,60 @@ class Emitter:
                 raise _Fallback
             else:
                 out.append("- " + self._value(v) + "\n")
+
+
+def dump_json(value: Any, indent: str = "") -> str:
+    """`json.dumps(value, indent=2, sort_keys=True)`, written directly: with `indent` the
+    standard library falls back to its pure-Python encoder, ~5x slower for index.json."""
+    out: list[str] = []
+    _json(value, indent, out)
+    return "".join(out)
+
+
+_encode_str = json.encoder.encode_basestring_ascii  # the C function json.dumps uses
+
+
+def _json(v: Any, indent: str, out: list[str]) -> None:
+    t = type(v)
+    if t is str:
+        out.append(_encode_str(v))
+    elif t is dict:
+        if not v:
+            out.append("{}")
+            return
+        inner = indent + "  "
+        out.append("{\n")
+        first = True
+        for k in sorted(v):
+            if type(k) is not str:
+                raise TypeError("dump_json: keys must be strings")
+            if not first:
+                out.append(",\n")
+            first = False
+            out.append(inner + _encode_str(k) + ": ")
+            _json(v[k], inner, out)
+        out.append("\n" + indent + "}")
+    elif t is list or t is tuple:
+        if not v:
+            out.append("[]")
+            return
+        inner = indent + "  "
+        out.append("[\n")
+        first = True
+        for item in v:
+            if not first:
+                out.append(",\n")
+            first = False
+            out.append(inner)
+            _json(item, inner, out)
+        out.append("\n" + indent + "]")
+    elif v is True:
+        out.append("true")
+    elif v is False:
+        out.append("false")
+    elif v is None:
+        out.append("null")
+    elif t is int:
+        out.append(int.__repr__(v))
+    else:
+        out.append(json.dumps(v))  # floats and anything rarer: exactly as json writes them

@@ -8,9 +8,8 @@ them in (apiVersion, kind, metadata first), no timestamps; libyaml emits the tex
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +17,10 @@ import yaml
 
 from compiler import __version__
 from compiler.render import Artifact, K8sObject
-from compiler.render.emit import Emitter
+from compiler.render.emit import Emitter, dump_json
 
-__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_yaml", "dump_yaml_stream", "layout"]
+__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_object", "dump_yaml", "dump_yaml_stream",
+           "layout", "object_path"]
 
 INDEX = "index.json"
 SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root; never rendered
@@ -56,6 +56,10 @@ def dump_yaml_stream(objs: Iterable[Any]) -> bytes:
                          allow_unicode=True, width=4096, explicit_start=True).encode()
 
 
+def dump_object(o: K8sObject) -> bytes:
+    return dump_yaml(o.obj)
+
+
 @dataclass(frozen=True, slots=True)
 class Tree:
     files: dict[str, bytes]  # output-relative POSIX path -> content, index.json included
@@ -71,6 +75,7 @@ def layout(
     objects: list[K8sObject],
     artifacts: list[Artifact],
     source_digests: dict[str, str],
+    dump: Callable[[K8sObject], bytes] = dump_object,
 ) -> Tree:
     files: dict[str, bytes] = {}
     sources: dict[str, tuple[str, ...]] = {}
@@ -78,7 +83,7 @@ def layout(
     dir_sources: dict[str, set[str]] = defaultdict(set)
     for o in sorted(objects, key=object_path):
         path = object_path(o)
-        files[path] = dump_yaml(o.obj)
+        files[path] = dump(o)
         sources[path] = o.sources
         by_dir[o.dir].append(path.rsplit("/", 1)[1])
         dir_sources[o.dir] |= set(o.sources)
@@ -106,5 +111,5 @@ def layout(
         ],
         "sources": [{"path": p, "sha256": d} for p, d in sorted(source_digests.items())],
     }
-    files[INDEX] = (json.dumps(index, indent=2, sort_keys=True) + "\n").encode()
+    files[INDEX] = (dump_json(index) + "\n").encode()  # == json.dumps(indent=2, sort_keys=True)
     return Tree(files=files, sources=sources)
