@@ -24,6 +24,8 @@ _LONG = 1024  # scalars longer than this go through libyaml whole (line folding 
 # number, indicator or special float), no ': ', ' #', spaces or trailing ':', and not one of
 # YAML 1.1's boolean or null words. Anything else is asked of libyaml once.
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./@,=+-]*(?::[A-Za-z0-9_./@,=+-]+)*")
+_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")  # what libyaml treats as line breaks
+_ODD_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 _WORDS = frozenset(
     w for base in ("yes", "no", "true", "false", "on", "off", "null", "y", "n")
     for w in (base, base.capitalize(), base.upper())
@@ -78,8 +80,8 @@ class Emitter:
         elif t is str and len(v) <= _LONG and _PLAIN.fullmatch(v) and v not in _WORDS:
             text = v
         elif t is str or t is float:
-            if t is str and (len(v) > _LONG or "\n" in v):
-                raise _Fallback
+            if t is str and (len(v) > _LONG or _BREAKS.search(v)):
+                raise _Fallback  # a break's indentation depends on where the scalar sits
             lines = self._probe(v)
             if len(lines) != 1:
                 raise _Fallback
@@ -92,7 +94,7 @@ class Emitter:
     def _block(self, v: str) -> list[str]:
         hit = self._blocks.get(v)
         if hit is None:
-            if len(v) > 64 * _LONG:
+            if len(v) > 64 * _LONG or _ODD_BREAKS.search(v):
                 raise _Fallback
             hit = self._probe(v)
             # Continuation lines are indented relative to the key (2 spaces at top level).
