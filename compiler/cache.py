@@ -41,6 +41,7 @@ from typing import Any
 
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, Severity
+from compiler.digest import sha256_hex
 from compiler.model.raw import Pos, RawDoc
 from compiler.render import K8sObject
 from compiler.render.layout import dump_object, object_path
@@ -120,6 +121,7 @@ class Cache:
         self._units: list[tuple[str, tuple[str, ...], Unit, bool]] = []  # key, deps, unit, hit
         self._checked: tuple[str, set[str], list[K8sObject]] | None = None
         self._manifest_data: dict[str, Any] | None = None
+        self._snapshot_of: str | None = None  # output dir whose snapshot was read intact
 
     # --- entries ---------------------------------------------------------------------------
 
@@ -153,10 +155,13 @@ class Cache:
         with contextlib.suppress(OSError):
             path.unlink()
 
-    def _put(self, kind: str, key: str, value: Any) -> None:
+    def _entry(self, kind: str, key: str, value: Any) -> tuple[Path, bytes]:
         self._used.setdefault(kind, set()).add(key)
         payload = marshal.dumps((key, value), 4)
-        self._pending[(kind, key)] = _MAGIC + hashlib.sha256(payload).digest() + payload
+        return self._path(kind, key), _MAGIC + hashlib.sha256(payload).digest() + payload
+
+    def _put(self, kind: str, key: str, value: Any) -> None:
+        self._pending[(kind, key)] = self._entry(kind, key, value)[1]
 
     # --- load: parsed documents per source file --------------------------------------------
 
@@ -287,19 +292,25 @@ class Cache:
 
     def _manifest_current(self, sources: dict[str, str], out: Path | None) -> bool:
         m = self._read_manifest()
+        if out is not None and self._snapshot_of != str(out):
+            return False  # the snapshot is missing or was refused: write a new one
         return (m.get("compiler") == fingerprint() and m.get("sources") == sources
                 and m.get("output") == (str(out) if out is not None else None)
                 and m.get("unit_keys") == sorted(key for key, *_ in self._units))
 
     def output_stats(self, out: Path) -> dict[str, tuple[Stat, str]]:
-        """The stat snapshot and sha256 of every output file as the last compile left it."""
+        """The stat and sha256 of every output file under `out` as the last compile left
+        it (empty when unknown: the tree is then read in full)."""
+        value = self._get("snapshot", _key("snapshot", (str(out),)))
+        if not isinstance(value, dict):
+            return {}
         try:
-            manifest = self._read_manifest()
-            if manifest.get("compiler") != fingerprint() or manifest.get("output") != str(out):
-                return {}
-            return {p: ((int(v["stat"][0]), int(v["stat"][1]), int(v["stat"][2]), int(v["stat"][3])),
-                        str(v["sha256"])) for p, v in manifest["files"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            known = {str(p): ((int(a), int(b), int(c), int(d)), str(h))
+                     for p, ((a, b, c, d), h) in value.items()}
+            self._snapshot_of = str(out)
+            return known
+        except (TypeError, ValueError):
+            self._reject(self._path("snapshot", _key("snapshot", (str(out),))))
             return {}
 
     # --- end of compile --------------------------------------------------------------------
@@ -335,7 +346,10 @@ class Cache:
 
     def _manifest(self, sources: dict[str, str], out: Path | None,
                   files: dict[str, bytes]) -> None:
-        stats = snapshot(out, files) if out is not None else {}
+        if out is not None:
+            stats = snapshot(out, files)
+            value = {rel: (st, sha256_hex(files[rel])) for rel, st in stats.items()}
+            _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)), value))
         manifest = {
             "compiler": fingerprint(),
             "sources": dict(sorted(sources.items())),
@@ -344,11 +358,11 @@ class Cache:
                              for key, deps, unit, _ in self._units), key=lambda u: u["key"]),
             "unit_keys": sorted(key for key, *_ in self._units),
             "output": str(out) if out is not None else None,
-            "files": {rel: {"sha256": _digest(files[rel]), "stat": list(st)}
-                      for rel, st in sorted(stats.items())},
         }
-        _atomic_write(self.root / MANIFEST,
-                      (json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n").encode())
+        if manifest != self._read_manifest():
+            _atomic_write(self.root / MANIFEST,
+                          (json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n")
+                          .encode())
 
     def _prune(self) -> None:
         for kind, used in self._used.items():
@@ -368,7 +382,7 @@ class Cache:
 
 
 def _digest(b: bytes) -> str:
-    return hashlib.sha256(b).hexdigest()
+    return sha256_hex(b)
 
 
 def _atomic_write(path: Path, blob: bytes) -> None:

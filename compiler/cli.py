@@ -181,7 +181,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
                        err=True)
         _exit(1 if diff else 0)
     if diff:
-        diags += write_tree(out_dir, result.files)
+        diags += write_tree(out_dir, result.files, diff)
     _emit(fmt, diags, summary)
     failed = any(d.severity == "error" for d in diags)
     if cache:

@@ -7,7 +7,6 @@ them in (apiVersion, kind, metadata first), no timestamps; libyaml emits the tex
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from compiler import __version__
+from compiler.digest import sha256_hex
 from compiler.render import Artifact, K8sObject
 from compiler.render.emit import Emitter, dump_json
 
@@ -105,7 +105,7 @@ def layout(
         "compiler": {"name": "mentatctl", "version": __version__},
         "workspace": workspace,
         "files": [
-            {"path": p, "sha256": hashlib.sha256(files[p]).hexdigest(),
+            {"path": p, "sha256": sha256_hex(files[p]),
              "sources": sorted(sources[p])}
             for p in sorted(files)
         ],

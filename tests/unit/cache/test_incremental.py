@@ -132,7 +132,9 @@ def test_manifest_maps_sources_to_outputs(ws: Path) -> None:
     rendered = {f["path"] for f in index["files"]}
     assert outputs <= rendered
     assert all("mentat.yaml" in u["sources"] for u in manifest["units"])
-    assert set(manifest["files"]) == rendered | {"index.json"}
+    assert manifest["output"] == str(ws / "rendered")
+    snapshot = Cache(ws).output_stats(ws / "rendered")
+    assert set(snapshot) == rendered | {"index.json"}
 
 
 def test_no_cache_neither_reads_nor_writes_the_cache(ws: Path, tmp_path: Path) -> None:

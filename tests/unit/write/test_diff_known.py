@@ -54,3 +54,18 @@ def test_replaced_index_defeats_the_shortcut(tmp_path: Path) -> None:
     (out / "index.json").write_bytes(b'{"i": 1}\n')  # same bytes, but a new stat
     (out / "a" / "x.yaml").write_bytes(b"x: 5\n")
     assert diff_tree(out, files, known).changed == ["a/x.yaml"]
+
+
+def test_write_with_diff_links_unchanged_files_and_writes_the_rest(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    files = _files()
+    assert not write_tree(out, files)
+    before = {p: (out / p).stat().st_ino for p in files}
+    new = {**files, "a/x.yaml": b"x: 2\n", "c/new.yaml": b"n: 1\n"}
+    diff = diff_tree(out, new)
+    assert not write_tree(out, new, diff)
+    assert {p: (out / p).read_bytes() for p in new} == new
+    after = {p: (out / p).stat().st_ino for p in new}
+    assert after["a/y.yaml"] == before["a/y.yaml"]  # linked, not rewritten
+    assert after["a/x.yaml"] != before["a/x.yaml"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(new)
