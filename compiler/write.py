@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,23 +172,7 @@ def write_tree(out: Path, files: dict[str, bytes], diff: TreeDiff | None = None)
         parent.mkdir(parents=True, exist_ok=True)
         _clean_stale(parent, rel_out)
         tmp.mkdir()
-        fresh = set(diff.changed) | set(diff.added) if diff is not None else None
-        base, new_base = str(out), str(tmp)
-        made: set[str] = {""}
-        for rel, content in files.items():
-            d = os.path.dirname(rel)
-            if d not in made:
-                os.makedirs(os.path.join(new_base, d), exist_ok=True)
-                made.add(d)
-            target = os.path.join(new_base, rel)
-            if fresh is not None and rel not in fresh:
-                try:
-                    os.link(os.path.join(base, rel), target)
-                    continue
-                except OSError:
-                    pass  # no hard links here (or the file vanished): write it
-            with open(target, "wb") as f:
-                f.write(content)
+        _fill(out, tmp, files, diff)
         old_index = out / INDEX
         if old_index.is_file() and old_index.read_bytes() == files.get(INDEX):
             for sig in out.glob(f"*{SIGNATURE_SUFFIX}"):
@@ -205,6 +190,42 @@ def write_tree(out: Path, files: dict[str, bytes], diff: TreeDiff | None = None)
         shutil.rmtree(tmp, ignore_errors=True)
         return [Diagnostic("M701", f"cannot write {out}: {e.strerror or e}")]
     return []
+
+
+_WRITERS = 4  # file creation waits on the filesystem, not the GIL: threads overlap it
+_PARALLEL_FROM = 256
+
+
+def _fill(out: Path, tmp: Path, files: dict[str, bytes], diff: TreeDiff | None) -> None:
+    fresh = set(diff.changed) | set(diff.added) if diff is not None else None
+    base, new_base = str(out), str(tmp)
+    made: set[str] = {""}
+    todo: list[tuple[str, bytes]] = []
+    for rel, content in files.items():
+        d = os.path.dirname(rel)
+        if d not in made:
+            os.makedirs(os.path.join(new_base, d), exist_ok=True)
+            made.add(d)
+        target = os.path.join(new_base, rel)
+        if fresh is not None and rel not in fresh:
+            try:
+                os.link(os.path.join(base, rel), target)
+                continue
+            except OSError:
+                pass  # no hard links here (or the file vanished): write it
+        todo.append((target, content))
+    if len(todo) < _PARALLEL_FROM:
+        _write_all(todo)
+        return
+    with ThreadPoolExecutor(_WRITERS) as pool:
+        for future in [pool.submit(_write_all, todo[i::_WRITERS]) for i in range(_WRITERS)]:
+            future.result()  # re-raises an OSError of any writer
+
+
+def _write_all(items: list[tuple[str, bytes]]) -> None:
+    for target, content in items:
+        with open(target, "wb") as f:
+            f.write(content)
 
 
 def _clean_stale(parent: Path, name: str) -> None:
