@@ -41,7 +41,7 @@ from typing import Any
 
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.digest import sha256_hex
+from compiler.digest import remember, sha256_hex
 from compiler.model.raw import Pos, RawDoc
 from compiler.render import K8sObject
 from compiler.render.layout import dump_object, object_path
@@ -51,7 +51,7 @@ __all__ = ["CACHE_DIR", "MANIFEST", "Cache", "fingerprint"]
 
 CACHE_DIR = ".mentat/cache"
 MANIFEST = ".mentat/manifest.json"
-_FORMAT = 1  # bump when an entry's layout changes
+_FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
 _LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema")
 
@@ -213,9 +213,11 @@ class Cache:
     def _unit_in(self, value: Any) -> Unit:
         items, diags, classes = value
         objs: list[K8sObject] = []
-        for d, kind, name, sources, origin, blob, text in items:
-            if not all(isinstance(x, str) for x in (d, kind, name)) or not isinstance(text, bytes):
+        for d, kind, name, sources, origin, blob, text, digest in items:
+            if not all(isinstance(x, str) for x in (d, kind, name, digest)) or not isinstance(
+                    text, bytes):
                 raise TypeError("bad unit entry")
+            remember(text, digest)
             o = _CachedObject(d, blob, tuple(sources), (origin[0], origin[1], origin[2]),
                               kind, name)
             self._bytes[id(o)] = (o, text)
@@ -229,7 +231,7 @@ class Cache:
             if text is None:
                 return None  # not serialised: the compile stopped before layout
             items.append((o.dir, o.kind, o.name, o.sources, o.origin,
-                          marshal.dumps(o.obj, 4), text))
+                          marshal.dumps(o.obj, 4), text, sha256_hex(text)))
         return items, [_diag_out(d) for d in unit[1]], sorted(unit[2])
 
     def _text(self, o: K8sObject) -> bytes | None:

@@ -67,8 +67,25 @@ def _validator(version: str, api_version: str, kind: str) -> Any:
         return None
     text = path.read_text().replace('"/api/_definitions.json#/$defs/', '"#/$defs/')
     schema = json.loads(text)
-    schema["$defs"] = _definitions(version)
+    schema["$defs"] = _reachable(text, _definitions(version))
     return jsonschema_rs.Draft202012Validator(schema)
+
+
+_REF = re.compile(r'"#/\$defs/([^"]+)"')
+
+
+def _reachable(text: str, defs: dict[str, Any]) -> dict[str, Any]:
+    """Only the definitions the schema reaches: compiling all ~600 of them for every kind
+    cost ~5 ms a kind, a tenth of a small compile."""
+    todo = _REF.findall(text)
+    out: dict[str, Any] = {}
+    while todo:
+        name = todo.pop()
+        if name in out or name not in defs:
+            continue
+        out[name] = defs[name]
+        todo += _REF.findall(json.dumps(defs[name]))
+    return out
 
 
 def check(objects: list[K8sObject], kubernetes_version: str = DEFAULT_VERSION) -> list[Diagnostic]:

@@ -216,14 +216,22 @@ def _json(v: Any, indent: str, out: list[str]) -> None:
             if not first:
                 out.append(",\n")
             first = False
-            out.append(inner + _encode_str(k) + ": ")
-            _json(v[k], inner, out)
+            item = v[k]
+            if type(item) is str:  # the common leaf, without a call
+                out.append(inner + _encode_str(k) + ": " + _encode_str(item))
+            else:
+                out.append(inner + _encode_str(k) + ": ")
+                _json(item, inner, out)
         out.append("\n" + indent + "}")
     elif t is list or t is tuple:
         if not v:
             out.append("[]")
             return
         inner = indent + "  "
+        if all(type(x) is str for x in v):
+            sep = ",\n" + inner
+            out.append("[\n" + inner + sep.join(map(_encode_str, v)) + "\n" + indent + "]")
+            return
         out.append("[\n")
         first = True
         for item in v:

@@ -177,3 +177,12 @@ def test_warm_and_cold_runs_report_the_same_diagnostics(ws: Path) -> None:
     assert warm.exit_code == cold.exit_code == 1
     assert json.loads(warm.output)["diagnostics"] == json.loads(cold.output)["diagnostics"]
     assert {d["code"] for d in json.loads(warm.output)["diagnostics"]} >= {"M102", "M302"}
+
+
+def test_stdout_stream_from_cached_objects_equals_cold(ws: Path) -> None:
+    assert _compile(ws)[0] == 0
+    args = ["compile", str(ws), "--stdout", "--target", "prod/us-east-1"]
+    warm = CliRunner().invoke(main, args)
+    cold = CliRunner().invoke(main, [*args, "--no-cache"])
+    assert warm.exit_code == cold.exit_code == 0
+    assert warm.stdout_bytes == cold.stdout_bytes and warm.stdout_bytes.count(b"\n---") > 10
