@@ -7,6 +7,7 @@ error[CODE]: message`; `--format json` prints one JSON object on stdout instead.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -74,6 +75,9 @@ def _exit(code: int) -> NoReturn:
 
 
 def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None) -> CompileResult:
+    # A one-shot command: the millions of small acyclic objects a compile allocates would
+    # cost the cyclic collector 10-15% for nothing; refcounting frees them all the same.
+    gc.disable()
     with _progress(fmt == "text") as on_stage:
         return compile_workspace(root, out, on_stage=on_stage, cache=cache)
 
