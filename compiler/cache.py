@@ -45,6 +45,7 @@ from compiler.digest import remember, sha256_hex
 from compiler.model.raw import Pos, RawDoc
 from compiler.render import K8sObject
 from compiler.render.layout import dump_object, object_path
+from compiler.resources import policies_dir, schemas_dir
 from compiler.write import Stat, snapshot
 
 __all__ = ["CACHE_DIR", "MANIFEST", "Cache", "fingerprint"]
@@ -53,6 +54,7 @@ CACHE_DIR = ".mentat/cache"
 MANIFEST = ".mentat/manifest.json"
 _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
+_CODE = (".py", ".json", ".yaml", ".yml", ".cel")
 _LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema")
 
 Unit = tuple[list[K8sObject], list[Diagnostic], set[str]]
@@ -64,10 +66,9 @@ def fingerprint() -> str:
     libraries whose behaviour shapes the output, and the Python (marshal) version."""
     h = hashlib.sha256(f"{_FORMAT}|{__version__}|{sys.version_info[:2]}".encode())
     pkg = Path(__file__).resolve().parent
-    schemas = pkg.parent / "schemas"
-    for base in (pkg, schemas):
-        for path in sorted(base.rglob("*")):
-            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+    for base in (pkg, schemas_dir(), policies_dir()):
+        for path in sorted(base.rglob("*")) if base.is_dir() else ():
+            if path.suffix in _CODE and "__pycache__" not in path.parts:
                 h.update(path.relative_to(base).as_posix().encode() + b"\0")
                 h.update(path.read_bytes())
     for lib in _LIBS:  # a reinstall changes the stat of its files (cheaper than metadata)
