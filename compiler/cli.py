@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from compiler.pipeline import STAGES, CompileResult, compile_workspace
 from compiler.render.layout import dump_yaml_stream, object_path
 from compiler.write import diff_tree, write_tree
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]
 
 FORMATS = click.Choice(["text", "json", "github"])
 
@@ -234,5 +235,22 @@ def _print_stream(result: CompileResult, target: str | None) -> None:
     sys.stdout.flush()
 
 
+def entry() -> None:
+    """The console script: `main`, except that a one-shot `compile` or `validate` skips the
+    interpreter's teardown (freeing a large compile's objects one by one, ~50 ms at 10k
+    objects), as mypy does. Everything they write is closed and flushed by then."""
+    try:
+        main()
+    except SystemExit as e:
+        if len(sys.argv) > 1 and sys.argv[1] in ("compile", "validate"):
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise
+
+
 if __name__ == "__main__":
-    main()
+    entry()
