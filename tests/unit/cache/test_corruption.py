@@ -125,3 +125,15 @@ def test_unwritable_cache_does_not_fail_the_compile(ws: Path) -> None:
     (ws / ".mentat").write_text("a file where the cache directory should be")
     result = CliRunner().invoke(main, ["compile", str(ws)])
     assert result.exit_code == 0, result.output
+
+
+def test_forged_object_blob_falls_back_to_the_yaml_bytes(ws: Path) -> None:
+    for entry in _entries(ws, "unit"):
+        key, (items, diags, classes) = marshal.loads(entry.read_bytes()[40:])
+        items = [(*item[:5], b"\xffjunk", *item[6:]) for item in items]
+        entry.write_bytes(_sealed(marshal.dumps((key, (items, diags, classes)), 4)))
+    args = ["compile", str(ws), "--stdout", "--target", "prod/us-east-1"]
+    warm = CliRunner().invoke(main, args)
+    cold = CliRunner().invoke(main, [*args, "--no-cache"])
+    assert warm.exit_code == cold.exit_code == 0, warm.output
+    assert warm.stdout_bytes == cold.stdout_bytes
