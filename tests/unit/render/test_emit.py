@@ -84,6 +84,9 @@ def test_emitter_matches_libyaml_on_random_strings() -> None:
     {}, [], {"b": 1, "a": [1, 2, {"z": None, "y": True}], "c": "é\"\\\n"}, [[], {}, [[]]],
     {"files": [{"path": "a/b.yaml", "sha256": "0" * 64, "sources": ["x", "y"]}]},
     {"f": 1.5, "g": -0.0, "h": 10**30, "i": False},
+    {"u": "日本 🎉 \u2028 \x07 \t", "nested": [{"é": ["ü", 1, None]}]},
 ])
 def test_dump_json_matches_json_dumps(value: Any) -> None:
     assert dump_json(value) == json.dumps(value, indent=2, sort_keys=True)
+    assert dump_json(value, ensure_ascii=False) == json.dumps(value, indent=2, sort_keys=True,
+                                                              ensure_ascii=False)
