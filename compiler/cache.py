@@ -215,11 +215,15 @@ class Cache:
         items, diags, classes = value
         objs: list[K8sObject] = []
         for d, kind, name, sources, origin, blob, text, digest in items:
-            if not (all(isinstance(x, str) for x in (d, kind, name, digest, *sources))
-                    and isinstance(text, bytes) and isinstance(blob, bytes)):
+            if (type(d) is not str or type(kind) is not str or type(name) is not str
+                    or type(digest) is not str or type(text) is not bytes
+                    or type(blob) is not bytes or type(sources) is not tuple):
                 raise TypeError("bad unit entry")
+            for source in sources:
+                if type(source) is not str:
+                    raise TypeError("bad unit entry")
             remember(text, digest)
-            o = _CachedObject(d, blob, text, tuple(sources),
+            o = _CachedObject(d, blob, text, sources,
                               (str(origin[0]), int(origin[1]), int(origin[2])), kind, name)
             self._bytes[id(o)] = (o, text)
             objs.append(o)
