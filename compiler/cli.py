@@ -7,7 +7,9 @@ error[CODE]: message`; `--format json` prints one JSON object on stdout instead.
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,13 +19,14 @@ from typing import Any, NoReturn
 import click
 
 from compiler import __version__
+from compiler.cache import Cache
 from compiler.diagnostics import Diagnostic, render_github, render_text
 from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
 from compiler.pipeline import STAGES, CompileResult, compile_workspace
 from compiler.render.layout import dump_yaml_stream, object_path
 from compiler.write import diff_tree, write_tree
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]
 
 FORMATS = click.Choice(["text", "json", "github"])
 
@@ -72,9 +75,9 @@ def _exit(code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _compile(root: Path, out: str | None, fmt: str) -> CompileResult:
+def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None) -> CompileResult:
     with _progress(fmt == "text") as on_stage:
-        return compile_workspace(root, out, on_stage=on_stage)
+        return compile_workspace(root, out, on_stage=on_stage, cache=cache)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -125,8 +128,10 @@ def validate(workspace: str, fmt: str) -> None:
               help="With --stdout: the ENV/REGION to print (cluster-wide objects included).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
               help="How to print diagnostics and the summary.")
+@click.option("--no-cache", is_flag=True,
+              help="Compile everything from scratch; do not read or write .mentat/.")
 def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
-                target: str | None, fmt: str) -> None:
+                target: str | None, fmt: str, no_cache: bool) -> None:
     """Compile a workspace into its output tree, atomically.
 
     A failed compile leaves the previous output untouched.
@@ -135,16 +140,21 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     Examples:
       mentatctl compile                       # writes rendered/
       mentatctl compile --check               # CI drift check, exit 1 on drift
+      mentatctl compile --no-cache            # ignore .mentat/ (incremental cache)
       mentatctl compile --stdout --target prod/us-east-1 | kubectl apply -f -
     """
     if check and to_stdout:
         raise click.UsageError("--check and --stdout cannot be combined")
     root = _workspace_root(workspace)
-    result = _compile(root, out, fmt)
+    cache = None if no_cache else Cache(root)
+    result = _compile(root, out, fmt, cache)
     if not result.ok or result.workspace is None:
         _emit(fmt, result.diagnostics)
         _exit(1)
+    sources = result.workspace.source_digests
     if to_stdout:
+        if cache:
+            cache.save(sources, written=False)
         _print_stream(result, target)
         _emit(fmt if fmt != "json" else "text", result.diagnostics)
         _exit(0)
@@ -152,7 +162,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     if diag is not None:
         _emit(fmt, [*result.diagnostics, diag])
         _exit(1)
-    diff = diff_tree(out_dir, result.files)
+    diff = diff_tree(out_dir, result.files, cache.output_stats(out_dir) if cache else None)
     diags = list(result.diagnostics)
     summary: dict[str, Any] = {
         "output": str(out_dir),
@@ -166,6 +176,8 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         for line in waiver_lines(result.policy.waivers):
             click.echo(line, err=True)
     if check:
+        if cache:
+            cache.save(sources, None if diff else out_dir, result.files, written=False)
         if diff:
             diags.append(Diagnostic(
                 "M700", f"{_shown(out_dir)} is out of date: {len(diff.changed)} changed, "
@@ -178,9 +190,11 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
                        err=True)
         _exit(1 if diff else 0)
     if diff:
-        diags += write_tree(out_dir, result.files)
+        diags += write_tree(out_dir, result.files, diff)
     _emit(fmt, diags, summary)
     failed = any(d.severity == "error" for d in diags)
+    if cache:
+        cache.save(sources, None if failed else out_dir, result.files, written=bool(diff))
     if fmt == "text" and not failed:
         n = len(diff.added) + len(diff.removed) + len(diff.changed)
         click.echo(f"compiled {len(result.files)} files into {_shown(out_dir)} "
@@ -225,6 +239,28 @@ def _print_stream(result: CompileResult, target: str | None) -> None:
     sys.stdout.flush()
 
 
+def entry() -> None:
+    """The console script: `main`, tuned for the one-shot `compile` and `validate`. They
+    run without the cyclic garbage collector (a compile allocates millions of acyclic
+    objects; its passes cost 10-15% and find nothing) and skip the interpreter's teardown
+    (freeing those objects one by one, ~40 ms at 10k objects), as mypy does; everything
+    they write is closed and flushed by then. Other commands (the controller) run as usual."""
+    one_shot = len(sys.argv) > 1 and sys.argv[1] in ("compile", "validate")
+    if one_shot:
+        gc.disable()
+    try:
+        main()
+    except SystemExit as e:
+        if one_shot:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise
+
+
 from compiler.commands.cost import cost  # noqa: E402
 from compiler.commands.policy import policy, waiver_lines, waivers_json  # noqa: E402
 from compiler.commands.sign import pki, sign, verify  # noqa: E402
@@ -238,4 +274,4 @@ main.add_command(verify)
 main.add_command(wasm)
 
 if __name__ == "__main__":
-    main()
+    entry()

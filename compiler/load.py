@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,8 +320,13 @@ def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix() if path != root else "."
 
 
-def load(root: Path, output: str | None = None) -> LoadResult:
-    """Read mentat.yaml and every source file it names. Collects diagnostics; never raises."""
+def load(
+    root: Path,
+    output: str | None = None,
+    parse: Callable[[str, bytes], tuple[list[RawDoc], list[Diagnostic]]] = parse_yaml,
+) -> LoadResult:
+    """Read mentat.yaml and every source file it names. Collects diagnostics; never raises.
+    `parse` is `parse_yaml` or a memoised version of it (compiler/cache.py)."""
     root = root.resolve()
     result = LoadResult(root=root, workspace=None)
     content, err = read_source(root, WORKSPACE_FILE)
@@ -358,7 +364,7 @@ def load(root: Path, output: str | None = None) -> LoadResult:
             continue
         assert content is not None
         result.digests[rel] = hashlib.sha256(content).hexdigest()
-        docs, diags = parse_yaml(rel, content)
+        docs, diags = parse(rel, content)
         result.docs += docs
         result.diagnostics += diags
     return result

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler import check as check_stage
+from compiler.cache import Cache
 from compiler.diagnostics import Diagnostic, has_errors
 from compiler.link import link
-from compiler.load import LoadResult, load
+from compiler.load import LoadResult, load, parse_yaml
 from compiler.model import Workspace
 from compiler.policy import (
     Limits,
@@ -27,7 +28,7 @@ from compiler.policy import (
 )
 from compiler.policy import report as policy_report
 from compiler.render import Artifact, Rendered, RenderInput, WasmBundle
-from compiler.render.layout import Tree, layout
+from compiler.render.layout import Tree, dump_object, layout
 from compiler.render.registry import RENDERERS
 from compiler.validate import Validated, validate
 from compiler.wasm import build_bundles
@@ -50,6 +51,7 @@ class State:
     rendered: Rendered | None = None
     tree: Tree | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    cache: Cache | None = None  # incremental compiles (compiler/cache.py)
 
 
 # Policy findings do not make the model unusable: later stages still run, so one compile
@@ -63,7 +65,7 @@ def _blocked(s: State) -> bool:
 
 
 def _load(s: State) -> None:
-    s.loaded = load(s.root, s.output)
+    s.loaded = load(s.root, s.output, s.cache.parse(parse_yaml) if s.cache else parse_yaml)
     s.diagnostics += s.loaded.diagnostics
 
 
@@ -121,7 +123,7 @@ def _render(s: State) -> None:
     if s.workspace is None or _blocked(s):
         return
     out = Rendered()
-    inp = RenderInput(ws=s.workspace, wasm=s.bundles)
+    inp = RenderInput(ws=s.workspace, wasm=s.bundles, cache=s.cache)
     for renderer in RENDERERS:
         out.extend(renderer(inp))
     s.rendered = out
@@ -132,14 +134,19 @@ def _check(s: State) -> None:
     if s.rendered is None or s.workspace is None or _blocked(s):
         return
     version = s.workspace.spec.spec.get("kubernetesVersion", check_stage.DEFAULT_VERSION)
-    s.diagnostics += check_stage.check(s.rendered.objects, version)
+    objects = s.cache.unchecked(s.rendered.objects, version) if s.cache else s.rendered.objects
+    found = check_stage.check(objects, version)
+    s.diagnostics += found
+    if s.cache and not found:
+        s.cache.passed(s.rendered.objects, version)
 
 
 def _layout(s: State) -> None:
     if s.rendered is None or s.workspace is None or _blocked(s):
         return
     sources = {**s.workspace.source_digests, **s.module_digests}
-    s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts, sources)
+    s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts, sources,
+                    s.cache.serialise(dump_object) if s.cache else dump_object)
 
 
 STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (
@@ -175,8 +182,11 @@ def compile_workspace(
     *,
     stop_after: str | None = None,
     on_stage: Callable[[str], None] | None = None,
+    cache: Cache | None = None,
 ) -> CompileResult:
-    s = State(root=root.resolve(), output=output)
+    """Run the stages. With a `cache` (`Cache(root)`), unchanged inputs reuse earlier results;
+    the caller saves it (`cache.save(...)`) once the output is written."""
+    s = State(root=root.resolve(), output=output, cache=cache)
     for name, step in STAGES:
         if on_stage:
             on_stage(name)

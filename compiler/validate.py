@@ -15,9 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
 import semantic_version
 from croniter import croniter
@@ -35,6 +34,9 @@ from compiler.model.spec import (
     WorkspaceSpec,
 )
 from compiler.resources import schemas_dir
+
+if TYPE_CHECKING:  # imported when a document is invalid: it costs ~30 ms at startup
+    import jsonschema
 
 __all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "validate"]
 
@@ -63,12 +65,15 @@ def bundled_schema(kind: str, version: str = "v1") -> dict[str, Any]:
 
 
 @cache
-def _validators(kind: str) -> tuple[Any, jsonschema.protocols.Validator]:
-    schema = bundled_schema(kind)
-    return (
-        jsonschema_rs.validator_for(schema),
-        jsonschema.Draft202012Validator(schema, format_checker=None),
-    )
+def _fast(kind: str) -> Any:
+    return jsonschema_rs.validator_for(bundled_schema(kind))
+
+
+@cache
+def _slow(kind: str) -> jsonschema.protocols.Validator:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(bundled_schema(kind), format_checker=None)
 
 
 def validate(loaded: LoadResult) -> Validated:
@@ -111,10 +116,9 @@ def _bad_kind(doc: RawDoc) -> Diagnostic:
 
 
 def _schema_ok(doc: RawDoc, diags: list[Diagnostic]) -> bool:
-    fast, slow = _validators(doc.kind)
-    if fast.is_valid(doc.data):
+    if _fast(doc.kind).is_valid(doc.data):
         return True
-    found = [d for e in slow.iter_errors(doc.data) for d in _explain(doc, e)]
+    found = [d for e in _slow(doc.kind).iter_errors(doc.data) for d in _explain(doc, e)]
     # `jsonschema` and `jsonschema-rs` agree on validity; keep a diagnostic even if not.
     diags.extend(_dedupe(found) or [Diagnostic("M201", "schema violation", doc.file, 1, 1)])
     return False
@@ -132,6 +136,8 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
     where = ".".join(str(p) for p in path) or "document"
     validator, value = err.validator, err.validator_value
     if validator in ("anyOf", "oneOf", "allOf") and err.context:
+        import jsonschema
+
         best = jsonschema.exceptions.best_match(err.context)
         return _explain(doc, best) if best is not None else []
     if validator == "additionalProperties":

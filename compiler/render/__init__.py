@@ -7,13 +7,14 @@ Every renderer takes a `RenderInput` and returns a `Rendered`. Kubernetes object
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from compiler.diagnostics import Diagnostic
 from compiler.model import Workspace
 
-__all__ = ["Artifact", "K8sObject", "RenderInput", "Rendered", "WasmBundle"]
+__all__ = ["Artifact", "K8sObject", "RenderCache", "RenderInput", "Rendered", "WasmBundle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +28,20 @@ class WasmBundle:
     files: dict[str, bytes] = field(default_factory=dict, repr=False)  # rel to `path`
 
 
+class RenderCache(Protocol):
+    """Memoises a unit of rendering (see compiler/cache.py). `parts` must name every input
+    the unit's result depends on, digests included; `depends_on` lists its source files."""
+
+    def unit(self, parts: tuple[str, ...], depends_on: tuple[str, ...],
+             build: Callable[[], tuple[list[K8sObject], list[Diagnostic], set[str]]]
+             ) -> tuple[list[K8sObject], list[Diagnostic], set[str]]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RenderInput:
     ws: Workspace
     wasm: dict[str, WasmBundle] = field(default_factory=dict)  # by agent key
+    cache: RenderCache | None = None  # incremental compiles; None renders everything
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,10 +95,10 @@ def _leaf(inp: RenderInput, env: Environment, region: str, flows: list[LinkedFlo
     out.objects.append(K8sObject(d, _namespace(env, region), (ws_file,), (ws_file, 1, 1)))
     wasm_classes: set[str] = set()
     for lf in flows:
-        leaf = _Leaf(inp, env, region, lf)
-        out.objects += leaf.objects()
-        out.diagnostics += leaf.diagnostics
-        wasm_classes |= leaf.runtime_classes
+        objs, diags, classes = _flow_in_leaf(inp, env, region, lf)
+        out.objects += objs
+        out.diagnostics += diags
+        wasm_classes |= classes
     for rc in sorted(wasm_classes):
         obj = {
             "apiVersion": "node.k8s.io/v1",
@@ -107,6 +107,29 @@ def _leaf(inp: RenderInput, env: Environment, region: str, flows: list[LinkedFlo
             "handler": rc,
         }
         out.objects.append(K8sObject(d, obj, (ws_file,), (ws_file, 1, 1)))
+
+
+def _flow_in_leaf(inp: RenderInput, env: Environment, region: str, lf: LinkedFlow
+                  ) -> tuple[list[K8sObject], list[Diagnostic], set[str]]:
+    """One flow's objects in one environment × region: the unit of incremental rendering."""
+
+    def build() -> tuple[list[K8sObject], list[Diagnostic], set[str]]:
+        leaf = _Leaf(inp, env, region, lf)
+        return leaf.objects(), leaf.diagnostics, leaf.runtime_classes
+
+    if inp.cache is None:
+        return build()
+    ws, digests = inp.ws, inp.ws.source_digests
+    # Everything _Leaf reads: the workspace, the flow, its agents, their bundles, the target.
+    docs = [ws.spec.doc, lf.flow.doc, *(n.agent.doc for n in lf.nodes)]
+    parts = ["k8s", env.name, region, *(f"{d.file}#{d.index}@{digests.get(d.file, '')}"
+                                        for d in docs)]
+    for n in lf.nodes:
+        bundle = inp.wasm.get(n.agent.key)
+        if bundle is not None:
+            parts.append(f"wasm:{n.agent.key}={bundle.digest}/{bundle.module_digest}")
+    depends = tuple(sorted({d.file for d in docs}))
+    return inp.cache.unit(tuple(parts), depends, build)
 
 
 def _namespace(env: Environment, region: str) -> dict[str, Any]:

@@ -7,17 +7,18 @@ them in (apiVersion, kind, metadata first), no timestamps; libyaml emits the tex
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from compiler import __version__
+from compiler.digest import sha256_hex
 from compiler.render import Artifact, K8sObject, yamlout
 
-__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_yaml", "dump_yaml_stream", "layout"]
+__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_object", "dump_yaml", "dump_yaml_stream",
+           "layout", "object_path"]
 
 INDEX = "index.json"
 SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root; never rendered
@@ -29,6 +30,10 @@ def dump_yaml(obj: Any) -> bytes:
 
 def dump_yaml_stream(objs: Iterable[Any]) -> bytes:
     return yamlout.dump_all(objs, explicit_start=True)
+
+
+def dump_object(o: K8sObject) -> bytes:
+    return dump_yaml(o.obj)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,7 @@ def layout(
     objects: list[K8sObject],
     artifacts: list[Artifact],
     source_digests: dict[str, str],
+    dump: Callable[[K8sObject], bytes] = dump_object,
 ) -> Tree:
     files: dict[str, bytes] = {}
     sources: dict[str, tuple[str, ...]] = {}
@@ -53,7 +59,7 @@ def layout(
     dir_sources: dict[str, set[str]] = defaultdict(set)
     for o in sorted(objects, key=object_path):
         path = object_path(o)
-        files[path] = dump_yaml(o.obj)
+        files[path] = dump(o)
         sources[path] = o.sources
         by_dir[o.dir].append(path.rsplit("/", 1)[1])
         dir_sources[o.dir] |= set(o.sources)
@@ -75,7 +81,7 @@ def layout(
         "compiler": {"name": "mentatctl", "version": __version__},
         "workspace": workspace,
         "files": [
-            {"path": p, "sha256": hashlib.sha256(files[p]).hexdigest(),
+            {"path": p, "sha256": sha256_hex(files[p]),
              "sources": sorted(sources[p])}
             for p in sorted(files)
         ],

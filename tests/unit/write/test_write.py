@@ -46,16 +46,14 @@ def test_a_failure_mid_write_leaves_the_previous_tree(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "rendered"
     write_tree(out, TREE)
-    real = Path.write_bytes
-    calls = {"n": 0}
+    real = write_mod._write_all
 
-    def flaky(self: Path, data: bytes) -> int:
-        calls["n"] += 1
-        if calls["n"] == 2:
+    def flaky(items: list[tuple[str, bytes]]) -> None:
+        if any(target.endswith("z.yaml") for target, _ in items):
             raise OSError(28, "No space left on device")
-        return real(self, data)
+        real(items)
 
-    monkeypatch.setattr(Path, "write_bytes", flaky)
+    monkeypatch.setattr(write_mod, "_write_all", flaky)
     diags = write_tree(out, {"index.json": b"new", "z.yaml": b"z", "w.yaml": b"w"})
     monkeypatch.undo()
     assert [d.code for d in diags] == ["M701"] and "No space" in diags[0].message

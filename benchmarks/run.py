@@ -1,0 +1,289 @@
+"""Benchmark `mentatctl` against `kubectl kustomize` on synthetic workspaces.
+
+For each size, on this machine, in one run: cold compile (no cache at all, and with the
+cache being filled), no-change recompile, one-flow-changed recompile, `compile --check`,
+`verify` (when the command exists), and `kubectl kustomize rendered/<env>/<region>` over the
+tree the compile produced (the anchor: it only re-reads and re-emits that YAML). Every
+number is the median of --runs runs of a fresh `python -m compiler.cli` process, with its
+peak RSS (wait4 rusage). Writes benchmarks/out/results.json and results.md.
+
+    python benchmarks/run.py                  # 1k and 10k objects, 5 runs each
+    python benchmarks/run.py --sizes 1000,10000,50000
+    python benchmarks/run.py --smoke          # smallest size, 1 run each (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import ENVIRONMENTS, generate
+
+__all__ = ["main"]
+
+REPO = Path(__file__).resolve().parent.parent
+KUSTOMIZE_TIMEOUT = 900.0  # seconds per leaf directory
+
+
+@dataclass(slots=True)
+class Sample:
+    seconds: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    exit_codes: list[int] = field(default_factory=list)
+    note: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        if not self.seconds:
+            return {"skipped": True, "note": self.note}
+        return {"median_s": round(statistics.median(self.seconds), 4),
+                "min_s": round(min(self.seconds), 4), "runs": len(self.seconds),
+                "peak_rss_mb": round(max(self.rss_mb), 1), "exit_codes": sorted(set(self.exit_codes)),
+                "note": self.note}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO)
+    # An installed package has its bytecode compiled; measure that, not the compiler of .py.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float | None = None) -> tuple[float, float, int, str]:
+    """(seconds, peak RSS in MB, exit code, stderr tail) of one child process. Reaped with
+    wait4, which reports that child's own peak RSS."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=err)
+        timer = threading.Timer(timeout, proc.kill) if timeout else None
+        if timer is not None:
+            timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        if timer is not None:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        tail = err.read()[-400:].decode(errors="replace")
+    return elapsed, usage.ru_maxrss / 1024, proc.returncode, tail
+
+
+def _mentat(*args: str) -> list[str]:
+    return [sys.executable, "-m", "compiler.cli", *args]
+
+
+def _measure(sample: Sample, cmd: list[str], cwd: Path, runs: int,
+             before: Any = None, timeout: float | None = None) -> Sample:
+    for i in range(runs):
+        if before is not None:
+            before(i)
+        secs, rss, code, err = _run(cmd, cwd, timeout)
+        sample.seconds.append(secs)
+        sample.rss_mb.append(rss)
+        sample.exit_codes.append(code)
+        if code not in (0,) and not sample.note:
+            sample.note = err.strip().splitlines()[-1] if err.strip() else f"exit {code}"
+    return sample
+
+
+def _wipe(ws: Path) -> None:
+    shutil.rmtree(ws / "rendered", ignore_errors=True)
+    shutil.rmtree(ws / ".mentat", ignore_errors=True)
+
+
+def _has_command(name: str) -> bool:
+    out = subprocess.run(_mentat("--help"), env=_env(), capture_output=True, text=True,
+                         cwd=REPO, check=False)
+    return re.search(rf"^\s+{name}\b", out.stdout, re.M) is not None
+
+
+def _flow_file(ws: Path) -> Path:
+    return sorted((ws / "flows").glob("group-*/flow-*.yaml"))[0]
+
+
+def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    ws = work / f"ws-{size}"
+    plan = generate(size, ws, seed=args.seed)
+    runs = args.runs
+    print(f"== {size}: {plan.agents} agents, {len(plan.flows)} flows, {plan.objects} objects",
+          file=sys.stderr)
+    res: dict[str, Any] = {"objects": plan.objects, "agents": plan.agents, "flows": len(plan.flows)}
+    compile_cmd = _mentat("compile", str(ws))
+
+    _wipe(ws)
+    _run(compile_cmd, REPO)  # warm the OS page cache and bytecode; not measured
+    res["cold_no_cache"] = _measure(Sample(), [*compile_cmd, "--no-cache"], REPO, runs,
+                                    before=lambda _: _wipe(ws)).summary()
+    res["cold"] = _measure(Sample(), compile_cmd, REPO, runs, before=lambda _: _wipe(ws)).summary()
+    res["no_change"] = _measure(Sample(), compile_cmd, REPO, runs).summary()
+
+    flow = _flow_file(ws)
+    original = flow.read_text()
+
+    def edit(i: int) -> None:  # a change that alters every object of the flow
+        flow.write_text(re.sub(r"owner: team-\d+", f"owner: bench-edit-{i}", original))
+
+    res["one_flow_change"] = _measure(Sample(), compile_cmd, REPO, runs, before=edit).summary()
+    flow.write_text(original)
+    _run(compile_cmd, REPO)
+    res["check"] = _measure(Sample(), [*compile_cmd, "--check"], REPO, runs).summary()
+    if _has_command("verify"):
+        res["verify"] = _measure(Sample(), _mentat("verify", str(ws / "rendered")), REPO,
+                                 runs).summary()
+    else:
+        res["verify"] = Sample(note="no `verify` command in this tree yet (signing lands "
+                                    "separately)").summary()
+    res["kustomize"] = _kustomize(ws, size, args)
+    return res
+
+
+def _kustomize(ws: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        return Sample(note="kubectl not found").summary()
+    if size > args.kustomize_max:
+        return Sample(note=f"skipped above {args.kustomize_max} objects: it grows "
+                           "quadratically and takes minutes there").summary()
+    leaves = [ws / "rendered" / env / r for env, _, regions in ENVIRONMENTS for r in regions]
+    leaves = [d for d in leaves if (d / "kustomization.yaml").is_file()]
+    runs = args.runs if size <= 2000 else 1
+    total = Sample(note=f"sum over {len(leaves)} leaf directories")
+    for i in range(runs):
+        secs, peak, codes = 0.0, 0.0, []
+        for leaf in leaves:
+            s, rss, code, _ = _run([kubectl, "kustomize", str(leaf)], REPO, KUSTOMIZE_TIMEOUT)
+            secs, peak = secs + s, max(peak, rss)
+            codes.append(code)
+        total.seconds.append(secs)
+        total.rss_mb.append(peak)
+        total.exit_codes.append(max(codes, key=abs))
+        print(f"   kustomize run {i + 1}/{runs}: {secs:.2f} s", file=sys.stderr)
+    return total.summary()
+
+
+def _machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        cpu = m.group(1).strip() if m else ""
+    except OSError:
+        pass
+    kubectl = shutil.which("kubectl")
+    kver = ""
+    if kubectl:
+        out = subprocess.run([kubectl, "version", "--client", "-o", "json"], capture_output=True,
+                             text=True, check=False)
+        try:
+            kver = json.loads(out.stdout)["clientVersion"]["gitVersion"]
+        except (ValueError, KeyError):
+            kver = out.stdout.strip()[:40]
+    return {"nproc": os.cpu_count(), "cpu": cpu or platform.processor(),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "kubectl": kver, "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _slope(results: dict[str, Any], key: str) -> dict[str, float] | None:
+    pts = [(r["objects"], r[key]["median_s"]) for r in results.values()
+           if "median_s" in r.get(key, {})]
+    if len(pts) < 2:
+        return None
+    n = len(pts)
+    mx, my = sum(x for x, _ in pts) / n, sum(y for _, y in pts) / n
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    slope = sum((x - mx) * (y - my) for x, y in pts) / sxx
+    return {"ms_per_1k_objects": round(slope * 1e6, 2), "intercept_s": round(my - slope * mx, 3)}
+
+
+_ROWS = [("cold_no_cache", "cold compile, no cache"), ("cold", "cold compile, filling the cache"),
+         ("no_change", "no-change recompile"), ("one_flow_change", "one flow changed"),
+         ("check", "compile --check"), ("verify", "verify"),
+         ("kustomize", "kubectl kustomize (anchor)")]
+
+
+def _markdown(doc: dict[str, Any]) -> str:
+    sizes = doc["sizes"]
+    head = "| step | " + " | ".join(f"{v['objects']} objects" for v in sizes.values()) + " |"
+    lines = [head, "|---|" + "---|" * len(sizes)]
+    for key, label in _ROWS:
+        cells = []
+        for v in sizes.values():
+            s = v[key]
+            if s.get("skipped"):
+                cells.append("skipped")
+            else:
+                codes = "" if s["exit_codes"] == [0] else f" (exit {s['exit_codes']})"
+                cells.append(f"{s['median_s']:.3f} s, {s['peak_rss_mb']:.0f} MB{codes}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    ratio = []
+    for v in sizes.values():
+        k, c = v["kustomize"], v["cold_no_cache"]
+        ratio.append(f"{k['median_s'] / c['median_s']:.0f}x faster" if "median_s" in k else "n/a")
+    lines.append("| kustomize / cold compile | " + " | ".join(ratio) + " |")
+    m = doc["machine"]
+    lines += ["", f"Machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, "
+              f"kubectl {m['kubectl']}, load average at start {m['loadavg_at_start']}. "
+              f"Medians of {doc['runs']} runs (kustomize: 1 run above 2000 objects)."]
+    if doc.get("slope"):
+        s = doc["slope"]
+        lines.append(f"Cold compile time vs size (least squares): {s['ms_per_1k_objects']} ms "
+                     f"per 1000 objects, intercept {s['intercept_s']} s.")
+    notes = sorted({v[k]["note"] for v in sizes.values() for k, _ in _ROWS
+                    if v[k].get("skipped") and v[k].get("note")})
+    lines += [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="1000,10000", help="comma-separated object counts")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="smallest size only, one run each")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--kustomize-max", type=int, default=10000,
+                    help="skip kustomize above this many objects")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
+    ap.add_argument("--workdir", type=Path, help="where workspaces are generated (default: temp)")
+    args = ap.parse_args(argv)
+    try:
+        sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    except ValueError:
+        ap.error("--sizes takes integers, e.g. 1000,10000")
+    if not sizes or min(sizes) < 1 or args.runs < 1:
+        ap.error("sizes and --runs must be positive")
+    if args.smoke:
+        sizes, args.runs = sizes[:1], 1
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="mentat-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    doc: dict[str, Any] = {"machine": _machine(), "runs": args.runs, "seed": args.seed,
+                           "sizes": {}}
+    try:
+        for size in sizes:
+            doc["sizes"][str(size)] = _bench_size(size, args, work)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    doc["slope"] = _slope(doc["sizes"], "cold_no_cache")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    table = _markdown(doc)
+    (args.out / "results.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

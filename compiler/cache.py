@@ -1,0 +1,462 @@
+"""Incremental compilation: a content-addressed cache under `<workspace>/.mentat/`.
+
+Three kinds of entries, each keyed by the sha256 of everything its value depends on plus the
+compiler's fingerprint (version, a digest of its own source code and of the libraries whose
+behaviour shapes the output), so a stale entry is never looked up rather than invalidated:
+
+- `parse`: the documents of one source file, keyed by (path, sha256 of its bytes);
+- `unit`: one flow's objects in one environment × region, serialised, keyed by the digests
+  of the flow's document, its resolved agents' documents, the workspace document, the wasm
+  bundles it references and the target (see `render.k8s`);
+- `checked`: the digests of serialised objects that passed the Kubernetes schema check,
+  per schema version (an object with the same bytes passes again).
+
+`.mentat/manifest.json` is the dependency graph of the last compile (dbt-style): sources →
+render units → output files, and a stat snapshot of the output tree so that a no-change
+recompile compares the tree without reading every file.
+
+Entries are `marshal` data (plain dicts, lists, tuples, str, bytes, int) behind a magic
+header and the sha256 of the payload: a truncated, corrupted or foreign entry fails the
+digest or the shape check and is ignored (and deleted), never trusted. `marshal` executes
+nothing while loading (unlike pickle), is what CPython itself trusts for `.pyc` caches, and
+loads ~10x faster than JSON for this data; the digest is checked before it sees any byte.
+Diagnostics are cached with what produced them, so a warm run reports what a cold one does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import marshal
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from compiler import __version__
+from compiler.diagnostics import Diagnostic, Severity
+from compiler.digest import remember, sha256_hex
+from compiler.model.raw import Pos, RawDoc
+from compiler.render import K8sObject
+from compiler.render.layout import dump_object, object_path
+from compiler.resources import policies_dir, schemas_dir
+from compiler.write import Stat, snapshot
+
+__all__ = ["CACHE_DIR", "MANIFEST", "Cache", "fingerprint"]
+
+CACHE_DIR = ".mentat/cache"
+MANIFEST = ".mentat/manifest.json"
+_FORMAT = 2  # bump when an entry's layout changes
+_MAGIC = b"MENTATC1"
+_CODE = (".py", ".json", ".yaml", ".yml", ".cel")
+_LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema")
+
+Unit = tuple[list[K8sObject], list[Diagnostic], set[str]]
+
+
+@cache
+def fingerprint() -> str:
+    """The compiler's identity for cache keys: version, its own code and schemas, the
+    libraries whose behaviour shapes the output, and the Python (marshal) version."""
+    h = hashlib.sha256(f"{_FORMAT}|{__version__}|{sys.version_info[:2]}".encode())
+    pkg = Path(__file__).resolve().parent
+    for base in (pkg, schemas_dir(), policies_dir()):
+        for path in sorted(base.rglob("*")) if base.is_dir() else ():
+            if path.suffix in _CODE and "__pycache__" not in path.parts:
+                h.update(path.relative_to(base).as_posix().encode() + b"\0")
+                h.update(path.read_bytes())
+    for lib in _LIBS:  # a reinstall changes the stat of its files (cheaper than metadata)
+        spec = importlib.util.find_spec(lib)
+        origin = spec.origin if spec is not None else None
+        if origin:
+            st = os.stat(origin)
+            h.update(f"{lib}:{origin}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _key(kind: str, parts: Iterable[str]) -> str:
+    h = hashlib.sha256(f"{kind}\0{fingerprint()}".encode())
+    for p in parts:
+        h.update(b"\0" + p.encode())
+    return h.hexdigest()
+
+
+def _diag_out(d: Diagnostic) -> tuple[Any, ...]:
+    return (d.code, d.message, d.file, d.line, d.col, str(d.severity), d.hint)
+
+
+def _diag_in(t: Any) -> Diagnostic:
+    code, message, file, line, col, severity, hint = t
+    return Diagnostic(code, message, file, line, col, Severity(severity), hint)
+
+
+@dataclass(slots=True)
+class Stats:
+    """What the cache did in one compile (for tests and `--format json` summaries)."""
+
+    hits: dict[str, int] = field(default_factory=dict)
+    misses: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0  # entries present but corrupt, truncated or of the wrong shape
+
+    def count(self, kind: str, hit: bool) -> None:
+        table = self.hits if hit else self.misses
+        table[kind] = table.get(kind, 0) + 1
+
+
+class Cache:
+    """One compile's view of `<root>/.mentat/`: lookups, then `save()` at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / CACHE_DIR
+        self.stats = Stats()
+        self._pending: dict[tuple[str, str], bytes] = {}
+        self._used: dict[str, set[str]] = {}
+        self._bytes: dict[int, tuple[K8sObject, bytes]] = {}  # id(object) -> (object, yaml)
+        self._units: list[tuple[str, tuple[str, ...], Unit, bool]] = []  # key, deps, unit, hit
+        self._checked: tuple[str, set[str], list[K8sObject]] | None = None
+        self._manifest_data: dict[str, Any] | None = None
+        self._snapshot_of: str | None = None  # output dir whose snapshot was read intact
+
+    # --- entries ---------------------------------------------------------------------------
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.dir / kind / key[:2] / key[2:]
+
+    def _get(self, kind: str, key: str) -> Any:
+        self._used.setdefault(kind, set()).add(key)
+        path = self._path(kind, key)
+        try:
+            blob = path.read_bytes()
+        except OSError:
+            return None
+        head = len(_MAGIC) + 32
+        if (len(blob) < head or blob[: len(_MAGIC)] != _MAGIC
+                or hashlib.sha256(blob[head:]).digest() != blob[len(_MAGIC):head]):
+            self._reject(path)
+            return None
+        try:
+            value = marshal.loads(blob[head:])
+        except (EOFError, ValueError, TypeError):
+            self._reject(path)
+            return None
+        if not (isinstance(value, tuple) and len(value) == 2 and value[0] == key):
+            self._reject(path)  # an entry copied under another key, or of another format
+            return None
+        return value[1]
+
+    def _reject(self, path: Path) -> None:
+        self.stats.rejected += 1
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+    def _entry(self, kind: str, key: str, value: Any) -> tuple[Path, bytes]:
+        self._used.setdefault(kind, set()).add(key)
+        payload = marshal.dumps((key, value), 4)
+        return self._path(kind, key), _MAGIC + hashlib.sha256(payload).digest() + payload
+
+    def _put(self, kind: str, key: str, value: Any) -> None:
+        self._pending[(kind, key)] = self._entry(kind, key, value)[1]
+
+    # --- load: parsed documents per source file --------------------------------------------
+
+    def parse(self, parse: Callable[[str, bytes], tuple[list[RawDoc], list[Diagnostic]]]
+              ) -> Callable[[str, bytes], tuple[list[RawDoc], list[Diagnostic]]]:
+        """`parse` memoised by (path, content digest)."""
+
+        def cached(rel: str, content: bytes) -> tuple[list[RawDoc], list[Diagnostic]]:
+            key = _key("parse", (rel, hashlib.sha256(content).hexdigest()))
+            value = self._get("parse", key)
+            if value is not None:
+                try:
+                    result = _docs_in(rel, value)
+                except (TypeError, ValueError, KeyError, IndexError):
+                    self._reject(self._path("parse", key))
+                else:
+                    self.stats.count("parse", True)
+                    return result
+            self.stats.count("parse", False)
+            docs, diags = parse(rel, content)
+            self._put("parse", key, _docs_out(docs, diags))
+            return docs, diags
+
+        return cached
+
+    # --- render: one flow in one environment × region --------------------------------------
+
+    def unit(self, parts: tuple[str, ...], depends_on: tuple[str, ...],
+             build: Callable[[], Unit]) -> Unit:
+        """The unit's objects from the cache, or built (and stored by `save` once the
+        compile has succeeded and serialised them). `parts` names every input the unit
+        depends on, digests included; `depends_on` are its source files."""
+        key = _key("unit", parts)
+        value = self._get("unit", key)
+        if value is not None:
+            try:
+                unit = self._unit_in(value)
+            except (TypeError, ValueError, KeyError, IndexError):
+                self._reject(self._path("unit", key))
+            else:
+                self.stats.count("unit", True)
+                self._units.append((key, depends_on, unit, True))
+                return unit
+        self.stats.count("unit", False)
+        unit = build()
+        self._units.append((key, depends_on, unit, False))
+        return unit
+
+    def _unit_in(self, value: Any) -> Unit:
+        items, diags, classes = value
+        objs: list[K8sObject] = []
+        for d, kind, name, sources, origin, blob, text, digest in items:
+            if (type(d) is not str or type(kind) is not str or type(name) is not str
+                    or type(digest) is not str or type(text) is not bytes
+                    or type(blob) is not bytes or type(sources) is not tuple):
+                raise TypeError("bad unit entry")
+            for source in sources:
+                if type(source) is not str:
+                    raise TypeError("bad unit entry")
+            remember(text, digest)
+            o = _CachedObject(d, blob, text, sources,
+                              (str(origin[0]), int(origin[1]), int(origin[2])), kind, name)
+            self._bytes[id(o)] = (o, text)
+            objs.append(o)
+        return objs, [_diag_in(t) for t in diags], {str(c) for c in classes}
+
+    def _unit_out(self, unit: Unit) -> Any:
+        items = []
+        for o in unit[0]:
+            text = self._text(o)
+            if text is None:
+                return None  # not serialised: the compile stopped before layout
+            items.append((o.dir, o.kind, o.name, o.sources, o.origin,
+                          marshal.dumps(o.obj, 4), text, sha256_hex(text)))
+        return items, [_diag_out(d) for d in unit[1]], sorted(unit[2])
+
+    def _text(self, o: K8sObject) -> bytes | None:
+        hit = self._bytes.get(id(o))
+        return hit[1] if hit is not None and hit[0] is o else None
+
+    def serialise(self, dump: Callable[[K8sObject], bytes]) -> Callable[[K8sObject], bytes]:
+        """`dump` that reuses the bytes of cached objects and remembers new ones. Objects
+        are values once rendered: no stage after render mutates `K8sObject.obj`."""
+
+        def cached(o: K8sObject) -> bytes:
+            text = self._text(o)
+            if text is None:
+                text = dump(o)
+                self._bytes[id(o)] = (o, text)
+            return text
+
+        return cached
+
+    # --- check: objects already known to pass the schema -----------------------------------
+
+    def unchecked(self, objects: list[K8sObject], version: str) -> list[K8sObject]:
+        """The objects the schema check must still see. Objects of a cached unit passed it
+        when the unit was stored (units are stored only after a clean compile, and the
+        schema version is part of their key); new objects are serialised now (layout reuses
+        the bytes) and skipped when the same bytes passed before. Call `passed` when the
+        check is clean."""
+        value = self._get("checked", _key("checked", (version,)))
+        ok = isinstance(value, list) and all(isinstance(x, str) for x in value)
+        known = set(value) if ok else set()
+        self.stats.count("checked", ok)
+        self._checked = (version, known, [])
+        todo = []
+        for o in objects:
+            if type(o) is _CachedObject and self._text(o) is not None:
+                continue
+            text = self._text(o)
+            if text is None:
+                text = dump_object(o)
+                self._bytes[id(o)] = (o, text)
+            if _digest(text) not in known:
+                todo.append(o)
+        return todo
+
+    def passed(self, objects: list[K8sObject], version: str) -> None:
+        """Every one of `objects` passed the check: `save` may store them."""
+        if self._checked is not None and self._checked[0] == version:
+            self._checked = (version, self._checked[1], objects)
+
+    # --- output tree snapshot --------------------------------------------------------------
+
+    def _read_manifest(self) -> dict[str, Any]:
+        if self._manifest_data is None:
+            try:
+                data = json.loads((self.root / MANIFEST).read_bytes())
+            except (OSError, ValueError):
+                data = {}
+            self._manifest_data = data if isinstance(data, dict) else {}
+        return self._manifest_data
+
+    def _manifest_current(self, sources: dict[str, str], out: Path | None) -> bool:
+        m = self._read_manifest()
+        if out is not None and self._snapshot_of != str(out):
+            return False  # the snapshot is missing or was refused: write a new one
+        return (m.get("compiler") == fingerprint() and m.get("sources") == sources
+                and m.get("output") == (str(out) if out is not None else None)
+                and m.get("unit_keys") == sorted(key for key, *_ in self._units))
+
+    def output_stats(self, out: Path) -> dict[str, tuple[Stat, str]]:
+        """The stat and sha256 of every output file under `out` as the last compile left
+        it (empty when unknown: the tree is then read in full)."""
+        value = self._get("snapshot", _key("snapshot", (str(out),)))
+        if not isinstance(value, dict):
+            return {}
+        try:
+            known = {str(p): ((int(a), int(b), int(c), int(d)), str(h))
+                     for p, ((a, b, c, d), h) in value.items()}
+            self._snapshot_of = str(out)
+            return known
+        except (TypeError, ValueError):
+            self._reject(self._path("snapshot", _key("snapshot", (str(out),))))
+            return {}
+
+    # --- end of compile --------------------------------------------------------------------
+
+    def save(self, sources: dict[str, str], out: Path | None = None,
+             files: dict[str, bytes] | None = None, *, written: bool = True) -> None:
+        """After a successful compile: store new entries and the manifest (with a stat
+        snapshot of `files` as they now are under `out`; `written` says whether this
+        compile changed the tree), and drop entries no longer used."""
+        clean = self._checked is not None and bool(self._checked[2])
+        try:
+            if clean and self._checked is not None:
+                for key, _, unit, hit in self._units:
+                    value = None if hit else self._unit_out(unit)
+                    if value is not None:
+                        self._put("unit", key, value)
+                version, known, objects = self._checked
+                fresh = {_digest(t) for o in objects if type(o) is not _CachedObject
+                         and (t := self._text(o)) is not None}
+                if not fresh <= known:
+                    # Keep older digests (an edit undone hits again), within a bound.
+                    keep = known | fresh if len(known) < 4 * len(objects) + 1000 else fresh
+                    self._put("checked", _key("checked", (version,)), sorted(keep))
+            if not self._pending and not written and self._manifest_current(sources, out):
+                return  # nothing new to remember: a no-change compile writes nothing
+            for (kind, key), blob in self._pending.items():
+                _atomic_write(self._path(kind, key), blob)
+            self._pending.clear()
+            self._manifest(sources, out, files or {})
+            self._prune()
+        except OSError:
+            pass  # a cache that cannot be written only costs speed
+
+    def _manifest(self, sources: dict[str, str], out: Path | None,
+                  files: dict[str, bytes]) -> None:
+        if out is not None:
+            stats = snapshot(out, files)
+            value = {rel: (st, sha256_hex(files[rel])) for rel, st in stats.items()}
+            _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)), value))
+        manifest = {
+            "compiler": fingerprint(),
+            "sources": dict(sorted(sources.items())),
+            "units": sorted(({"key": key, "sources": sorted(deps),
+                              "outputs": sorted(object_path(o) for o in unit[0])}
+                             for key, deps, unit, _ in self._units), key=lambda u: u["key"]),
+            "unit_keys": sorted(key for key, *_ in self._units),
+            "output": str(out) if out is not None else None,
+        }
+        if manifest != self._read_manifest():
+            _atomic_write(self.root / MANIFEST,
+                          (json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n")
+                          .encode())
+
+    def _prune(self) -> None:
+        for kind, used in self._used.items():
+            base = self.dir / kind
+            try:
+                shards = list(os.scandir(base))
+            except OSError:
+                continue
+            present = sum(len(os.listdir(s.path)) for s in shards if s.is_dir())
+            if present <= 2 * len(used) + 64:
+                continue
+            for s in shards:
+                for name in os.listdir(s.path):
+                    if s.name + name not in used:
+                        with contextlib.suppress(OSError):
+                            os.unlink(os.path.join(s.path, name))
+
+
+def _digest(b: bytes) -> str:
+    return sha256_hex(b)
+
+
+def _atomic_write(path: Path, blob: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}")
+    tmp.write_bytes(blob)
+    os.replace(tmp, path)
+
+
+def _docs_out(docs: list[RawDoc], diags: list[Diagnostic]) -> Any:
+    return (
+        [(d.index, d.data,
+          [(p, v.line, v.col) for p, v in d.positions.items()],
+          [(p, v.line, v.col) for p, v in d.key_positions.items()]) for d in docs],
+        [_diag_out(x) for x in diags],
+    )
+
+
+def _docs_in(rel: str, value: Any) -> tuple[list[RawDoc], list[Diagnostic]]:
+    raw_docs, raw_diags = value
+    docs = []
+    for index, data, positions, key_positions in raw_docs:
+        if not isinstance(data, dict) or not isinstance(index, int):
+            raise TypeError("bad parse entry")
+        docs.append(RawDoc(rel, index, data,
+                           {tuple(p): Pos(line, col) for p, line, col in positions},
+                           {tuple(p): Pos(line, col) for p, line, col in key_positions}))
+    return docs, [_diag_in(t) for t in raw_diags]
+
+
+class _CachedObject(K8sObject):
+    """A rendered object from the cache whose dict is unmarshalled only when first read:
+    a no-change compile needs only its bytes, kind and name."""
+
+    __slots__ = ("_blob", "_kind", "_name", "_text", "_value")
+
+    def __init__(self, d: str, blob: bytes, text: bytes, sources: tuple[str, ...],
+                 origin: tuple[str, int, int], kind: str, name: str) -> None:
+        object.__setattr__(self, "dir", d)
+        object.__setattr__(self, "sources", sources)
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "_blob", blob)
+        object.__setattr__(self, "_text", text)
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_value", None)
+
+    @property  # type: ignore[override]
+    def obj(self) -> dict[str, Any]:
+        value = self._value
+        if value is None:
+            try:
+                value = marshal.loads(self._blob)  # sealed by its entry's digest
+            except (EOFError, ValueError, TypeError):
+                value = None
+            if not isinstance(value, dict):
+                # Only a forged entry gets here: the YAML bytes load back to an equal dict.
+                import yaml
+
+                value = yaml.load(self._text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            object.__setattr__(self, "_value", value)
+        return value
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    @property
+    def name(self) -> str:
+        return self._name

@@ -1,0 +1,139 @@
+"""A corrupt, truncated, foreign or stale cache entry is detected and ignored, never trusted."""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from benchmarks.generate import generate
+from compiler import cache as cache_mod
+from compiler.cache import _MAGIC, CACHE_DIR, MANIFEST, Cache
+from compiler.cli import main
+from compiler.pipeline import compile_workspace
+
+
+def _tree(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def primed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+    """A workspace compiled once with the cache, and the tree a cold compile gives."""
+    root = tmp_path_factory.mktemp("primed") / "ws"
+    generate(150, root, seed=5)
+    assert CliRunner().invoke(main, ["compile", str(root)]).exit_code == 0
+    return root, _tree(root / "rendered")
+
+
+@pytest.fixture
+def ws(primed: tuple[Path, dict[str, bytes]], tmp_path: Path) -> Path:
+    copy = tmp_path / "ws"
+    shutil.copytree(primed[0], copy)
+    return copy
+
+
+def _entries(ws: Path, kind: str) -> list[Path]:
+    return sorted(p for p in (ws / CACHE_DIR / kind).rglob("*") if p.is_file())
+
+
+def _recompile(ws: Path) -> Cache:
+    cache = Cache(ws)
+    result = compile_workspace(ws, cache=cache)
+    assert result.ok, result.diagnostics
+    return cache
+
+
+def _flip(blob: bytes) -> bytes:
+    i = len(blob) - 10
+    return blob[:i] + bytes([blob[i] ^ 0xFF]) + blob[i + 1:]
+
+
+def _sealed(payload: bytes) -> bytes:
+    """An entry with a valid digest around `payload`: only the shape check can refuse it."""
+    return _MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
+    "truncated": lambda b: b[: len(b) // 2],
+    "empty": lambda b: b"",
+    "bit flip": _flip,
+    "wrong magic": lambda b: b"NOTMENTA" + b[8:],
+    "bad marshal, valid digest": lambda b: _sealed(b"\xff\x00garbage"),
+    "json instead of marshal": lambda b: _sealed(b'{"not": "marshal"}'),
+    "wrong shape, valid digest": lambda b: _sealed(marshal.dumps(("other-key", [1, 2, 3]))),
+    "right key, wrong value shape": lambda b: _sealed(
+        marshal.dumps((marshal.loads(b[40:])[0], ([("x",)], [], [])))),
+}
+
+
+@pytest.mark.parametrize("kind", ["unit", "parse"])
+@pytest.mark.parametrize("how", sorted(CORRUPTIONS))
+def test_corrupt_entries_are_ignored(ws: Path, primed: tuple[Path, dict[str, bytes]],
+                                     kind: str, how: str) -> None:
+    for entry in _entries(ws, kind):
+        entry.write_bytes(CORRUPTIONS[how](entry.read_bytes()))
+    cache = _recompile(ws)
+    assert cache.stats.rejected == len(_entries(primed[0], kind))
+    assert kind not in cache.stats.hits
+    shutil.rmtree(ws / "rendered")
+    result = CliRunner().invoke(main, ["compile", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert _tree(ws / "rendered") == primed[1]
+
+
+def test_entry_moved_under_another_key_is_refused(ws: Path) -> None:
+    a, b = _entries(ws, "unit")[:2]
+    a.write_bytes(b.read_bytes())  # internally consistent, but it names b's key
+    cache = _recompile(ws)
+    assert cache.stats.rejected == 1
+    assert cache.stats.misses["unit"] == 1
+
+
+def test_other_compiler_version_does_not_see_the_entries(ws: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_mod, "fingerprint", lambda: "some-other-compiler")
+    cache = _recompile(ws)
+    assert "unit" not in cache.stats.hits and "parse" not in cache.stats.hits
+    assert cache.stats.rejected == 0  # a stale entry is never looked up, so never rejected
+
+
+def test_corrupt_manifest_only_costs_a_full_tree_read(
+        ws: Path, primed: tuple[Path, dict[str, bytes]]) -> None:
+    for junk in (b"{not json", b"[]", b'{"files": {"index.json": {"stat": "x"}}}', b""):
+        (ws / MANIFEST).write_bytes(junk)
+        result = CliRunner().invoke(main, ["compile", str(ws), "--check"])
+        assert result.exit_code == 0, result.output
+    assert _tree(ws / "rendered") == primed[1]
+
+
+def test_lying_stat_snapshot_is_not_trusted_for_changed_sizes(ws: Path) -> None:
+    victim = sorted((ws / "rendered").rglob("service-*.yaml"))[0]
+    victim.write_bytes(victim.read_bytes() + b"# extra\n")
+    result = CliRunner().invoke(main, ["compile", str(ws), "--check"])
+    assert result.exit_code == 1 and victim.name in result.output
+
+
+def test_unwritable_cache_does_not_fail_the_compile(ws: Path) -> None:
+    shutil.rmtree(ws / ".mentat")
+    (ws / ".mentat").write_text("a file where the cache directory should be")
+    result = CliRunner().invoke(main, ["compile", str(ws)])
+    assert result.exit_code == 0, result.output
+
+
+def test_forged_object_blob_falls_back_to_the_yaml_bytes(ws: Path) -> None:
+    for entry in _entries(ws, "unit"):
+        key, (items, diags, classes) = marshal.loads(entry.read_bytes()[40:])
+        items = [(*item[:5], b"\xffjunk", *item[6:]) for item in items]
+        entry.write_bytes(_sealed(marshal.dumps((key, (items, diags, classes)), 4)))
+    args = ["compile", str(ws), "--stdout", "--target", "prod/us-east-1"]
+    warm = CliRunner().invoke(main, args)
+    cold = CliRunner().invoke(main, [*args, "--no-cache"])
+    assert warm.exit_code == cold.exit_code == 0, warm.output
+    assert warm.stdout_bytes == cold.stdout_bytes

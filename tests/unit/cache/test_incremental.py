@@ -1,0 +1,188 @@
+"""Incremental compiles give the bytes of a cold compile, and reuse only what is unchanged."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from benchmarks.generate import generate
+from compiler.cache import CACHE_DIR, MANIFEST, Cache
+from compiler.cli import main
+from compiler.pipeline import compile_workspace
+
+
+def _tree(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file()}
+
+
+def _compile(ws: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["compile", str(ws), *args])
+    return result.exit_code, result.output
+
+
+def _cold(ws: Path, tmp: Path) -> dict[str, bytes]:
+    """The tree a compile without any cache writes for the workspace as it is now."""
+    out = tmp / "cold-out"
+    shutil.rmtree(out, ignore_errors=True)
+    code, output = _compile(ws, "--no-cache", "--out", str(out))
+    assert code == 0, output
+    return _tree(out)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    generate(300, root, seed=3)
+    return root
+
+
+def _flow(ws: Path) -> Path:
+    return sorted((ws / "flows").glob("group-*/flow-*.yaml"))[0]
+
+
+def _stats(ws: Path) -> Cache:
+    cache = Cache(ws)
+    result = compile_workspace(ws, cache=cache)
+    assert result.ok and result.workspace is not None, result.diagnostics
+    cache.save(result.workspace.source_digests)
+    return cache
+
+
+def test_warm_compiles_are_byte_identical_to_cold_ones(ws: Path, tmp_path: Path) -> None:
+    code, out = _compile(ws)
+    assert code == 0, out
+    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+    assert (ws / MANIFEST).is_file() and (ws / CACHE_DIR / "unit").is_dir()
+
+    code, out = _compile(ws)  # no change
+    assert code == 0 and "up to date" in out
+    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+
+    flow = _flow(ws)
+    flow.write_text(re.sub(r"owner: team-\d+", "owner: changed", flow.read_text()))
+    code, out = _compile(ws)
+    assert code == 0, out
+    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+
+    agents = ws / "flows" / "agents" / "agents-0000.yaml"
+    agents.write_text(agents.read_text().replace("value: info", "value: debug"))
+    code, out = _compile(ws)
+    assert code == 0, out
+    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+
+    mentat = ws / "mentat.yaml"
+    mentat.write_text(mentat.read_text().replace("ratio: 0.1", "ratio: 0.2")
+                      .replace("bench-media", "other-bucket"))
+    code, out = _compile(ws)
+    assert code == 0, out
+    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+
+
+def test_each_kind_of_change_invalidates_exactly_what_depends_on_it(ws: Path) -> None:
+    first = _stats(ws)
+    units = first.stats.misses["unit"]
+    assert "unit" not in first.stats.hits and units > 0
+
+    warm = _stats(ws)
+    assert warm.stats.hits["unit"] == units and "unit" not in warm.stats.misses
+    assert "parse" not in warm.stats.misses
+
+    flow = _flow(ws)
+    flow.write_text(flow.read_text().replace("# Synthetic flow", "# Edited flow"))
+    comment_only = _stats(ws)  # new bytes, same documents: re-parsed, and units re-rendered
+    assert comment_only.stats.misses["parse"] == 1
+
+    name = re.search(r"name: (flow-\d+)", flow.read_text()).group(1)  # type: ignore[union-attr]
+    manifest = json.loads((ws / MANIFEST).read_text())
+    of_flow = [u for u in manifest["units"] if flow.relative_to(ws).as_posix() in u["sources"]]
+    flow.write_text(re.sub(r"owner: team-\d+", "owner: edited", flow.read_text()))
+    one_flow = _stats(ws)
+    assert one_flow.stats.misses["unit"] == len(of_flow) > 0
+    assert all(any(name in o for o in u["outputs"]) for u in of_flow)
+
+    agents = ws / "flows" / "agents" / "agents-0000.yaml"
+    rel = agents.relative_to(ws).as_posix()
+    manifest = json.loads((ws / MANIFEST).read_text())
+    using = [u for u in manifest["units"] if rel in u["sources"]]
+    agents.write_text(agents.read_text().replace("value: info", "value: debug"))
+    agent = _stats(ws)
+    # Every unit of a flow using one of the file's agents, and no other (files are the
+    # granularity: a changed file invalidates every unit that read a document of it).
+    assert agent.stats.misses["unit"] == len(using) > 0
+    assert agent.stats.hits.get("unit", 0) == units - len(using)
+
+    mentat = ws / "mentat.yaml"
+    mentat.write_text(mentat.read_text().replace("ratio: 0.1", "ratio: 0.3"))
+    workspace = _stats(ws)
+    assert workspace.stats.misses["unit"] == units and "unit" not in workspace.stats.hits
+
+
+def test_manifest_maps_sources_to_outputs(ws: Path) -> None:
+    code, out = _compile(ws)
+    assert code == 0, out
+    manifest = json.loads((ws / MANIFEST).read_text())
+    outputs = {o for u in manifest["units"] for o in u["outputs"]}
+    index = json.loads((ws / "rendered" / "index.json").read_text())
+    rendered = {f["path"] for f in index["files"]}
+    assert outputs <= rendered
+    assert all("mentat.yaml" in u["sources"] for u in manifest["units"])
+    assert manifest["output"] == str(ws / "rendered")
+    snapshot = Cache(ws).output_stats(ws / "rendered")
+    assert set(snapshot) == rendered | {"index.json"}
+
+
+def test_no_cache_neither_reads_nor_writes_the_cache(ws: Path, tmp_path: Path) -> None:
+    code, out = _compile(ws, "--no-cache")
+    assert code == 0, out
+    assert not (ws / ".mentat").exists()
+    code, out = _compile(ws)
+    assert code == 0
+    unit_dir = ws / CACHE_DIR / "unit"
+    for entry in unit_dir.rglob("*"):
+        if entry.is_file():
+            entry.write_bytes(b"garbage")
+    code, out = _compile(ws, "--no-cache")  # would not notice the garbage either way
+    assert code == 0 and "up to date" in out
+    assert all(p.read_bytes() == b"garbage" for p in unit_dir.rglob("*") if p.is_file())
+
+
+def test_hand_edited_output_is_detected_despite_the_stat_snapshot(ws: Path) -> None:
+    code, _ = _compile(ws)
+    assert code == 0
+    victim = sorted((ws / "rendered").rglob("deployment-*.yaml"))[0]
+    victim.write_bytes(victim.read_bytes().replace(b"replicas:", b"replicas: 9\n#"))
+    code, out = _compile(ws, "--check")
+    assert code == 1 and victim.name in out
+    code, out = _compile(ws)
+    assert code == 0 and "(1 changed)" in out
+    code, out = _compile(ws, "--check")
+    assert code == 0, out
+
+
+def test_warm_and_cold_runs_report_the_same_diagnostics(ws: Path) -> None:
+    code, _ = _compile(ws)
+    assert code == 0
+    flow = _flow(ws)
+    flow.write_text(flow.read_text().replace(".out, to:", ".missing, to:", 1))
+    bad = ws / "flows" / "agents" / "agents-0001.yaml"
+    bad.write_text(bad.read_text() + "\n---\nkind: [unclosed\n")
+    warm = CliRunner().invoke(main, ["compile", str(ws), "--format", "json"])
+    cold = CliRunner().invoke(main, ["compile", str(ws), "--format", "json", "--no-cache"])
+    assert warm.exit_code == cold.exit_code == 1
+    assert json.loads(warm.output)["diagnostics"] == json.loads(cold.output)["diagnostics"]
+    assert {d["code"] for d in json.loads(warm.output)["diagnostics"]} >= {"M102", "M302"}
+
+
+def test_stdout_stream_from_cached_objects_equals_cold(ws: Path) -> None:
+    assert _compile(ws)[0] == 0
+    args = ["compile", str(ws), "--stdout", "--target", "prod/us-east-1"]
+    warm = CliRunner().invoke(main, args)
+    cold = CliRunner().invoke(main, [*args, "--no-cache"])
+    assert warm.exit_code == cold.exit_code == 0
+    assert warm.stdout_bytes == cold.stdout_bytes and warm.stdout_bytes.count(b"\n---") > 10
