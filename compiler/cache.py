@@ -39,6 +39,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.digest import remember, sha256_hex
@@ -55,7 +57,7 @@ MANIFEST = ".mentat/manifest.json"
 _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
-_LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema")
+_LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema", "cel_expr_python")
 
 Unit = tuple[list[K8sObject], list[Diagnostic], set[str]]
 
@@ -286,6 +288,11 @@ class Cache:
         if self._checked is not None and self._checked[0] == version:
             self._checked = (version, self._checked[1], objects)
 
+    # --- policy: outcomes per sibling group ------------------------------------------------
+
+    def policy_memo(self) -> PolicyMemo:
+        return PolicyMemo(self)
+
     # --- output tree snapshot --------------------------------------------------------------
 
     def _read_manifest(self) -> dict[str, Any]:
@@ -460,3 +467,44 @@ class _CachedObject(K8sObject):
     @property
     def name(self) -> str:
         return self._name
+
+
+class PolicyMemo:
+    """Rendered-phase policy outcomes per sibling group (a flow in one environment × region,
+    the same unit render caches), keyed by the rules, the workspace spec and the group's
+    objects: an unchanged flow is not evaluated again."""
+
+    def __init__(self, cache: Cache) -> None:
+        self._cache = cache
+        self._rules: tuple[int, str] | None = None
+
+    def _rules_digest(self, rules: Any) -> str:
+        if self._rules is None or self._rules[0] != id(rules):
+            text = repr([(r.id, r.severity, r.kinds, r.labels, r.expression, r.message,
+                          r.message_expression, r.variables) for r in rules])
+            self._rules = (id(rules), sha256_hex(text.encode()))
+        return self._rules[1]
+
+    def key(self, rules: Any, workspace: Any, group: Any) -> str | None:
+        try:
+            parts = [self._rules_digest(rules),
+                     sha256_hex(orjson.dumps(workspace, option=orjson.OPT_SORT_KEYS))]
+            parts += [sha256_hex(orjson.dumps(s.data, option=orjson.OPT_SORT_KEYS))
+                      for s in group]
+        except TypeError:  # data orjson cannot encode: evaluate, do not remember
+            return None
+        return _key("policy", parts)
+
+    def get(self, key: str) -> list[tuple[str, int, str, str]] | None:
+        value = self._cache._get("policy", key)
+        ok = isinstance(value, list) and all(
+            isinstance(x, tuple) and len(x) == 4 and isinstance(x[0], str)
+            and isinstance(x[1], int) and isinstance(x[2], str) and isinstance(x[3], str)
+            for x in value)
+        if value is not None and not ok:
+            self._cache._reject(self._cache._path("policy", key))
+        self._cache.stats.count("policy", ok)
+        return value if ok else None
+
+    def put(self, key: str, outcomes: list[tuple[str, int, str, str]]) -> None:
+        self._cache._put("policy", key, outcomes)

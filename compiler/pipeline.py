@@ -103,7 +103,8 @@ def _policy_rendered(s: State) -> None:
     """Rendered objects, with policy-report.json (rules, tallies, waivers) as an artifact."""
     if s.rendered is None or s.workspace is None or s.rules is None or _blocked(s):
         return
-    result = check_rendered(s.workspace, s.rendered.objects, s.rules, POLICY_LIMITS)
+    memo = s.cache.policy_memo() if s.cache else None
+    result = check_rendered(s.workspace, s.rendered.objects, s.rules, POLICY_LIMITS, memo)
     s.policy.extend(result)
     s.diagnostics += result.diagnostics
     sources = tuple(sorted({f.file for f in s.policy.waivers}))

@@ -23,17 +23,19 @@ import multiprocessing
 import os
 import re
 import resource
+import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
 from cel_expr_python import cel
 
 from compiler.model.raw import RawDoc
 from compiler.policy.rules import Rule
 
-__all__ = ["DEFAULT_LIMITS", "ITERATION_BUDGET", "Limits", "Outcome", "Subject", "evaluate"]
+__all__ = ["DEFAULT_LIMITS", "ITERATION_BUDGET", "Limits", "Memo", "Outcome", "Subject", "evaluate"]
 
 # Comprehension iterations cel-expr-python 0.1.3 allows one evaluation (not configurable
 # through the binding; tests/unit/policy/test_evaluate.py pins it).
@@ -59,7 +61,7 @@ class Subject:
     line: int
     col: int
     name: str  # how reports name it: "Agent/summarizer@1.2.0", "prod/eu-west-1/Deployment/x"
-    group: str = ""  # sibling group (the output dir of rendered objects)
+    group: str = ""  # sibling group (output dir and flow of rendered objects)
     doc: RawDoc | None = field(default=None, compare=False, repr=False)  # source documents
 
     @property
@@ -167,7 +169,10 @@ def _run_one(rule: Rule, scope: _Scope) -> tuple[str, str]:
 
 
 def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mapping[str, Any],
-           siblings: Mapping[str, Sequence[Mapping[str, Any]]], memory: int) -> None:
+           siblings: Mapping[str, Sequence[Mapping[str, Any]]], memory: int,
+           batch: int) -> None:
+    """Evaluate `jobs` in order, sending results in lists of up to `batch`, and at least every
+    FLUSH_SECONDS, so the parent hears of progress even when one evaluation later hangs."""
     # An allocation failure may abort the C++ runtime with a message: the parent reports it.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
@@ -179,20 +184,38 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
         pass  # no /proc or a lower hard limit: the time limit still applies
     bindings: _Bindings | None = None
     current: Subject | None = None
+    out: list[tuple[str, str]] = []
+    flushed = time.monotonic()
     for rule, subject in jobs:
+        if out and (len(out) >= batch or time.monotonic() - flushed >= FLUSH_SECONDS):
+            conn.send(out)
+            out, flushed = [], time.monotonic()
         if subject is not current:  # jobs come grouped by subject
             current = subject
             bindings = _Bindings({"object": subject.data, "workspace": workspace,
                                   "siblings": list(siblings.get(subject.group, ()))})
         assert bindings is not None
         try:
-            conn.send(_run_one(rule, bindings.scope(rule)))
+            out.append(_run_one(rule, bindings.scope(rule)))
         except MemoryError:
-            conn.send(("limit", f"evaluation exceeded the memory limit ({memory >> 20} MiB)"))
+            out.append(("limit", f"evaluation exceeded the memory limit ({memory >> 20} MiB)"))
             break
         except Exception as e:  # the binding raises for what it cannot convert or run
-            conn.send(("error", _describe(str(e)) or type(e).__name__))
+            out.append(("error", _describe(str(e)) or type(e).__name__))
+    conn.send(out)
     conn.close()
+
+
+class Memo(Protocol):
+    """Earlier outcomes by sibling group (compiler/cache.py): the outcomes of a group depend
+    only on the rules, the workspace spec and the group's objects, which `key` digests."""
+
+    def key(self, rules: Sequence[Rule], workspace: Mapping[str, Any],
+            group: Sequence[Subject]) -> str | None: ...
+
+    def get(self, key: str) -> list[tuple[str, int, str, str]] | None: ...
+
+    def put(self, key: str, outcomes: list[tuple[str, int, str, str]]) -> None: ...
 
 
 def evaluate(
@@ -201,45 +224,130 @@ def evaluate(
     workspace: Mapping[str, Any],
     siblings: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    memo: Memo | None = None,
 ) -> list[Outcome]:
-    """Every rule on every subject it matches, in (subject, rule) order."""
+    """Every rule on every subject it matches, in (subject, rule) order.
+
+    Large runs are split, at a subject boundary, between one evaluating child per core; each
+    shard keeps its own limits (a rule stopped for exceeding them in one shard is skipped for
+    the rest of that shard). With a `memo`, groups whose objects did not change reuse their
+    outcomes; only outcomes that do not depend on timing (no limit hit) are remembered.
+    """
     siblings = siblings or {}
-    pending = [(r, i) for i, s in enumerate(subjects) for r in rules
+    remembered: list[Outcome] = []
+    fresh: dict[str, tuple[str, list[int]]] = {}  # group -> (memo key, subject indexes)
+    skip: set[int] = set()
+    if memo is not None:
+        groups: dict[str, list[int]] = {}
+        for i, s in enumerate(subjects):
+            groups.setdefault(s.group, []).append(i)
+        for group, members in groups.items():
+            key = memo.key(rules, workspace, [subjects[i] for i in members])
+            hit = memo.get(key) if key else None
+            if hit is None:
+                if key:
+                    fresh[group] = (key, members)
+                continue
+            skip.update(members)
+            remembered += [Outcome(rid, members[local], status, message)
+                           for rid, local, status, message in hit]
+    pending = [(r, i) for i, s in enumerate(subjects) if i not in skip for r in rules
                if r.matches(s.kind, s.labels)]
+    shards = _shards(pending, min(os.cpu_count() or 1, MAX_CHILDREN))
+    args = (subjects, workspace, siblings, limits)
+    if len(shards) == 1:
+        outcomes = _evaluate_shard(shards[0], *args)
+    else:
+        # the children do the work; each thread only forks one and waits on its pipe
+        with ThreadPoolExecutor(len(shards)) as pool:
+            parts = list(pool.map(lambda shard: _evaluate_shard(shard, *args), shards))
+        outcomes = [o for part in parts for o in part]
+    if memo is not None:
+        _remember(memo, fresh, outcomes)
+    order = {r.id: n for n, r in enumerate(rules)}
+    return sorted(remembered + outcomes, key=lambda o: (o.subject, order[o.rule]))
+
+
+def _remember(memo: Memo, fresh: dict[str, tuple[str, list[int]]],
+              outcomes: list[Outcome]) -> None:
+    by_subject: dict[int, list[Outcome]] = {}
+    for o in outcomes:
+        by_subject.setdefault(o.subject, []).append(o)
+    for key, members in fresh.values():
+        found = [(o.rule, local, o.status, o.message)
+                 for local, i in enumerate(members) for o in by_subject.get(i, [])]
+        if all(status in ("pass", "fail", "error") for _, _, status, _ in found):
+            memo.put(key, found)
+
+
+MAX_CHILDREN = 2
+BATCH = 256  # results per message from the evaluating child
+FLUSH_SECONDS = 0.05
+MIN_SHARD = 500  # (rule, subject) pairs below which a second child costs more than it saves
+
+
+def _shards(pending: list[tuple[Rule, int]], cores: int) -> list[list[tuple[Rule, int]]]:
+    if cores < 2 or len(pending) < 2 * MIN_SHARD:
+        return [pending]
+    cut = len(pending) // 2
+    while cut < len(pending) and pending[cut][1] == pending[cut - 1][1]:
+        cut += 1  # a subject's rules stay together: they share its converted bindings
+    return [pending[:cut], pending[cut:]] if cut < len(pending) else [pending]
+
+
+def _evaluate_shard(
+    pending: list[tuple[Rule, int]],
+    subjects: Sequence[Subject],
+    workspace: Mapping[str, Any],
+    siblings: Mapping[str, Sequence[Mapping[str, Any]]],
+    limits: Limits,
+) -> list[Outcome]:
     outcomes: list[Outcome] = []
     stopped: set[str] = set()
     ctx = multiprocessing.get_context("fork")
+    batch = BATCH
     while pending:
         jobs = [(r, subjects[i]) for r, i in pending]
         recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(send, jobs, workspace, siblings, limits.memory),
-                           daemon=True)
+        proc = ctx.Process(target=_child, daemon=True,
+                           args=(send, jobs, workspace, siblings, limits.memory, batch))
         proc.start()
         send.close()
-        done = 0
+        done, failed = 0, False
         try:
-            while done < len(pending):
+            while done < len(pending) and not failed:
                 rule, index = pending[done]
-                if not recv.poll(limits.seconds):
+                if not recv.poll(limits.seconds + (FLUSH_SECONDS if batch > 1 else 0)):
+                    if batch > 1:
+                        break  # some job after `done` hangs: rerun one at a time to name it
                     outcomes.append(Outcome(rule.id, index, "limit",
                                             f"evaluation exceeded {limits.seconds:g}s"))
+                    failed = True
                     break
                 try:
-                    status, message = recv.recv()
+                    results = recv.recv()
                 except EOFError:
                     outcomes.append(Outcome(rule.id, index, "limit",
                                             "evaluation crashed (memory limit exceeded?)"))
+                    failed = True
                     break
-                outcomes.append(Outcome(rule.id, index, status, message))
-                if status == "limit":
-                    break
-                done += 1
+                for status, message in results:
+                    rule, index = pending[done]
+                    outcomes.append(Outcome(rule.id, index, status, message))
+                    if status == "limit":
+                        failed = True
+                        break
+                    done += 1
         finally:
             recv.close()
             proc.kill()
             proc.join()
         if done == len(pending):
             break
+        if not failed:  # a hang somewhere in the last batch: find it precisely
+            pending, batch = pending[done:], 1
+            continue
+        batch = BATCH
         stopped.add(pending[done][0].id)
         rest = pending[done + 1 :]
         for r, i in rest:
@@ -247,5 +355,4 @@ def evaluate(
                 outcomes.append(Outcome(r.id, i, "skipped", "not evaluated: the rule exceeded "
                                         "the evaluation limit on an earlier document"))
         pending = [(r, i) for r, i in rest if r.id not in stopped]
-    order = {r.id: n for n, r in enumerate(rules)}
-    return sorted(outcomes, key=lambda o: (o.subject, order[o.rule]))
+    return outcomes

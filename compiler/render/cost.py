@@ -200,6 +200,10 @@ def runs_per_year(schedule: str) -> int:
     expanded = croniter(schedule, REFERENCE_START).expanded
     minutes = 60 if "*" in expanded[0] else len(set(expanded[0]))
     hours = 24 if "*" in expanded[1] else len(set(expanded[1]))
+    doms, months, dows = expanded[2], expanded[3], expanded[4]
+    if all(isinstance(v, int) or v == "*" for v in (*doms, *months, *dows)):
+        return _matching_days(doms, months, dows) * hours * minutes
+    # croniter's extensions (L, #) are rare: let croniter walk the year's days
     daily = " ".join(["0", "0", *schedule.split()[2:]])
     it = croniter(daily, REFERENCE_START - timedelta(seconds=1))
     end = REFERENCE_END.timestamp()
@@ -210,6 +214,23 @@ def runs_per_year(schedule: str) -> int:
     except CroniterBadDateError:  # a date that never exists, such as February 30
         pass
     return days * hours * minutes
+
+
+def _matching_days(doms: list[Any], months: list[Any], dows: list[Any]) -> int:
+    """Days of the reference year matching cron's day fields. As in cron, when both day of
+    month and day of week are restricted a day matching either counts."""
+    dom_any, month_any, dow_any = "*" in doms, "*" in months, "*" in dows
+    dom_set, month_set, dow_set = set(doms), set(months), {d % 7 for d in dows if d != "*"}
+    first = REFERENCE_START.date()
+    days = 0
+    for i in range((REFERENCE_END.date() - first).days):
+        day = first + timedelta(days=i)
+        if not (month_any or day.month in month_set):
+            continue
+        dom_ok = dom_any or day.day in dom_set
+        dow_ok = dow_any or day.isoweekday() % 7 in dow_set
+        days += (dom_ok or dow_ok) if not (dom_any or dow_any) else (dom_ok and dow_ok)
+    return days
 
 
 def runs_per_month(schedule: str) -> Fraction:

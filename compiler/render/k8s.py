@@ -13,7 +13,6 @@ version rolls out as an update instead of failing on an immutable selector.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
 from compiler.model.spec import AgentSpec, Environment
 from compiler.render import K8sObject, Rendered, RenderInput, WasmBundle
+from compiler.render.layout import dump_json
 from compiler.render.placement import replicas_in
 
 __all__ = [
@@ -320,7 +320,7 @@ class _Leaf:
                 for e in lf.edges
             ],
         }
-        return json.dumps(graph, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return dump_json(graph).decode()
 
     def replicas(self, node: LinkedNode) -> int:
         # node -> flow override per environment -> environment's regionOverrides (placement.py);

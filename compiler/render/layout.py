@@ -7,21 +7,29 @@ them in (apiVersion, kind, metadata first), no timestamps; libyaml emits the tex
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from compiler import __version__
 from compiler.digest import sha256_hex
 from compiler.render import Artifact, K8sObject, yamlout
 
-__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_object", "dump_yaml", "dump_yaml_stream",
+__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_json", "dump_object", "dump_yaml", "dump_yaml_stream",
            "layout", "object_path"]
 
 INDEX = "index.json"
 SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root; never rendered
+
+
+def dump_json(obj: Any) -> bytes:
+    """Indented, key-sorted JSON with a final newline (orjson: json.dumps' pure-Python
+    indenting encoder was a visible part of a 10k-object compile)."""
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+                        | orjson.OPT_APPEND_NEWLINE)
 
 
 def dump_yaml(obj: Any) -> bytes:
@@ -87,5 +95,5 @@ def layout(
         ],
         "sources": [{"path": p, "sha256": d} for p, d in sorted(source_digests.items())],
     }
-    files[INDEX] = (json.dumps(index, indent=2, sort_keys=True) + "\n").encode()
+    files[INDEX] = dump_json(index)
     return Tree(files=files, sources=sources)

@@ -1,0 +1,40 @@
+"""Rendered-phase policy outcomes are remembered per flow × environment × region: a warm
+compile reports exactly what a cold one does, and re-evaluates only what changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compiler.cache import Cache
+from compiler.pipeline import compile_workspace
+
+
+def compile_with_cache(root: Path) -> tuple[list[tuple[str, int, str, str]], Cache]:
+    cache = Cache(root)
+    result = compile_workspace(root, cache=cache)
+    cache.save(result.workspace.source_digests if result.workspace else {})
+    return sorted((d.file, d.line, d.code, d.message) for d in result.diagnostics), cache
+
+
+def test_warm_policy_outcomes_equal_cold_ones(make_ws) -> None:  # type: ignore[no-untyped-def]
+    # one replica in prod breaks the default prod-replicas rule on the rendered Deployments
+    root = make_ws()
+    flow = root / "flows" / "flow.yaml"
+    flow.write_text(flow.read_text().replace("replicas: 2", "replicas: 1"))
+    cold = sorted((d.file, d.line, d.code, d.message) for d in compile_workspace(root).diagnostics)
+    assert any(code == "M400" and "prod-replicas" in msg for _, _, code, msg in cold)
+    first, cache = compile_with_cache(root)
+    assert first == cold and cache.stats.misses.get("policy")
+    second, cache = compile_with_cache(root)
+    assert second == cold
+    assert cache.stats.hits.get("policy") and not cache.stats.misses.get("policy")
+
+
+def test_a_changed_flow_is_evaluated_again(make_ws) -> None:  # type: ignore[no-untyped-def]
+    root = make_ws()
+    _, _ = compile_with_cache(root)
+    flow = root / "flows" / "flow.yaml"
+    flow.write_text(flow.read_text().replace("replicas: 2", "replicas: 1"))
+    diags, cache = compile_with_cache(root)
+    assert any(code == "M400" for _, _, code, _ in diags)
+    assert cache.stats.misses.get("policy")
