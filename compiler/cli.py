@@ -8,6 +8,7 @@ error[CODE]: message`; `--format json` prints one JSON object on stdout instead.
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ from compiler.cache import Cache
 from compiler.diagnostics import Diagnostic, render_github, render_text
 from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
 from compiler.pipeline import STAGES, CompileResult, compile_workspace
+from compiler.policy import waiver_lines, waivers_json
 from compiler.render.layout import dump_yaml_stream, object_path
 from compiler.write import diff_tree, write_tree
 
@@ -80,7 +82,31 @@ def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None) 
         return compile_workspace(root, out, on_stage=on_stage, cache=cache)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LazyGroup(click.Group):
+    """Subcommands outside the compile path are imported when used: `compile` should not pay
+    for cryptography, sigstore, wasmtime or rich tables at start-up."""
+
+    LAZY = {
+        "cost": "compiler.commands.cost:cost",
+        "pki": "compiler.commands.sign:pki",
+        "policy": "compiler.commands.policy:policy",
+        "sign": "compiler.commands.sign:sign",
+        "verify": "compiler.commands.sign:verify",
+        "wasm": "compiler.commands.wasm:wasm",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY:
+            module, attr = self.LAZY[name].split(":")
+            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mentatctl")
 def main() -> None:
     """mentatctl: compile Agent and Flow YAML into signed, deterministic Kubernetes output.
@@ -261,17 +287,6 @@ def entry() -> None:
         raise
 
 
-from compiler.commands.cost import cost  # noqa: E402
-from compiler.commands.policy import policy, waiver_lines, waivers_json  # noqa: E402
-from compiler.commands.sign import pki, sign, verify  # noqa: E402
-from compiler.commands.wasm import wasm  # noqa: E402
-
-main.add_command(cost)
-main.add_command(policy)
-main.add_command(pki)
-main.add_command(sign)
-main.add_command(verify)
-main.add_command(wasm)
 
 if __name__ == "__main__":
     entry()

@@ -31,8 +31,6 @@ from compiler.render import Artifact, Rendered, RenderInput, WasmBundle
 from compiler.render.layout import Tree, dump_object, layout
 from compiler.render.registry import RENDERERS
 from compiler.validate import Validated, validate
-from compiler.wasm import build_bundles
-from compiler.wasm.stage import module_source_digests
 
 __all__ = ["POLICY_LIMITS", "STAGES", "CompileResult", "State", "compile_workspace"]
 
@@ -115,6 +113,10 @@ def _policy_rendered(s: State) -> None:
 def _wasm(s: State) -> None:
     if s.workspace is None or _blocked(s):
         return
+    if not any(a.runtime == "wasm" for a in s.workspace.agents):
+        return  # wasmtime is imported only for workspaces that have wasm agents
+    from compiler.wasm.stage import build_bundles, module_source_digests
+
     s.bundles, diags = build_bundles(s.workspace)
     s.module_digests = module_source_digests(s.workspace)
     s.diagnostics += diags

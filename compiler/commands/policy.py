@@ -19,7 +19,15 @@ from rich.table import Table
 
 from compiler import resources
 from compiler.diagnostics import Diagnostic, has_errors, render_text
-from compiler.policy import Finding, FixtureResult, Limits, Rule, load_dir, verify_dir
+from compiler.policy import (
+    FixtureResult,
+    Limits,
+    Rule,
+    load_dir,
+    verify_dir,
+    waiver_lines,
+    waivers_json,
+)
 from compiler.policy.rules import DEFAULT_PREFIX
 
 __all__ = ["policy", "render_results", "render_rules", "waiver_lines", "waivers_json"]
@@ -58,18 +66,6 @@ def _rule_dict(r: Rule) -> dict[str, Any]:
     return {"id": r.id, "severity": r.severity, "phase": r.phase, "kinds": list(r.kinds),
             "labels": dict(r.labels), "enforce": r.enforce, "file": r.file, "line": r.line,
             "description": r.description, "expression": r.expression}
-
-
-def waivers_json(waivers: Sequence[Finding]) -> list[dict[str, Any]]:
-    return [{"rule": w.rule, "object": w.object, "file": w.file, "line": w.line,
-             "reason": w.waiver, "violated": w.status != "pass"}
-            for w in sorted(waivers, key=lambda w: (w.rule, w.object))]
-
-
-def waiver_lines(waivers: Sequence[Finding]) -> list[str]:
-    """One line per waiver that suppressed something, for the compile report."""
-    return [f"waived {w['rule']} on {w['object']} ({w['file']}:{w['line']}): {w['reason']}"
-            for w in waivers_json(waivers) if w["violated"]]
 
 
 def _base(directory: str | None) -> tuple[Path, str]:

@@ -17,6 +17,8 @@ from compiler.policy.stage import (
     check_rendered,
     check_sources,
     report,
+    waiver_lines,
+    waivers_json,
 )
 
 __all__ = [
@@ -36,4 +38,6 @@ __all__ = [
     "load_rules",
     "report",
     "verify_dir",
+    "waiver_lines",
+    "waivers_json",
 ]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_optional, ext_strings
 
@@ -131,9 +131,21 @@ class RuleSet:
 
 
 @functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
+def _schema() -> dict[str, Any]:
     path = resources.schemas_dir() / "mentatlab.io" / "v1" / "policy.json"
-    return jsonschema.Draft202012Validator(json.loads(path.read_text()))
+    return json.loads(path.read_text())
+
+
+@functools.cache
+def _fast_validator() -> Any:
+    return jsonschema_rs.validator_for(_schema())
+
+
+def _validator() -> Any:
+    """The detailed (and slow to import) validator, only for a rule file with errors."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(_schema())
 
 
 def is_fixture(name: str) -> bool:
@@ -163,6 +175,8 @@ def _locate(lines: list[str], doc: RawDoc, path: tuple[str | int, ...], src: str
 
 
 def _schema_diagnostics(doc: RawDoc) -> list[Diagnostic]:
+    if _fast_validator().is_valid(doc.data):
+        return []
     out = []
     for err in sorted(_validator().iter_errors(doc.data), key=lambda e: list(e.absolute_path)):
         path = tuple(err.absolute_path)

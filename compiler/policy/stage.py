@@ -29,6 +29,8 @@ __all__ = [
     "report",
     "run",
     "source_subjects",
+    "waiver_lines",
+    "waivers_json",
     "waivers_of",
 ]
 
@@ -210,3 +212,15 @@ def report(rules: RuleSet, result: PolicyResult) -> bytes:
             key=lambda d: (str(d["rule"]), str(d["object"]))),
     }
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+
+
+def waivers_json(waivers: Sequence[Finding]) -> list[dict[str, Any]]:
+    return [{"rule": w.rule, "object": w.object, "file": w.file, "line": w.line,
+             "reason": w.waiver, "violated": w.status != "pass"}
+            for w in sorted(waivers, key=lambda w: (w.rule, w.object))]
+
+
+def waiver_lines(waivers: Sequence[Finding]) -> list[str]:
+    """One line per waiver that suppressed something, for the compile report."""
+    return [f"waived {w['rule']} on {w['object']} ({w['file']}:{w['line']}): {w['reason']}"
+            for w in waivers_json(waivers) if w["violated"]]
