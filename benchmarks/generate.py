@@ -145,6 +145,7 @@ spec:
   storage: {{endpoint: "http://minio.bench-system:9000", bucket: bench-media, secretRef: minio-creds}}
   telemetry:
     endpoint: "http://otel-backend.observability:4317"
+    collectorImage: ghcr.io/bench/otel-collector-contrib@sha256:{"c" * 64}
     sampling: {{ratio: 0.1, keepErrors: true, slowerThanMs: 2000}}
   pricing: {{cpuHour: 0.031, memoryGiBHour: 0.004, gpuHour: 2.50}}
 """

@@ -29,7 +29,6 @@ from compiler.render import K8sObject, Rendered, RenderInput
 from compiler.render.placement import placements
 
 __all__ = [
-    "COLLECTOR_IMAGE",
     "COLLECTOR_NAME",
     "CONFIG_KEY",
     "OPERATOR_CR_NAME",
@@ -41,14 +40,6 @@ __all__ = [
     "parse_endpoint",
     "render_otel",
 ]
-
-# Contrib distribution: it is the one that ships k8sattributes, tail_sampling, resource and the
-# prometheus exporter. The tag is for humans, the digest is what runs: bump both together, the
-# digest being that of the tag's multi-arch index (`crane digest <image>:<tag>`). NOTE: this
-# digest was written without registry access and is unverified; resolve it before production.
-COLLECTOR_VERSION = "0.115.1"
-COLLECTOR_DIGEST = "sha256:2ebc9e1ce3a7ef6f2a4a6e1b1c3a0c1f7c9b2a4e5d8f0a3b6c9e2f5a8b1d4e7f"
-COLLECTOR_IMAGE = f"otel/opentelemetry-collector-contrib:{COLLECTOR_VERSION}@{COLLECTOR_DIGEST}"
 
 COLLECTOR_NAME = "mentat-otel-collector"  # Service, Deployment, ServiceAccount, pod label
 OPERATOR_CR_NAME = "mentat-otel"  # the operator appends "-collector" for what it creates
@@ -267,9 +258,10 @@ def _container_ports() -> list[dict[str, Any]]:
 
 
 def collector_image(ws: Workspace) -> str:
-    """`spec.telemetry.collectorImage` (a digest-pinned mirror, e.g. in an allowed registry),
-    else the pinned upstream contrib image."""
-    return str((ws.spec.telemetry or {}).get("collectorImage") or COLLECTOR_IMAGE)
+    """`spec.telemetry.collectorImage`: an OpenTelemetry Collector *contrib* build (it ships
+    k8sattributes, tail_sampling, resource and the prometheus exporter), pinned by digest.
+    The schema requires it: the compiler pins no image of its own that nobody verified."""
+    return str((ws.spec.telemetry or {})["collectorImage"])
 
 
 def _plain_objects(

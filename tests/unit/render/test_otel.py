@@ -9,7 +9,6 @@ import yaml
 from compiler.check.otel import check_collector_config, check_collector_objects
 from compiler.render import RenderInput
 from compiler.render.otel import (
-    COLLECTOR_IMAGE,
     COLLECTOR_NAME,
     collector_config,
     config_yaml,
@@ -17,8 +16,11 @@ from compiler.render.otel import (
     render_otel,
 )
 
+COLLECTOR_IMAGE = ("ghcr.io/mentatlab/otel-collector-contrib"
+                   "@sha256:757f706ba828985aa0e37d43764331d3538028f6bb945ebb8b4b0db16d12bb2d")
 TELEMETRY = {
     "endpoint": "http://otel-backend:4317",
+    "collectorImage": COLLECTOR_IMAGE,
     "sampling": {"ratio": 0.1, "keepErrors": True, "slowerThanMs": 2000},
 }
 ENVS = [
@@ -129,7 +131,8 @@ def test_pipelines_and_sampling(build):
 
 
 def test_without_sampling_there_is_no_tail_sampling(build):
-    ws = build.workspace(ENVS, telemetry={"endpoint": "https://otlp.example.com"})
+    ws = build.workspace(ENVS, telemetry={"endpoint": "https://otlp.example.com",
+                                               "collectorImage": COLLECTOR_IMAGE})
     cfg = collector_config(ws, ws.spec.environments[0], "eu-west-1")
     assert "tail_sampling" not in cfg["processors"]
     assert cfg["exporters"]["otlp"] == {"endpoint": "otlp.example.com:443"}
@@ -137,7 +140,7 @@ def test_without_sampling_there_is_no_tail_sampling(build):
 
 
 def test_partial_sampling_only_declared_policies(build):
-    ws = build.workspace(ENVS, telemetry={"endpoint": "x:4317", "sampling": {"keepErrors": False,
+    ws = build.workspace(ENVS, telemetry={**TELEMETRY, "endpoint": "x:4317", "sampling": {"keepErrors": False,
                                                                              "ratio": 1}})
     cfg = collector_config(ws, ws.spec.environments[0], "eu-west-1")
     (policy,) = cfg["processors"]["tail_sampling"]["policies"]
@@ -181,7 +184,7 @@ def test_network_policy_ingress_and_egress(build):
 
 def test_network_policy_egress_by_endpoint_kind(build):
     def egress(endpoint: str) -> dict[str, Any]:
-        out = render_otel(RenderInput(_ws(build, {"endpoint": endpoint})))
+        out = render_otel(RenderInput(_ws(build, {**TELEMETRY, "endpoint": endpoint})))
         return _egress_backend(out, "staging/eu-west-1")
 
     assert egress("http://tempo.observability.svc.cluster.local:4317")["to"] == [
@@ -227,7 +230,7 @@ def test_a_config_bug_becomes_m601_not_objects(build, monkeypatch):
     ("http://secret@otel:4317", "carries credentials"),
 ])
 def test_unusable_endpoints_are_diagnosed_at_the_field(build, endpoint, why):
-    out = render_otel(RenderInput(_ws(build, {"endpoint": endpoint})))
+    out = render_otel(RenderInput(_ws(build, {**TELEMETRY, "endpoint": endpoint})))
     assert out.objects == []
     (d,) = out.diagnostics
     assert d.code == "M500" and why in d.message and d.file == "mentat.yaml"
@@ -235,7 +238,7 @@ def test_unusable_endpoints_are_diagnosed_at_the_field(build, endpoint, why):
 
 
 def test_ipv6_endpoint_is_bracketed(build):
-    ws = _ws(build, {"endpoint": "http://[fd00::1]:4317"})
+    ws = _ws(build, {**TELEMETRY, "endpoint": "http://[fd00::1]:4317"})
     cfg = collector_config(ws, ws.spec.environments[0], "eu-west-1")
     assert cfg["exporters"]["otlp"]["endpoint"] == "[fd00::1]:4317"
 
