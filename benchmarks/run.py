@@ -155,6 +155,8 @@ def _kustomize(ws: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
                            "quadratically and takes minutes there").summary()
     leaves = [ws / "rendered" / env / r for env, _, regions in ENVIRONMENTS for r in regions]
     leaves = [d for d in leaves if (d / "kustomization.yaml").is_file()]
+    if not leaves:
+        return Sample(note="no rendered tree to re-emit: the compile failed").summary()
     runs = args.runs if size <= 2000 else 1
     total = Sample(note=f"sum over {len(leaves)} leaf directories")
     for i in range(runs):
