@@ -9,6 +9,7 @@ can find. Writing is not a stage here: the CLI decides whether to write, diff or
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,8 @@ class State:
     module_digests: dict[str, str] = field(default_factory=dict)  # wasm sources -> sha256
     rules: RuleSet | None = None
     policy: PolicyResult = field(default_factory=PolicyResult)
+    policy_pending: Future[PolicyResult] | None = None  # rendered-phase rules, evaluating
+    emitted: dict[int, bytes] = field(default_factory=dict)  # id(object) -> its YAML
     rendered: Rendered | None = None
     tree: Tree | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -98,11 +101,22 @@ def _policy(s: State) -> None:
 
 
 def _policy_rendered(s: State) -> None:
-    """Rendered objects, with policy-report.json (rules, tallies, waivers) as an artifact."""
+    """Starts the rendered-phase rules. Their forked children evaluate while this process
+    checks schemas and emits YAML (`emit`); `layout` collects the outcomes."""
     if s.rendered is None or s.workspace is None or s.rules is None or _blocked(s):
         return
     memo = s.cache.policy_memo() if s.cache else None
-    result = check_rendered(s.workspace, s.rendered.objects, s.rules, POLICY_LIMITS, memo)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="policy")
+    s.policy_pending = pool.submit(check_rendered, s.workspace, s.rendered.objects, s.rules,
+                                   POLICY_LIMITS, memo)
+    pool.shutdown(wait=False)
+
+
+def _policy_collect(s: State) -> None:
+    """The rendered-phase outcomes, with policy-report.json (rules, tallies, waivers)."""
+    if s.policy_pending is None or s.rendered is None or s.rules is None:
+        return
+    result, s.policy_pending = s.policy_pending.result(), None
     s.policy.extend(result)
     s.diagnostics += result.diagnostics
     sources = tuple(sorted({f.file for f in s.policy.waivers}))
@@ -144,12 +158,22 @@ def _check(s: State) -> None:
         s.cache.passed(s.rendered.objects, version)
 
 
-def _layout(s: State) -> None:
+def _emit(s: State) -> None:
+    """Every object as YAML bytes (the costly part of layout), while policies evaluate."""
     if s.rendered is None or s.workspace is None or _blocked(s):
         return
+    dump = s.cache.serialise(dump_object) if s.cache else dump_object
+    s.emitted = {id(o): dump(o) for o in s.rendered.objects}
+
+
+def _layout(s: State) -> None:
+    _policy_collect(s)
+    if s.rendered is None or s.workspace is None or _blocked(s):
+        return
+    emitted = s.emitted
     sources = {**s.workspace.source_digests, **s.module_digests}
     s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts, sources,
-                    s.cache.serialise(dump_object) if s.cache else dump_object)
+                    lambda o: emitted.get(id(o)) or dump_object(o))
 
 
 STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (
@@ -161,6 +185,7 @@ STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (
     ("render", _render),
     ("policy-rendered", _policy_rendered),
     ("check", _check),
+    ("emit", _emit),
     ("layout", _layout),
 )
 
@@ -196,5 +221,6 @@ def compile_workspace(
         step(s)
         if name == stop_after:
             break
+    _policy_collect(s)  # stopped before layout: the outcomes still belong to the result
     files = s.tree.files if s.tree is not None and not has_errors(s.diagnostics) else {}
     return CompileResult(s.root, s.workspace, files, s.rendered, s.diagnostics, s.policy)
