@@ -216,8 +216,9 @@ class Cache:
     def _unit_in(self, value: Any) -> Unit:
         items, diags, classes = value
         objs: list[K8sObject] = []
-        for d, kind, name, sources, origin, blob, text, digest in items:
+        for d, kind, name, sources, origin, group, blob, text, digest, data_digest in items:
             if (type(d) is not str or type(kind) is not str or type(name) is not str
+                    or type(group) is not str or type(data_digest) is not str
                     or type(digest) is not str or type(text) is not bytes
                     or type(blob) is not bytes or type(sources) is not tuple):
                 raise TypeError("bad unit entry")
@@ -226,7 +227,8 @@ class Cache:
                     raise TypeError("bad unit entry")
             remember(text, digest)
             o = _CachedObject(d, blob, text, sources,
-                              (str(origin[0]), int(origin[1]), int(origin[2])), kind, name)
+                              (str(origin[0]), int(origin[1]), int(origin[2])), kind, name,
+                              group, data_digest)
             self._bytes[id(o)] = (o, text)
             objs.append(o)
         return objs, [_diag_in(t) for t in diags], {str(c) for c in classes}
@@ -237,8 +239,8 @@ class Cache:
             text = self._text(o)
             if text is None:
                 return None  # not serialised: the compile stopped before layout
-            items.append((o.dir, o.kind, o.name, o.sources, o.origin,
-                          marshal.dumps(o.obj, 4), text, sha256_hex(text)))
+            items.append((o.dir, o.kind, o.name, o.sources, o.origin, o.group,
+                          marshal.dumps(o.obj, 4), text, sha256_hex(text), data_digest(o.obj)))
         return items, [_diag_out(d) for d in unit[1]], sorted(unit[2])
 
     def _text(self, o: K8sObject) -> bytes | None:
@@ -431,11 +433,14 @@ class _CachedObject(K8sObject):
     """A rendered object from the cache whose dict is unmarshalled only when first read:
     a no-change compile needs only its bytes, kind and name."""
 
-    __slots__ = ("_blob", "_kind", "_name", "_text", "_value")
+    __slots__ = ("_blob", "_kind", "_name", "_text", "_value", "data_digest")
 
     def __init__(self, d: str, blob: bytes, text: bytes, sources: tuple[str, ...],
-                 origin: tuple[str, int, int], kind: str, name: str) -> None:
+                 origin: tuple[str, int, int], kind: str, name: str, group: str,
+                 data_digest: str) -> None:
         object.__setattr__(self, "dir", d)
+        object.__setattr__(self, "group", group)
+        object.__setattr__(self, "data_digest", data_digest)
         object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "origin", origin)
         object.__setattr__(self, "_blob", blob)
@@ -469,6 +474,11 @@ class _CachedObject(K8sObject):
         return self._name
 
 
+def data_digest(data: Any) -> str:
+    """Of an object's content (key order aside): the policy memo's key part for it."""
+    return sha256_hex(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+
+
 class PolicyMemo:
     """Rendered-phase policy outcomes per sibling group (a flow in one environment × region,
     the same unit render caches), keyed by the rules, the workspace spec and the group's
@@ -485,12 +495,19 @@ class PolicyMemo:
             self._rules = (id(rules), sha256_hex(text.encode()))
         return self._rules[1]
 
+    def known(self, o: K8sObject) -> tuple[str, bytes] | None:
+        """For an object from the cache: the digest of its dict and its YAML, both known
+        without unpacking the dict."""
+        if type(o) is not _CachedObject:
+            return None
+        text = self._cache._text(o)
+        return (o.data_digest, text) if text is not None else None
+
     def key(self, rules: Any, workspace: Any, group: Any) -> str | None:
         try:
             parts = [self._rules_digest(rules),
                      sha256_hex(orjson.dumps(workspace, option=orjson.OPT_SORT_KEYS))]
-            parts += [sha256_hex(orjson.dumps(s.data, option=orjson.OPT_SORT_KEYS))
-                      for s in group]
+            parts += [s.digest or data_digest(s.data) for s in group]
         except TypeError:  # data orjson cannot encode: evaluate, do not remember
             return None
         return _key("policy", parts)

@@ -24,7 +24,7 @@ import os
 import re
 import resource
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -56,13 +56,21 @@ class Subject:
     """One document a rule may apply to."""
 
     kind: str
-    data: dict[str, Any]  # the CEL `object`
+    # the CEL `object`, or a function returning it: objects from the incremental cache are
+    # unpacked only when a rule really evaluates them
+    source: dict[str, Any] | Callable[[], dict[str, Any]]
     file: str  # where diagnostics point
     line: int
     col: int
     name: str  # how reports name it: "Agent/summarizer@1.2.0", "prod/eu-west-1/Deployment/x"
     group: str = ""  # sibling group (output dir and flow of rendered objects)
     doc: RawDoc | None = field(default=None, compare=False, repr=False)  # source documents
+    digest: str = ""  # of the object's content, when known without unpacking it (memo keys)
+    waivable: bool = True  # False when the object certainly carries no waiver annotation
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.source() if callable(self.source) else self.source
 
     @property
     def labels(self) -> Any:
@@ -192,8 +200,9 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
             out, flushed = [], time.monotonic()
         if subject is not current:  # jobs come grouped by subject
             current = subject
+            group = siblings.get(subject.group, ())
             bindings = _Bindings({"object": subject.data, "workspace": workspace,
-                                  "siblings": list(siblings.get(subject.group, ()))})
+                                  "siblings": [x() if callable(x) else x for x in group]})
         assert bindings is not None
         try:
             out.append(_run_one(rule, bindings.scope(rule)))
@@ -209,6 +218,8 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
 class Memo(Protocol):
     """Earlier outcomes by sibling group (compiler/cache.py): the outcomes of a group depend
     only on the rules, the workspace spec and the group's objects, which `key` digests."""
+
+    def known(self, o: Any) -> tuple[str, bytes] | None: ...
 
     def key(self, rules: Sequence[Rule], workspace: Mapping[str, Any],
             group: Sequence[Subject]) -> str | None: ...

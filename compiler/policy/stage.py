@@ -10,7 +10,7 @@ which `report` builds policy-report.json.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +104,7 @@ def run(
     skipped: dict[str, int] = {}
     for o in evaluate(rules.rules, subjects, workspace, siblings, limits, memo):
         rule, s = by_id[o.rule], subjects[o.subject]
-        reason = waivers_of(s.data).get(rule.id)
+        reason = waivers_of(s.data).get(rule.id) if s.waivable else None
         waiver = reason if reason is not None and reason.strip() else None
         result.findings.append(Finding(rule.id, rule.severity, s.name, s.file, s.line, o.status,
                                        o.message, waiver))
@@ -162,21 +162,27 @@ def check_rendered(ws: Workspace, objects: Iterable[K8sObject], rules: RuleSet,
                    limits: Limits = DEFAULT_LIMITS, memo: Memo | None = None) -> PolicyResult:
     """Rendered-phase rules on the Kubernetes objects.
 
-    `siblings` are the objects rendered for the same flow in the same environment × region
-    (for objects of no flow — namespaces, the collector — the other such objects there).
+    `siblings` are the objects rendered for the same flow (`K8sObject.group`) in the same
+    environment × region (for objects of no flow — namespaces, the collector — the other
+    such objects there). Objects from the incremental cache stay packed unless a rule
+    really evaluates them (a memoised group needs only their digests).
     Not the whole directory: the CEL binding converts `siblings` anew for every object that
     reads it, so directory-wide siblings made a 10k-object compile quadratic (minutes).
     """
     objs = sorted(objects, key=lambda o: (o.dir, o.kind, o.name))
-    siblings: dict[str, list[dict[str, Any]]] = {}
+    siblings: dict[str, list[Callable[[], dict[str, Any]]]] = {}
     subjects = []
+    marker = WAIVER_PREFIX.encode()
     for o in objs:
-        flow = o.obj.get("metadata", {}).get("labels", {}).get("mentatlab.io/flow", "")
-        group = f"{o.dir}#{flow}"
-        siblings.setdefault(group, []).append(o.obj)
+        group = f"{o.dir}#{o.group}"
+        load = _loader(o)
+        siblings.setdefault(group, []).append(load)
+        known = memo.known(o) if memo is not None else None
         file, line, col = o.origin
-        subjects.append(Subject(o.kind, o.obj, file, line, col, f"{o.dir}/{o.kind}/{o.name}",
-                                group))
+        subjects.append(Subject(
+            o.kind, load, file, line, col, f"{o.dir}/{o.kind}/{o.name}", group,
+            digest=known[0] if known else "",
+            waivable=known is None or marker in known[1]))
     k8s_rules = RuleSet(tuple(r for r in rules.rules if r.phase == "rendered"), ())
     return run(k8s_rules, subjects, ws.spec.spec, siblings, limits, memo)
 
@@ -224,3 +230,7 @@ def waiver_lines(waivers: Sequence[Finding]) -> list[str]:
     """One line per waiver that suppressed something, for the compile report."""
     return [f"waived {w['rule']} on {w['object']} ({w['file']}:{w['line']}): {w['reason']}"
             for w in waivers_json(waivers) if w["violated"]]
+
+
+def _loader(o: K8sObject) -> Callable[[], dict[str, Any]]:
+    return lambda: o.obj

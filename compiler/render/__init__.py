@@ -50,6 +50,7 @@ class K8sObject:
     obj: dict[str, Any]
     sources: tuple[str, ...]  # workspace-relative source files it came from
     origin: tuple[str, int, int] = ("", 0, 0)  # (file, line, col) diagnostics point at
+    group: str = ""  # the flow it belongs to, if any: policy `siblings` are per group
 
     @property
     def kind(self) -> str:

@@ -237,7 +237,7 @@ class _Leaf:
         return (self.flow.doc.file, p.line, p.col)
 
     def obj(self, body: dict[str, Any], node: LinkedNode | None = None) -> K8sObject:
-        return K8sObject(self.dir, body, self.sources(node), self.origin(node))
+        return K8sObject(self.dir, body, self.sources(node), self.origin(node), self.flow.name)
 
     # --- objects ---------------------------------------------------------------------------
 

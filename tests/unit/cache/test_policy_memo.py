@@ -38,3 +38,14 @@ def test_a_changed_flow_is_evaluated_again(make_ws) -> None:  # type: ignore[no-
     diags, cache = compile_with_cache(root)
     assert any(code == "M400" for _, _, code, _ in diags)
     assert cache.stats.misses.get("policy")
+
+
+def test_a_no_change_compile_leaves_cached_objects_packed(make_ws) -> None:  # type: ignore[no-untyped-def]
+    root = make_ws()
+    compile_with_cache(root)
+    cache = Cache(root)
+    result = compile_workspace(root, cache=cache)
+    assert result.ok and result.rendered is not None
+    cached = [o for o in result.rendered.objects if type(o).__name__ == "_CachedObject"]
+    assert cached and cache.stats.hits.get("policy")
+    assert all(o._value is None for o in cached)  # type: ignore[attr-defined]
