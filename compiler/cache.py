@@ -213,6 +213,27 @@ class Cache:
         self._units.append((key, depends_on, unit, False))
         return unit
 
+    def artifact(self, parts: tuple[str, ...],
+                 build: Callable[[], tuple[bytes, list[Diagnostic]]]
+                 ) -> tuple[bytes, list[Diagnostic]]:
+        """A whole-workspace artifact (cost.json) from the cache, or built and stored."""
+        key = _key("artifact", parts)
+        value = self._get("artifact", key)
+        try:
+            content, diags = value
+            if type(content) is not bytes:
+                raise TypeError("bad artifact entry")
+            result = (content, [_diag_in(t) for t in diags])
+        except (TypeError, ValueError):
+            if value is not None:
+                self._reject(self._path("artifact", key))
+            self.stats.count("artifact", False)
+            content, found = build()
+            self._put("artifact", key, (content, [_diag_out(d) for d in found]))
+            return content, found
+        self.stats.count("artifact", True)
+        return result
+
     def _unit_in(self, value: Any) -> Unit:
         items, diags, classes = value
         objs: list[K8sObject] = []
@@ -486,13 +507,13 @@ class PolicyMemo:
 
     def __init__(self, cache: Cache) -> None:
         self._cache = cache
-        self._rules: tuple[int, str] | None = None
+        self._rules: tuple[Any, str] | None = None  # the rules object itself: ids get reused
 
     def _rules_digest(self, rules: Any) -> str:
-        if self._rules is None or self._rules[0] != id(rules):
+        if self._rules is None or self._rules[0] is not rules:
             text = repr([(r.id, r.severity, r.kinds, r.labels, r.expression, r.message,
                           r.message_expression, r.variables) for r in rules])
-            self._rules = (id(rules), sha256_hex(text.encode()))
+            self._rules = (rules, sha256_hex(text.encode()))
         return self._rules[1]
 
     def known(self, o: K8sObject) -> tuple[str, bytes] | None:

@@ -95,7 +95,8 @@ def _policy(s: State) -> None:
     s.diagnostics += s.rules.diagnostics
     if _blocked(s):
         return  # invalid rules are reported before any document is evaluated
-    result = check_sources(s.workspace, s.rules, POLICY_LIMITS)
+    memo = s.cache.policy_memo() if s.cache else None
+    result = check_sources(s.workspace, s.rules, POLICY_LIMITS, memo)
     s.policy.extend(result)
     s.diagnostics += result.diagnostics
 

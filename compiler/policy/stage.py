@@ -144,15 +144,19 @@ def source_subjects(ws: Workspace) -> list[Subject]:
     docs += [("Flow", f.flow.doc, f.flow.key) for f in ws.flows]
     for kind, doc, name in docs:
         p = doc.pos(())
-        out.append(Subject(kind, doc.data, doc.file, p.line, p.col, f"{kind}/{name}", doc=doc))
+        # each document its own group: source rules have no siblings, and the policy memo
+        # then reuses outcomes per unchanged document
+        out.append(Subject(kind, doc.data, doc.file, p.line, p.col, f"{kind}/{name}",
+                           f"{doc.file}#{doc.index}", doc=doc))
     return out
 
 
-def check_sources(ws: Workspace, rules: RuleSet, limits: Limits = DEFAULT_LIMITS) -> PolicyResult:
+def check_sources(ws: Workspace, rules: RuleSet, limits: Limits = DEFAULT_LIMITS,
+                  memo: Memo | None = None) -> PolicyResult:
     """Source-phase rules on the linked documents, plus waiver annotation checks."""
     subjects = source_subjects(ws)
     src_rules = RuleSet(tuple(r for r in rules.rules if r.phase == "source"), ())
-    result = run(src_rules, subjects, ws.spec.spec, None, limits)
+    result = run(src_rules, subjects, ws.spec.spec, None, limits, memo)
     for s in subjects:
         result.diagnostics += _waiver_diagnostics(s, rules)
     return result

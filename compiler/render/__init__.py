@@ -36,6 +36,10 @@ class RenderCache(Protocol):
              build: Callable[[], tuple[list[K8sObject], list[Diagnostic], set[str]]]
              ) -> tuple[list[K8sObject], list[Diagnostic], set[str]]: ...
 
+    def artifact(self, parts: tuple[str, ...],
+                 build: Callable[[], tuple[bytes, list[Diagnostic]]]
+                 ) -> tuple[bytes, list[Diagnostic]]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class RenderInput:

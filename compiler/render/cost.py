@@ -375,12 +375,24 @@ def render_cost(inp: RenderInput) -> Rendered:
     out = Rendered()
     if not ws.spec.pricing:
         return out
-    report = estimate(ws)
     sources = sorted(
         {ws.spec.doc.file}
         | {f.flow.doc.file for f in ws.flows}
         | {n.agent.doc.file for f in ws.flows for n in f.nodes}
     )
-    out.artifacts.append(Artifact(COST_FILE, cost_json(report), tuple(sources)))
-    out.diagnostics += report.diagnostics
+
+    def build() -> tuple[bytes, list[Diagnostic]]:
+        report = estimate(ws)
+        return cost_json(report), list(report.diagnostics)
+
+    if inp.cache is None:
+        content, diags = build()
+    else:
+        # the estimate reads the workspace and every flow with the agents it resolved to
+        digests = ws.source_digests
+        parts = ("cost", *(f"{f}@{digests.get(f, '')}" for f in sources),
+                 *(f"{f.flow.key}:{','.join(n.agent.key for n in f.nodes)}" for f in ws.flows))
+        content, diags = inp.cache.artifact(parts, build)
+    out.artifacts.append(Artifact(COST_FILE, content, tuple(sources)))
+    out.diagnostics += diags
     return out

@@ -49,3 +49,21 @@ def test_a_no_change_compile_leaves_cached_objects_packed(make_ws) -> None:  # t
     cached = [o for o in result.rendered.objects if type(o).__name__ == "_CachedObject"]
     assert cached and cache.stats.hits.get("policy")
     assert all(o._value is None for o in cached)  # type: ignore[attr-defined]
+
+
+def test_cost_json_is_reused_until_a_source_changes(make_ws) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import WORKSPACE
+
+    ws = WORKSPACE + "  pricing: {cpuHour: 0.031, memoryGiBHour: 0.004, gpuHour: 2.5}\n"
+    root = make_ws(workspace=ws)
+    first = compile_workspace(root).files["cost.json"]
+    compile_with_cache(root)
+    cache = Cache(root)
+    assert compile_workspace(root, cache=cache).files["cost.json"] == first
+    assert cache.stats.hits.get("artifact") == 1
+    flow = root / "flows" / "flow.yaml"
+    flow.write_text(flow.read_text().replace("replicas: 2", "replicas: 3"))
+    cache = Cache(root)
+    changed = compile_workspace(root, cache=cache).files["cost.json"]
+    assert changed != first and cache.stats.misses.get("artifact") == 1
+    assert changed == compile_workspace(root).files["cost.json"]
