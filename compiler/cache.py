@@ -125,6 +125,9 @@ class Cache:
         self._checked: tuple[str, set[str], list[K8sObject]] | None = None
         self._manifest_data: dict[str, Any] | None = None
         self._snapshot_of: str | None = None  # output dir whose snapshot was read intact
+        # A repository can commit `.mentat/` as symlinks to elsewhere (CI runners, Argo CD
+        # repo servers compile untrusted trees): then the cache is neither read nor written.
+        self.disabled = _redirected(root)
 
     # --- entries ---------------------------------------------------------------------------
 
@@ -133,6 +136,8 @@ class Cache:
 
     def _get(self, kind: str, key: str) -> Any:
         self._used.setdefault(kind, set()).add(key)
+        if self.disabled:
+            return None
         path = self._path(kind, key)
         try:
             blob = path.read_bytes()
@@ -358,6 +363,8 @@ class Cache:
         snapshot of `files` as they now are under `out`; `written` says whether this
         compile changed the tree), and drop entries no longer used."""
         clean = self._checked is not None and bool(self._checked[2])
+        if self.disabled:
+            return
         try:
             if clean and self._checked is not None:
                 for key, _, unit, hit in self._units:
@@ -408,14 +415,44 @@ class Cache:
                 shards = list(os.scandir(base))
             except OSError:
                 continue
-            present = sum(len(os.listdir(s.path)) for s in shards if s.is_dir())
+            present = sum(len(os.listdir(s.path)) for s in shards
+                          if s.is_dir(follow_symlinks=False))
             if present <= 2 * len(used) + 64:
                 continue
             for s in shards:
+                if not s.is_dir(follow_symlinks=False):
+                    continue
                 for name in os.listdir(s.path):
                     if s.name + name not in used:
                         with contextlib.suppress(OSError):
                             os.unlink(os.path.join(s.path, name))
+
+
+def _redirected(root: Path) -> bool:
+    """Whether `.mentat/` or any directory inside its cache is a symlink (or not a plain
+    directory): following one would read or delete files outside the workspace."""
+    top = root / ".mentat"
+    try:
+        if os.path.islink(top) or os.path.islink(root / CACHE_DIR):
+            return True
+        stack = [root / CACHE_DIR]
+        for depth in range(2):  # <kind>/<shard>/
+            nxt = []
+            for d in stack:
+                try:
+                    with os.scandir(d) as entries:
+                        found = list(entries)
+                except FileNotFoundError:
+                    continue
+                for e in found:
+                    if e.is_symlink():
+                        return True
+                    if depth == 0 and e.is_dir(follow_symlinks=False):
+                        nxt.append(Path(e.path))
+            stack = nxt
+    except OSError:
+        return True
+    return False
 
 
 def _digest(b: bytes) -> str:

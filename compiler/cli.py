@@ -26,6 +26,7 @@ from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
 from compiler.pipeline import STAGES, CompileResult, compile_workspace
 from compiler.policy import waiver_lines, waivers_json
 from compiler.render.layout import dump_yaml_stream, object_path
+from compiler.resources import schemas_dir
 from compiler.write import diff_tree, write_tree
 
 __all__ = ["entry", "main"]
@@ -34,6 +35,9 @@ FORMATS = click.Choice(["text", "json", "github"])
 
 
 def _workspace_root(arg: str) -> Path:
+    if not (schemas_dir() / "mentatlab.io").is_dir():
+        raise click.UsageError(f"the compiler's schemas are missing ({schemas_dir()}): install "
+                               "from the repository (pip install -e .) or set MENTAT_HOME")
     root = find_workspace_root(Path(arg))
     if root is None:
         raise click.UsageError(f"no workspace found: no {WORKSPACE_FILE} in {arg} or above it")
@@ -79,6 +83,8 @@ def _exit(code: int) -> NoReturn:
 
 def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None) -> CompileResult:
     with _progress(fmt == "text") as on_stage:
+        # --out is relative to where the command runs, the workspace's output to its root
+        out = str(Path(out).absolute()) if out is not None else None
         return compile_workspace(root, out, on_stage=on_stage, cache=cache)
 
 

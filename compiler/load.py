@@ -354,7 +354,12 @@ def load(
     ws = workspaces[0]
     result.workspace = ws
     out = output if output is not None else ws.data.get("spec", {}).get("output", "rendered/")
-    skip = {str(out).strip("/")} if isinstance(out, str) else set()
+    skip: set[str] = set()
+    if isinstance(out, str) and out:
+        # by resolved path: `./rendered`, `rendered/` and `$PWD/rendered` are one directory
+        target = (root / out).resolve()
+        if target != root and root in target.parents:
+            skip.add(target.relative_to(root).as_posix())
     files, diags = find_sources(root, ws, skip)
     result.diagnostics += diags
     for rel in files:

@@ -252,22 +252,28 @@ def _pins(items: list[dict[str, Any]]) -> tuple[Pin, ...]:
     return tuple(Pin(p["name"], p["type"], bool(p.get("stream", False))) for p in items)
 
 
-def _unique(doc: RawDoc, base: tuple[Any, ...], names: list[str], what: str,
-            diags: list[Diagnostic]) -> None:
+def _unique(doc: RawDoc, entries: list[tuple[tuple[Any, ...], str]], what: str,
+            diags: list[Diagnostic], code: str = "M201") -> None:
+    """Each name once; a repeat is reported where it stands (entries: (path, name))."""
     seen: set[str] = set()
-    for i, n in enumerate(names):
+    for path, n in entries:
         if n in seen:
-            diags.append(_at(doc, (*base, i), "M201", f"{what} '{n}' is defined twice"))
+            diags.append(_at(doc, path, code, f"{what} '{n}' is defined twice"))
         seen.add(n)
+
+
+def _named(base: tuple[Any, ...], items: list[dict[str, Any]]) -> list[tuple[tuple[Any, ...], str]]:
+    return [((*base, i), item["name"]) for i, item in enumerate(items)]
 
 
 def _agent(doc: RawDoc, root: Path, diags: list[Diagnostic]) -> AgentSpec:
     meta, spec = doc.data["metadata"], doc.data["spec"]
     inputs, outputs = spec.get("inputs", []), spec.get("outputs", [])
-    _unique(doc, ("spec", "inputs"), [p["name"] for p in inputs], "input pin", diags)
-    _unique(doc, ("spec", "outputs"), [p["name"] for p in outputs], "output pin", diags)
-    env_names = [e["name"] for e in spec.get("env", [])] + [s["name"] for s in spec.get("secrets", [])]
-    _unique(doc, ("spec", "env"), env_names, "environment variable", diags)
+    _unique(doc, _named(("spec", "inputs"), inputs), "input pin", diags)
+    _unique(doc, _named(("spec", "outputs"), outputs), "output pin", diags)
+    env_names = _named(("spec", "env"), spec.get("env", []))
+    env_names += _named(("spec", "secrets"), spec.get("secrets", []))
+    _unique(doc, env_names, "environment variable", diags)
     module = None
     if spec["runtime"] == "wasm":
         rel = posixpath.normpath(posixpath.join(posixpath.dirname(doc.file), spec["module"]))
@@ -312,7 +318,7 @@ def _flow(doc: RawDoc, diags: list[Diagnostic]) -> FlowSpec:
                              f"'{rng}' is not a valid semver range",
                              hint="e.g. 1.2.0, ^1.0, ~1.2, '>=1.0 <2'"))
         nodes.append(NodeSpec(n["id"], name, rng, int(n.get("replicas", 1)), i))
-    _unique(doc, ("spec", "nodes"), [n.id for n in nodes], "node id", diags)
+    _unique(doc, [(("spec", "nodes", n.index), n.id) for n in nodes], "node id", diags, "M306")
     edges = []
     for i, e in enumerate(spec.get("edges", [])):
         src_node, _, src_pin = e["from"].partition(".")

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from compiler.diagnostics import Diagnostic, Severity, render_github, render_text
-from compiler.load import WORKSPACE_FILE, find_workspace_root, parse_yaml
+from compiler.load import WORKSPACE_FILE, find_workspace_root, parse_yaml, resolve_inside
 from compiler.sign.bundle import BUNDLE_NAME
 from compiler.sign.pki import (
     DEFAULT_DOMAIN,
@@ -91,7 +91,12 @@ def _workspace_settings() -> tuple[Path | None, dict[str, Any], list[Diagnostic]
     signing = spec.get("signing")
     out: dict[str, Any] = dict(signing) if isinstance(signing, dict) else {}
     if isinstance(spec.get("output"), str):
-        out["_output"] = spec["output"]
+        # as compile does: the output must be a directory inside the workspace
+        target = resolve_inside(root, spec["output"].rstrip("/") or ".")
+        if target is None or target == root:
+            return root, {}, [Diagnostic("M107", f"output '{spec['output']}' must be a "
+                                         "directory inside the workspace", WORKSPACE_FILE)]
+        out["_output"] = str(target)
     return root, out, []
 
 
@@ -253,8 +258,7 @@ def sign(
         _emit(fmt, {"ok": False}, "", diags)
         _exit(diags)
     if rendered is None:
-        base = ws_root or Path.cwd()
-        rendered = base / str(settings.get("_output", "rendered"))
+        rendered = Path(settings.get("_output") or (ws_root or Path.cwd()) / "rendered")
     if not pki_dir and not keyless:
         method = settings.get("method")
         if method == "keyless":
@@ -389,8 +393,11 @@ def verify(
     if not trust and not (identity and issuer):
         raise click.UsageError("pass --trust ROOT_CERT, or both --identity and --issuer")
     if rendered is None:
-        ws_root, settings, _ = _workspace_settings()
-        rendered = (ws_root or Path.cwd()) / str(settings.get("_output", "rendered"))
+        ws_root, settings, diags = _workspace_settings()
+        if diags:
+            _emit(fmt, {"ok": False}, "", diags)
+            _exit(diags)
+        rendered = Path(settings.get("_output") or (ws_root or Path.cwd()) / "rendered")
     if not rendered.is_dir():
         raise click.UsageError(f"output directory {_label(rendered)} does not exist")
     label = _label(rendered)

@@ -364,7 +364,13 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
                ws_doc: RawDoc | None = None, *, defaults: Path | None = None) -> RuleSet:
     """The default set plus the workspace's `spec.policies` directories (inside it only)."""
     base = defaults if defaults is not None else resources.policies_dir()
-    rules, diags = load_dir(base, DEFAULT_PREFIX) if base.is_dir() else ([], [])
+    if base.is_dir():
+        rules, diags = load_dir(base, DEFAULT_PREFIX)
+    else:  # never fail open: without its default set a compile would check nothing
+        rules, diags = [], [Diagnostic(
+            "M401", f"the default policy set is missing ({base})", ws_file,
+            hint="install mentatlab from its repository (pip install -e .) or point "
+                 "MENTAT_HOME at a directory holding schemas/ and policies/")]
     for i, rel in enumerate(policies):
         where = ws_doc.pos(("spec", "policies", i)) if ws_doc else None
         line, col = (where.line, where.col) if where else (0, 0)

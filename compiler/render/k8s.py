@@ -22,6 +22,7 @@ from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
 from compiler.model.spec import AgentSpec, Environment
 from compiler.render import K8sObject, Rendered, RenderInput, WasmBundle
 from compiler.render.layout import dump_json
+from compiler.render.otel import endpoint_problem
 from compiler.render.placement import replicas_in
 
 __all__ = [
@@ -74,6 +75,12 @@ def targets(flow: LinkedFlow, ws: Workspace) -> list[tuple[Environment, str]]:
 def render(inp: RenderInput) -> Rendered:
     ws = inp.ws
     out = Rendered()
+    storage = ws.spec.storage
+    problem = endpoint_problem(storage["endpoint"], "storage endpoint") if storage else None
+    if problem:  # rendered into every media agent's env: credentials must never get there
+        p = ws.spec.doc.pos(("spec", "storage", "endpoint"))
+        out.diagnostics.append(Diagnostic("M500", problem, ws.spec.doc.file, p.line, p.col))
+        return out
     leaves: dict[tuple[str, str], list[LinkedFlow]] = {}
     for lf in ws.flows:
         for env, region in targets(lf, ws):

@@ -81,23 +81,22 @@ def parse_endpoint(endpoint: str) -> tuple[str, str, int, bool]:
     return scheme, host, port, scheme != "https"
 
 
-def endpoint_problem(endpoint: str) -> str | None:
-    """Why the endpoint cannot be an OTLP/gRPC target, or None."""
+def endpoint_problem(endpoint: str, what: str = "telemetry endpoint") -> str | None:
+    """Why the endpoint cannot be used (an OTLP/gRPC or S3 target: scheme://host[:port]),
+    or None. Credentials are refused, and never echoed back, not even in the message."""
     parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
     if "@" in parts.netloc:
-        # never echo credentials back, not even in an error message
         endpoint = endpoint.replace(parts.netloc.rsplit("@", 1)[0], "***", 1)
-        return (f"telemetry endpoint {endpoint!r} carries credentials; put them in a Secret, "
+        return (f"{what} {endpoint!r} carries credentials; put them in a Secret, "
                 "not in mentat.yaml")
     try:
         parts.port  # noqa: B018 -- raises on a port that is not a number in range
     except ValueError:
-        return f"telemetry endpoint {endpoint!r} has an invalid port"
+        return f"{what} {endpoint!r} has an invalid port"
     if not parts.hostname:
-        return f"telemetry endpoint {endpoint!r} has no host"
+        return f"{what} {endpoint!r} has no host"
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        return (f"telemetry endpoint {endpoint!r} has a path; OTLP over gRPC takes only "
-                "scheme://host:port")
+        return f"{what} {endpoint!r} has a path; it takes only scheme://host:port"
     return None
 
 

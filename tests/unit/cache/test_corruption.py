@@ -137,3 +137,19 @@ def test_forged_object_blob_falls_back_to_the_yaml_bytes(ws: Path) -> None:
     cold = CliRunner().invoke(main, [*args, "--no-cache"])
     assert warm.exit_code == cold.exit_code == 0, warm.output
     assert warm.stdout_bytes == cold.stdout_bytes
+
+
+@pytest.mark.parametrize("link", [".mentat", ".mentat/cache", ".mentat/cache/parse"])
+def test_a_symlinked_cache_is_never_followed(ws: Path, tmp_path: Path, link: str) -> None:
+    victim = tmp_path / "victim"
+    (victim / "sub").mkdir(parents=True)
+    for i in range(200):
+        (victim / "sub" / f"f{i}").write_text("precious")
+    target = ws / link
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(victim, target_is_directory=True)
+    cache = _recompile(ws)
+    assert cache.disabled and not cache.stats.hits
+    assert sorted(p.name for p in victim.iterdir()) == ["sub"]
+    assert len(list((victim / "sub").iterdir())) == 200

@@ -108,3 +108,30 @@ def test_runs_as_a_real_process(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(ws), "--check"],
                           capture_output=True, text=True, cwd=REPO, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_missing_compiler_resources_fail_loudly(make_ws, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_ws()
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("MENTAT_HOME", str(home))
+    code, _, err = run("compile", str(root))
+    assert code == 2 and "schemas are missing" in err
+    shutil.copytree(REPO / "schemas", home / "schemas")  # schemas, but no default policies
+    code, _, err = run("validate", str(root))
+    assert code == 1 and "M401" in err and "default policy set is missing" in err
+
+
+def test_sign_refuses_an_output_outside_the_workspace(make_ws, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import WORKSPACE
+
+    root = make_ws(workspace=WORKSPACE.replace("output: rendered/", "output: ../escape/"))
+    (tmp_path / "escape").mkdir()
+    (tmp_path / "escape" / "index.json").write_text("{}")
+    monkeypatch.chdir(root)
+    for args in (["sign", "--pki", str(tmp_path / "pki")], ["verify", "--trust", "x.pem"]):
+        code, _, err = run(*args)
+        assert code == 1 and "M107" in err, (args, err)
+    assert not (tmp_path / "escape" / "index.sigstore.json").exists()

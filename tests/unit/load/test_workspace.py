@@ -26,3 +26,17 @@ def test_sources_are_sorted_and_output_and_hidden_dirs_skipped(make_ws) -> None:
     assert not result.diagnostics
     assert list(result.digests) == ["mentat.yaml", "flows/agents.yaml", "flows/flow.yaml",
                                     "flows/z/late.yaml"]
+
+
+def test_the_output_tree_is_never_read_as_sources(make_ws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from compiler.cli import main
+    from tests.conftest import WORKSPACE
+
+    root = make_ws(workspace=WORKSPACE.replace("sources: [flows/]", "sources: [.]"))
+    monkeypatch.chdir(root)
+    for out in ("./rendered", str(root / "rendered"), "rendered/"):
+        for _ in range(2):  # the second compile would see the first one's output
+            result = CliRunner().invoke(main, ["compile", ".", "--out", out])
+            assert result.exit_code == 0, result.output

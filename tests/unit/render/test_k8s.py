@@ -243,3 +243,17 @@ def test_wasm_agents_reference_their_bundle_digest(make_ws) -> None:  # type: ig
     assert "volumes" not in pod["spec"] and "readinessProbe" not in container
     missing = k8s_render.render(RenderInput(linked.workspace, {}))
     assert [d.code for d in missing.diagnostics] == ["M500", "M500", "M500"]  # one per leaf
+
+
+def test_storage_endpoint_credentials_and_bad_ports_are_refused(make_ws) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import WORKSPACE
+
+    for endpoint, why in (("http://minio:secretpw@minio.mentat-system:9000", "credentials"),
+                          ("http://minio.mentat-system:99999", "invalid port")):
+        ws = WORKSPACE.replace("http://minio.mentat-system:9000", endpoint)
+        result = compile_workspace(make_ws({"flows/flow.yaml": MEDIA_FLOW,
+                                            "flows/agents.yaml": MEDIA}, workspace=ws))
+        assert [(d.code, d.file, d.line) for d in result.diagnostics] == [
+            ("M500", "mentat.yaml", 11)], result.diagnostics
+        assert why in result.diagnostics[0].message
+        assert "secretpw" not in result.diagnostics[0].message and not result.files
