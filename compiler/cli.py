@@ -34,7 +34,8 @@ __all__ = ["entry", "main"]
 FORMATS = click.Choice(["text", "json", "github"])
 
 
-def _workspace_root(arg: str) -> Path:
+def workspace_root(arg: str) -> Path:
+    """The workspace holding `arg` (a usage error, exit 2, when there is none)."""
     if not (schemas_dir() / "mentatlab.io").is_dir():
         raise click.UsageError(f"the compiler's schemas are missing ({schemas_dir()}): install "
                                "from the repository (pip install -e .) or set MENTAT_HOME")
@@ -136,7 +137,7 @@ def validate(workspace: str, fmt: str) -> None:
     Example:
       mentatctl validate examples/shop --format json
     """
-    root = _workspace_root(workspace)
+    root = workspace_root(workspace)
     result = _compile(root, None, fmt)
     _emit(fmt, result.diagnostics)
     if fmt == "text":
@@ -177,7 +178,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     """
     if check and to_stdout:
         raise click.UsageError("--check and --stdout cannot be combined")
-    root = _workspace_root(workspace)
+    root = workspace_root(workspace)
     cache = None if no_cache else Cache(root)
     result = _compile(root, out, fmt, cache)
     if not result.ok or result.workspace is None:

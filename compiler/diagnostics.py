@@ -73,6 +73,7 @@ CODES: dict[str, str] = {
     "M513": "wasm capability grant invalid (files: DIR, DIR:ro or DIR:rw below the agent file)",
     "M520": "cost estimate incomplete (job without expectedDurationSeconds, bad quantity)",
     "M521": "region override names an unknown region, flow or node",
+    "M522": "cost estimate needs spec.pricing",
     "M600": "rendered object fails the Kubernetes schema (compiler bug)",
     "M601": "rendered collector config is inconsistent (compiler bug)",
     "M700": "output tree differs from a fresh compile (--check)",

@@ -8,16 +8,16 @@ Markdown (for pull-request comments) or JSON.
 from __future__ import annotations
 
 import io
+import json
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from compiler.diagnostics import Severity, render_text
-from compiler.load import WORKSPACE_FILE, find_workspace_root
+from compiler.cli import workspace_root
+from compiler.diagnostics import Diagnostic, Severity, render_text
 from compiler.pipeline import compile_workspace
 from compiler.render.cost import CostReport, cost_json, estimate, fmt, money
 
@@ -104,9 +104,7 @@ def cost(workspace: str, env: str | None, fmt_: str) -> None:
       mentatctl cost --env prod --format markdown >> "$GITHUB_STEP_SUMMARY"
       mentatctl cost --format json | jq .totals.total
     """
-    root = find_workspace_root(Path(workspace))
-    if root is None:
-        raise click.UsageError(f"no workspace found: no {WORKSPACE_FILE} in {workspace} or above")
+    root = workspace_root(workspace)
     result = compile_workspace(root, stop_after="link")
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     ws = result.workspace
@@ -114,9 +112,14 @@ def cost(workspace: str, env: str | None, fmt_: str) -> None:
         click.echo(render_text(result.diagnostics), err=True)
         sys.exit(1)
     if not ws.spec.pricing:
-        pos = ws.spec.doc.pos(("spec",))
-        click.echo(f"{ws.spec.doc.file}:{pos.line}:{pos.col}: error: the workspace has no "
-                   "spec.pricing (cpuHour, memoryGiBHour, gpuHour)", err=True)
+        pos = ws.spec.doc.pos(("spec",), key=True)
+        missing = Diagnostic("M522", "the workspace has no spec.pricing", ws.spec.doc.file,
+                             pos.line, pos.col, hint="add spec.pricing: {cpuHour, memoryGiBHour, "
+                             "gpuHour} to mentat.yaml")
+        if fmt_ == "json":
+            click.echo(json.dumps({"ok": False, "diagnostics": [missing.to_dict()]}, indent=2))
+        else:
+            click.echo(render_text([missing]), err=True)
         sys.exit(1)
     if env is not None and ws.spec.environment(env) is None:
         names = ", ".join(e.name for e in ws.spec.environments)

@@ -9,8 +9,9 @@ from typing import Any, NoReturn
 import click
 import semantic_version
 
+from compiler.cli import workspace_root
 from compiler.diagnostics import Diagnostic, render_text
-from compiler.load import WORKSPACE_FILE, find_workspace_root, load
+from compiler.load import load
 from compiler.model import AgentSpec
 from compiler.validate import validate
 from compiler.wasm.run import DEFAULT_LIMITS, Limits, memory_limit_for, run_agent
@@ -57,10 +58,7 @@ def run_cmd(agent: str, workspace: str, inputs: tuple[str, ...], fuel: int,
       mentatctl wasm run wordcount@1.0.0 -i text=@README.md --format json
       mentatctl wasm run greeter --fuel 1000000 --timeout-ms 200
     """
-    found = find_workspace_root(Path(workspace))
-    if found is None:
-        raise click.UsageError(f"no workspace found: no {WORKSPACE_FILE} in {workspace} or above")
-    root = found
+    root = workspace_root(workspace)
     loaded = load(root)
     validated = validate(loaded)
     spec = _pick(agent, validated.agents, [*loaded.diagnostics, *validated.diagnostics])

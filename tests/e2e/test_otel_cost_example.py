@@ -107,7 +107,11 @@ def test_cost_without_pricing_or_workspace(tmp_path):
     assert runner.invoke(main, ["cost", str(tmp_path)]).exit_code == 2
     ws = _copy(tmp_path, lambda spec: spec.pop("pricing"))
     res = runner.invoke(main, ["cost", str(ws)])
-    assert res.exit_code == 1 and "no spec.pricing" in res.output
+    assert res.exit_code == 1 and "no spec.pricing" in res.output and "error[M522]" in res.output
+    as_json = runner.invoke(main, ["cost", str(ws), "--format", "json"])
+    payload = json.loads(as_json.stdout)
+    assert as_json.exit_code == 1 and payload["ok"] is False
+    assert [d["code"] for d in payload["diagnostics"]] == ["M522"]
     assert "cost.json" not in compile_workspace(ws).files
 
 
