@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import struct
 import tempfile
 import threading
@@ -34,6 +33,7 @@ import wasmtime
 
 from compiler.diagnostics import Diagnostic
 from compiler.load import resolve_inside
+from compiler.model.quantity import parse_quantity
 from compiler.model.spec import AgentSpec, Pin
 from compiler.wasm.engine import shared_engine
 from compiler.wasm.module import WASI_MODULE, Capabilities, parse_file_grant
@@ -526,20 +526,17 @@ def sandbox_for(
     return Sandbox(env=env, dirs=tuple(dirs)), []
 
 
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-
-
 def memory_limit_for(agent: AgentSpec, default: int = DEFAULT_LIMITS.memory_bytes) -> int:
     """The agent's `resources.memory` in bytes (a Kubernetes quantity), else `default`.
 
     Clamped to wasm32's 4 GiB: linear memory cannot be larger anyway.
     """
-    m = _QUANTITY.match(str(agent.resources.get("memory", "")))
-    if not m:
+    if "memory" not in agent.resources:
         return default
-    value = int(float(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        value = int(parse_quantity(agent.resources["memory"]))
+    except ValueError:  # validate's pattern is looser than the grammar: keep the default
+        return default
     return max(_PAGE, min(value, 4 * 2**30))
 
 

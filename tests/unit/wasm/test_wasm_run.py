@@ -311,3 +311,11 @@ def test_second_memory_is_refused(runner: Runner) -> None:
     text = '(module (memory (export "memory") 1) (memory 1) (func (export "_start")))'
     result = run(runner, text)
     assert result.status == "error" and "memory count too high" in result.message
+
+
+def test_memory_limit_reads_every_kubernetes_quantity_form(make_agent: Any) -> None:
+    # the runner and cost estimates share one quantity parser
+    assert memory_limit_for(make_agent(HEALTHY, resources={"memory": "1e8"})) == 10**8
+    assert memory_limit_for(make_agent(HEALTHY, resources={"memory": "0.5Gi"})) == 2**29
+    assert memory_limit_for(make_agent(HEALTHY, resources={"memory": 33554432})) == 2**25
+    assert memory_limit_for(make_agent(HEALTHY, resources={"memory": "lots"}), default=7) == 7
