@@ -21,7 +21,7 @@ import click
 
 from compiler import __version__
 from compiler.cache import Cache
-from compiler.diagnostics import Diagnostic, render_github, render_text
+from compiler.diagnostics import Diagnostic, render_github, render_text, sort_key
 from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
 from compiler.pipeline import STAGES, CompileResult, compile_workspace
 from compiler.policy import waiver_lines, waivers_json
@@ -48,16 +48,13 @@ def workspace_root(arg: str) -> Path:
 def _emit(fmt: str, diags: list[Diagnostic], extra: dict[str, Any] | None = None) -> None:
     if fmt == "json":
         payload = {"ok": not any(d.severity == "error" for d in diags),
-                   "diagnostics": [d.to_dict() for d in sorted(diags, key=_key)], **(extra or {})}
+                   "diagnostics": [d.to_dict() for d in sorted(diags, key=sort_key)],
+                   **(extra or {})}
         click.echo(json.dumps(payload, indent=2))
         return
     text = render_github(diags) if fmt == "github" else render_text(diags)
     if text:
         click.echo(text, err=True)
-
-
-def _key(d: Diagnostic) -> tuple[str, int, int, str]:
-    return (d.file, d.line, d.col, d.code)
 
 
 @contextmanager

@@ -7,7 +7,6 @@ Codes are stable: scripts and docs depend on them; `CODES` is the one table of t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -18,7 +17,6 @@ __all__ = [
     "Severity",
     "has_errors",
     "render_github",
-    "render_json",
     "render_text",
     "sort_key",
 ]
@@ -128,10 +126,6 @@ def render_text(diags: Iterable[Diagnostic]) -> str:
         if d.hint:
             lines.append(f"  hint: {d.hint}")
     return "\n".join(lines)
-
-
-def render_json(diags: Iterable[Diagnostic]) -> str:
-    return json.dumps([d.to_dict() for d in sorted(diags, key=sort_key)], indent=2)
 
 
 def render_github(diags: Iterable[Diagnostic]) -> str:

@@ -13,7 +13,6 @@ version rolls out as an update instead of failing on an immutable selector.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +29,6 @@ __all__ = [
     "COLLECTOR_PORTS",
     "HTTP_PORT",
     "STREAM_PORT",
-    "iter_containers",
     "k8s_name",
     "render",
     "targets",
@@ -642,13 +640,3 @@ def _declared_egress(agent: AgentSpec) -> list[dict[str, Any]]:
         rules.append({"to": [{"ipBlock": block}],
                       "ports": [{"protocol": "TCP", "port": p} for p in e.get("ports", [443])]})
     return rules
-
-
-def iter_containers(obj: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    """Every container of a workload object, whatever its kind (for policies and checks)."""
-    spec = obj.get("spec", {})
-    if obj.get("kind") == "CronJob":
-        spec = spec.get("jobTemplate", {}).get("spec", {})
-    pod = spec.get("template", {}).get("spec", {})
-    yield from pod.get("initContainers", [])
-    yield from pod.get("containers", [])

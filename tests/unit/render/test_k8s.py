@@ -10,9 +10,14 @@ import yaml
 from compiler.pipeline import compile_workspace
 from compiler.render import RenderInput, WasmBundle
 from compiler.render import k8s as k8s_render
-from compiler.render.k8s import iter_containers, k8s_name
+from compiler.render.k8s import k8s_name
 
 DIGEST = "c" * 64
+
+
+def iter_containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+    return spec["template"]["spec"]["containers"]
 
 
 def objects(root: Path) -> dict[str, dict[str, Any]]:
