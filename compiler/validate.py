@@ -167,7 +167,8 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
         got = got.replace("list", "sequence").replace("str", "string")
         return [_at(doc, path, code, f"{where}: expected {_types(value)}, got {got}")]
     if validator == "pattern":
-        if code == "M203" or (len(path) >= 2 and path[-2:] in (("spec", "environments"),)):
+        # names: anything constrained by the DNS-1123 label pattern, and flow node ids
+        if code == "M203" or value == _dns_label_pattern() or path[-1:] == ("id",):
             msg = f"{where}: {err.instance!r} is not a valid name (DNS-1123 label)"
             hint = "lowercase letters, digits and '-', starting and ending with a letter or digit"
             return [_at(doc, path, "M203", msg, hint=hint)]
@@ -177,13 +178,15 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
         if path and path[-1] in ("agent", "from", "to"):
             form = "NAME@SEMVER-RANGE" if path[-1] == "agent" else "NODE.PIN"
             return [_at(doc, path, "M206", f"{where}: {err.instance!r} is not of the form {form}")]
-        if "[a-z0-9]" in str(value) and "-" in str(value):
-            return [_at(doc, path, "M203", f"{where}: {err.instance!r} is not a valid name",
-                        hint="lowercase letters, digits and '-'")]
         return [_at(doc, path, code, f"{where}: {err.instance!r} does not match {value}")]
     if validator in ("maxLength", "minLength") and code == "M201" and path and path[-1] == "name":
         code = "M203"
     return [_at(doc, path, code, f"{where}: {err.message}")]
+
+
+@cache
+def _dns_label_pattern() -> str:
+    return str(bundled_schema("Agent")["$defs"]["dnsLabel"]["pattern"])
 
 
 def _types(value: Any) -> str:

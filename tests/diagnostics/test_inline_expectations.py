@@ -34,7 +34,10 @@ def test_diagnostics_match_inline_expectations(case: str) -> None:
     expected = expectations(root)
     assert expected, "a diagnostics case must expect something"
     result = compile_workspace(root)
-    actual = {(d.file, d.line, d.code): d.message for d in result.diagnostics}
+    reported = [(d.file, d.line, d.code, d.message) for d in result.diagnostics]
+    repeated = sorted({r for r in reported if reported.count(r) > 1})
+    assert not repeated, f"reported more than once: {repeated}"
+    actual = {(f, line, code): msg for f, line, code, msg in reported}
     missing = [e for e in expected if (e[0], e[1], e[2]) not in actual
                or e[3] not in actual[(e[0], e[1], e[2])]]
     unexpected = [f"{k[0]}:{k[1]}: {k[2]} {m}" for k, m in sorted(actual.items())

@@ -31,8 +31,9 @@ def test_recursive_alias_is_refused() -> None:
 
 
 def test_deep_nesting_is_refused() -> None:
+    # flow nesting: libyaml itself stops at its depth limit, before any node exists
     _, diags = parse_yaml("deep.yaml", b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n")
-    assert codes(diags) in (["M110"], ["M102"])
+    assert codes(diags) == ["M102"] and "nesting depth" in diags[0].message
     _, diags = parse_yaml("deep.yaml", ("a:\n" + "".join(f"{' ' * i}b{i}:\n" for i in range(1, 80))
                                         + " " * 80 + "c: 1\n").encode())
     assert codes(diags) == ["M110"]
