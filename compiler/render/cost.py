@@ -26,7 +26,7 @@ from compiler.diagnostics import Diagnostic, Severity
 from compiler.model import LinkedFlow, LinkedNode, Workspace
 from compiler.model.quantity import parse_quantity
 from compiler.render import Artifact, Rendered, RenderInput
-from compiler.render.placement import check_region_overrides, placements, replicas_in
+from compiler.render.placement import check_region_overrides, placements, replicas_in, resources_in
 
 __all__ = [
     "COST_FILE",
@@ -200,9 +200,7 @@ def runs_per_month(schedule: str) -> Fraction:
 
 
 def _resources(flow: LinkedFlow, node: LinkedNode, env: str) -> tuple[Fraction, Fraction, Fraction]:
-    # the flow's per-environment override wins field by field, as in the rendered containers
-    override = ((flow.flow.overrides.get(env) or {}).get("nodes") or {}).get(node.id) or {}
-    r = {**(node.agent.resources or {}), **(override.get("resources") or {})}
+    r = resources_in(flow, node, env)
     cpu = parse_quantity(r.get("cpu", 0))
     memory = parse_quantity(r.get("memory", 0)) / _GIB
     gpu = parse_quantity(r.get("gpu", 0))

@@ -22,7 +22,7 @@ from compiler.model.spec import AgentSpec, Environment
 from compiler.render import K8sObject, Rendered, RenderInput, WasmBundle
 from compiler.render.layout import dump_json
 from compiler.render.otel import endpoint_problem
-from compiler.render.placement import replicas_in
+from compiler.render.placement import replicas_in, resources_in
 
 __all__ = [
     "COLLECTOR_NAME",
@@ -179,7 +179,6 @@ class _Leaf:
         self.ns = env.namespace
         self.diagnostics: list[Diagnostic] = []
         self.runtime_classes: set[str] = set()
-        self.override = (self.flow.overrides.get(env.name) or {}).get("nodes", {})
         self.served = self.flow.mode in ("service", "stream")
 
     # --- shared metadata ------------------------------------------------------------------
@@ -333,7 +332,7 @@ class _Leaf:
         return replicas_in(self.lf, node, self.env, self.region)
 
     def resources(self, node: LinkedNode) -> dict[str, Any]:
-        res = {**node.agent.resources, **self.override.get(node.id, {}).get("resources", {})}
+        res = resources_in(self.lf, node, self.env.name)
         amounts: dict[str, str] = {}
         if "cpu" in res:
             amounts["cpu"] = str(res["cpu"])

@@ -38,6 +38,7 @@ __all__ = [
     "placements",
     "region_override",
     "replicas_in",
+    "resources_in",
 ]
 
 
@@ -97,6 +98,13 @@ def replicas_in(flow: LinkedFlow, node: LinkedNode, env: Environment, region: st
     if factor is None or replicas == 0:
         return replicas
     return max(1, math.ceil(Fraction(str(factor)) * replicas))
+
+
+def resources_in(flow: LinkedFlow, node: LinkedNode, env: str) -> dict[str, Any]:
+    """The node's resources in one environment: the flow's per-environment override wins
+    field by field over the agent's own (rendered containers and cost read the same)."""
+    override = _get(flow.flow.overrides, env, "nodes", node.id, "resources")
+    return {**(node.agent.resources or {}), **(override if isinstance(override, dict) else {})}
 
 
 def check_region_overrides(ws: Workspace) -> list[Diagnostic]:
