@@ -9,7 +9,12 @@ behaviour shapes the output), so a stale entry is never looked up rather than in
   of the flow's document, its resolved agents' documents, the workspace document, the wasm
   bundles it references and the target (see `render.k8s`);
 - `checked`: the digests of serialised objects that passed the Kubernetes schema check,
-  per schema version (an object with the same bytes passes again).
+  per schema version (an object with the same bytes passes again);
+- `build`: the outcome of the last successful compile into one output directory (its
+  diagnostics, waivers and file count) with the sha256 of every file it read. When every
+  such file, the list of sources found and the output tree (by its stat snapshot) are as
+  they were, `replay` returns that outcome and the compile is skipped, as make or ninja
+  skip an up-to-date target; the compiler itself is part of the key.
 
 `.mentat/manifest.json` is the dependency graph of the last compile (dbt-style): sources →
 render units → output files, and a stat snapshot of the output tree so that a no-change
@@ -48,9 +53,9 @@ from compiler.model.raw import Pos, RawDoc
 from compiler.render import K8sObject
 from compiler.render.layout import dump_object, object_path
 from compiler.resources import policies_dir, schemas_dir
-from compiler.write import Stat, snapshot
+from compiler.write import Stat, snapshot, untouched
 
-__all__ = ["CACHE_DIR", "MANIFEST", "Cache", "fingerprint"]
+__all__ = ["CACHE_DIR", "MANIFEST", "Cache", "Replay", "fingerprint"]
 
 CACHE_DIR = ".mentat/cache"
 MANIFEST = ".mentat/manifest.json"
@@ -98,6 +103,17 @@ def _diag_in(t: Any) -> Diagnostic:
     return Diagnostic(code, message, file, line, col, Severity(severity), hint)
 
 
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """What a successful compile reported, to report again while nothing has changed."""
+
+    output: str  # the output directory, absolute
+    files: int
+    diagnostics: list[Diagnostic]  # warnings and notes (a successful compile has no errors)
+    waivers: list[dict[str, Any]]  # as `--format json` prints them
+    waiver_lines: list[str]  # as text output prints them
+
+
 @dataclass(slots=True)
 class Stats:
     """What the cache did in one compile (for tests and `--format json` summaries)."""
@@ -125,6 +141,7 @@ class Cache:
         self._checked: tuple[str, set[str], list[K8sObject]] | None = None
         self._manifest_data: dict[str, Any] | None = None
         self._snapshot_of: str | None = None  # output dir whose snapshot was read intact
+        self._record: tuple[str, Any] | None = None  # build entry `save` stores
         # A repository can commit `.mentat/` as symlinks to elsewhere (CI runners, Argo CD
         # repo servers compile untrusted trees): then the cache is neither read nor written.
         self.disabled = _redirected(root)
@@ -355,6 +372,48 @@ class Cache:
             self._reject(self._path("snapshot", _key("snapshot", (str(out),))))
             return {}
 
+    # --- the whole compile: nothing changed since the last one ------------------------------
+
+    def replay(self, output: str | None) -> Replay | None:
+        """The last compile's outcome for `output` (None: the workspace's spec.output), when
+        the compiler, every file it read, the set of sources it would find and the output
+        tree are exactly as they were; otherwise None and the caller compiles."""
+        key = self._build_key(output)
+        value = self._get("build", key)
+        try:
+            inputs, index_sha, out, files, diags, waivers, lines = value
+            if not (type(inputs) is dict and type(out) is str and type(files) is int
+                    and type(index_sha) is str and type(waivers) is list
+                    and all(type(x) is str for x in lines)):
+                raise TypeError("bad build entry")
+            replay = Replay(out, files, [_diag_in(t) for t in diags], waivers, list(lines))
+        except (TypeError, ValueError):
+            if value is not None:
+                self._reject(self._path("build", key))
+            return None
+        from compiler.load import input_digests  # the loader's own discovery, not a copy
+
+        if input_digests(self.root, output, inputs) != inputs:
+            return None
+        known = self.output_stats(Path(out))
+        index = known.get("index.json")
+        if index is None or index[1] != index_sha or not untouched(Path(out), known):
+            return None
+        self.stats.count("build", True)
+        return replay
+
+    def record(self, output: str | None, inputs: dict[str, str], replay: Replay) -> None:
+        """Remember this compile's outcome for `replay`; `save` stores it when the output
+        tree matches the compile."""
+        value = (dict(sorted(inputs.items())), "", replay.output, replay.files,
+                 [_diag_out(d) for d in replay.diagnostics], replay.waivers,
+                 replay.waiver_lines)
+        self._record = (self._build_key(output), value)
+
+    def _build_key(self, output: str | None) -> str:
+        # a copied workspace carries its .mentat/: the record of another tree is not ours
+        return _key("build", (str(self.root.resolve()), output or ""))
+
     # --- end of compile --------------------------------------------------------------------
 
     def save(self, sources: dict[str, str], out: Path | None = None,
@@ -378,6 +437,11 @@ class Cache:
                     # Keep older digests (an edit undone hits again), within a bound.
                     keep = known | fresh if len(known) < 4 * len(objects) + 1000 else fresh
                     self._put("checked", _key("checked", (version,)), sorted(keep))
+            if self._record is not None and out is not None and files and "index.json" in files:
+                key, value = self._record
+                value = (value[0], sha256_hex(files["index.json"]), *value[2:])
+                if self._get("build", key) != value:
+                    self._put("build", key, value)
             if not self._pending and not written and self._manifest_current(sources, out):
                 return  # nothing new to remember: a no-change compile writes nothing
             for (kind, key), blob in self._pending.items():

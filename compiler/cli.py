@@ -15,19 +15,20 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from compiler import __version__
-from compiler.cache import Cache
+from compiler.cache import Cache, Replay
 from compiler.diagnostics import Diagnostic, render_github, render_text, sort_key
 from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
-from compiler.pipeline import STAGES, CompileResult, compile_workspace
-from compiler.policy import waiver_lines, waivers_json
 from compiler.render.layout import dump_yaml_stream, object_path
 from compiler.resources import schemas_dir
-from compiler.write import diff_tree, write_tree
+from compiler.write import TreeDiff, diff_tree, write_tree
+
+if TYPE_CHECKING:  # the pipeline (CEL, schemas, renderers) is imported only to compile
+    from compiler.pipeline import CompileResult
 
 __all__ = ["entry", "main"]
 
@@ -65,6 +66,8 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], None] | None]:
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from compiler.pipeline import STAGES
+
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
                   transient=True, console=None) as progress:
         task = progress.add_task("compiling", total=len(STAGES))
@@ -80,9 +83,9 @@ def _exit(code: int) -> NoReturn:
 
 
 def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None) -> CompileResult:
+    from compiler.pipeline import compile_workspace
+
     with _progress(fmt == "text") as on_stage:
-        # --out is relative to where the command runs, the workspace's output to its root
-        out = str(Path(out).absolute()) if out is not None else None
         return compile_workspace(root, out, on_stage=on_stage, cache=cache)
 
 
@@ -134,6 +137,8 @@ def validate(workspace: str, fmt: str) -> None:
     Example:
       mentatctl validate examples/shop --format json
     """
+    from compiler.policy import waiver_lines
+
     root = workspace_root(workspace)
     result = _compile(root, None, fmt)
     _emit(fmt, result.diagnostics)
@@ -177,6 +182,13 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         raise click.UsageError("--check and --stdout cannot be combined")
     root = workspace_root(workspace)
     cache = None if no_cache else Cache(root)
+    # --out is relative to where the command runs, the workspace's output to its root
+    out = str(Path(out).absolute()) if out is not None else None
+    if cache is not None and not to_stdout:
+        replay = cache.replay(out)
+        if replay is not None:  # nothing changed since the last compile: it stands
+            _finish(fmt, check, Path(replay.output), replay.files, TreeDiff(),
+                    replay.diagnostics, replay.waivers, replay.waiver_lines)
     result = _compile(root, out, fmt, cache)
     if not result.ok or result.workspace is None:
         _emit(fmt, result.diagnostics)
@@ -193,43 +205,54 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         _emit(fmt, [*result.diagnostics, diag])
         _exit(1)
     diff = diff_tree(out_dir, result.files, cache.output_stats(out_dir) if cache else None)
+    from compiler.policy import waiver_lines, waivers_json
+
     diags = list(result.diagnostics)
+    waivers, lines = waivers_json(result.policy.waivers), waiver_lines(result.policy.waivers)
+    if diff and not check:
+        diags += write_tree(out_dir, result.files, diff)
+    failed = any(d.severity == "error" for d in diags)
+    if cache:
+        if not any(f.status in ("limit", "skipped") for f in result.policy.findings):
+            # outcomes that depend on timing are not worth replaying
+            cache.record(out, result.inputs, Replay(str(out_dir), len(result.files), diags,
+                                                    waivers, lines))
+        tree_matches = not failed and not (check and diff)
+        cache.save(sources, out_dir if tree_matches else None, result.files,
+                   written=bool(diff) and not check)
+    _finish(fmt, check, out_dir, len(result.files), diff, diags, waivers, lines)
+
+
+def _finish(fmt: str, check: bool, out_dir: Path, files: int, diff: TreeDiff,
+            diags: list[Diagnostic], waivers: list[dict[str, Any]], lines: list[str]) -> NoReturn:
+    """Report a compile (or a replayed one) and exit: 1 on errors or, with --check, drift."""
     summary: dict[str, Any] = {
         "output": str(out_dir),
-        "files": len(result.files),
+        "files": files,
         "added": diff.added,
         "removed": diff.removed,
         "changed": diff.changed,
-        "waivers": waivers_json(result.policy.waivers),
+        "waivers": waivers,
     }
     if fmt == "text":
-        for line in waiver_lines(result.policy.waivers):
+        for line in lines:
             click.echo(line, err=True)
-    if check:
-        if cache:
-            cache.save(sources, None if diff else out_dir, result.files, written=False)
-        if diff:
-            diags.append(Diagnostic(
-                "M700", f"{_shown(out_dir)} is out of date: {len(diff.changed)} changed, "
-                f"{len(diff.added)} missing, {len(diff.removed)} extra file(s): "
-                + ", ".join((diff.changed + diff.added + diff.removed)[:10]),
-                hint="run `mentatctl compile` and commit the result"))
-        _emit(fmt, diags, summary)
-        if fmt == "text" and not diff:
-            click.echo(f"ok: {_shown(out_dir)} is up to date ({len(result.files)} files)",
-                       err=True)
-        _exit(1 if diff else 0)
-    if diff:
-        diags += write_tree(out_dir, result.files, diff)
+    if check and diff:
+        diags = [*diags, Diagnostic(
+            "M700", f"{_shown(out_dir)} is out of date: {len(diff.changed)} changed, "
+            f"{len(diff.added)} missing, {len(diff.removed)} extra file(s): "
+            + ", ".join((diff.changed + diff.added + diff.removed)[:10]),
+            hint="run `mentatctl compile` and commit the result")]
     _emit(fmt, diags, summary)
     failed = any(d.severity == "error" for d in diags)
-    if cache:
-        cache.save(sources, None if failed else out_dir, result.files, written=bool(diff))
     if fmt == "text" and not failed:
         n = len(diff.added) + len(diff.removed) + len(diff.changed)
-        click.echo(f"compiled {len(result.files)} files into {_shown(out_dir)} "
-                   f"({n} changed)" if n else
-                   f"{_shown(out_dir)} is up to date ({len(result.files)} files)", err=True)
+        if check:
+            click.echo(f"ok: {_shown(out_dir)} is up to date ({files} files)", err=True)
+        elif n:
+            click.echo(f"compiled {files} files into {_shown(out_dir)} ({n} changed)", err=True)
+        else:
+            click.echo(f"{_shown(out_dir)} is up to date ({files} files)", err=True)
     _exit(1 if failed else 0)
 
 

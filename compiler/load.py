@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,14 @@ __all__ = [
     "LoadResult",
     "find_sources",
     "find_workspace_root",
+    "input_digests",
+    "is_fixture",
     "load",
     "parse_yaml",
+    "policy_files",
     "read_source",
     "resolve_inside",
+    "rule_files",
 ]
 
 WORKSPACE_FILE = "mentat.yaml"
@@ -53,6 +58,7 @@ class LoadResult:
     docs: list[RawDoc] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)  # rel path -> sha256 of its bytes
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the source files found, sorted
 
 
 class _Refused(Exception):
@@ -320,13 +326,8 @@ def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix() if path != root else "."
 
 
-def load(
-    root: Path,
-    output: str | None = None,
-    parse: Callable[[str, bytes], tuple[list[RawDoc], list[Diagnostic]]] = parse_yaml,
-) -> LoadResult:
-    """Read mentat.yaml and every source file it names. Collects diagnostics; never raises.
-    `parse` is `parse_yaml` or a memoised version of it (compiler/cache.py)."""
+def discover(root: Path, output: str | None = None) -> LoadResult:
+    """Read mentat.yaml and find the source files it names, without reading them."""
     root = root.resolve()
     result = LoadResult(root=root, workspace=None)
     content, err = read_source(root, WORKSPACE_FILE)
@@ -360,10 +361,21 @@ def load(
         target = (root / out).resolve()
         if target != root and root in target.parents:
             skip.add(target.relative_to(root).as_posix())
-    files, diags = find_sources(root, ws, skip)
+    result.files, diags = find_sources(root, ws, skip)
     result.diagnostics += diags
-    for rel in files:
-        content, err = read_source(root, rel)
+    return result
+
+
+def load(
+    root: Path,
+    output: str | None = None,
+    parse: Callable[[str, bytes], tuple[list[RawDoc], list[Diagnostic]]] = parse_yaml,
+) -> LoadResult:
+    """Read mentat.yaml and every source file it names. Collects diagnostics; never raises.
+    `parse` is `parse_yaml` or a memoised version of it (compiler/cache.py)."""
+    result = discover(root, output)
+    for rel in result.files:
+        content, err = read_source(result.root, rel)
         if err:
             result.diagnostics.append(err)
             continue
@@ -373,3 +385,53 @@ def load(
         result.docs += docs
         result.diagnostics += diags
     return result
+
+
+_FIXTURE = re.compile(r"\.(pass|fail)\.ya?ml$")
+
+
+def is_fixture(name: str) -> bool:
+    """A policy rule's test document (`*.pass.yaml`, `*.fail.yaml`), not a rule file."""
+    return bool(_FIXTURE.search(name))
+
+
+def rule_files(base: Path) -> list[Path]:
+    """Policy rule files: *.yaml / *.yml under `base`, fixtures and hidden entries left
+    out, sorted."""
+    found = []
+    for p in sorted(base.rglob("*")):
+        rel = p.relative_to(base)
+        if any(part.startswith(".") for part in rel.parts) or "tests" in rel.parts[:-1]:
+            continue
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not is_fixture(p.name):
+            found.append(p)
+    return found
+
+
+def policy_files(root: Path, policies: Any) -> list[str]:
+    """The rule files of the workspace's `spec.policies` directories, relative to `root`
+    (directories outside it or missing are left to the policy stage to report)."""
+    found: list[str] = []
+    for rel in policies if isinstance(policies, list) else ():
+        target = resolve_inside(root, rel) if isinstance(rel, str) else None
+        if target is not None and target.is_dir():
+            found += [p.relative_to(root).as_posix() for p in rule_files(target)]
+    return found
+
+
+def input_digests(root: Path, output: str | None, extra: Iterable[str]) -> dict[str, str] | None:
+    """The sha256 of every file a compile of `root` reads: mentat.yaml, the sources it finds,
+    the workspace's policy rule files and `extra` (wasm modules). None when one cannot be
+    read: only a compile can say why."""
+    found = discover(root, output)
+    if found.workspace is None or found.diagnostics:
+        return None
+    spec = found.workspace.data.get("spec")
+    policies = spec.get("policies", []) if isinstance(spec, dict) else []
+    digests = dict(found.digests)
+    for rel in (*found.files, *policy_files(found.root, policies), *extra):
+        content, err = read_source(found.root, rel)
+        if err or content is None:
+            return None
+        digests[rel] = hashlib.sha256(content).hexdigest()
+    return digests

@@ -199,6 +199,7 @@ class CompileResult:
     rendered: Rendered | None
     diagnostics: list[Diagnostic]
     policy: PolicyResult = field(default_factory=PolicyResult)  # findings, waivers included
+    inputs: dict[str, str] = field(default_factory=dict)  # every file read -> its sha256
 
     @property
     def ok(self) -> bool:
@@ -224,4 +225,7 @@ def compile_workspace(
             break
     _policy_collect(s)  # stopped before layout: the outcomes still belong to the result
     files = s.tree.files if s.tree is not None and not has_errors(s.diagnostics) else {}
-    return CompileResult(s.root, s.workspace, files, s.rendered, s.diagnostics, s.policy)
+    inputs = {**(s.loaded.digests if s.loaded else {}), **s.module_digests,
+              **(s.rules.files if s.rules else {})}
+    return CompileResult(s.root, s.workspace, files, s.rendered, s.diagnostics, s.policy,
+                         inputs)

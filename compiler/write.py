@@ -22,7 +22,8 @@ from compiler.diagnostics import Diagnostic
 from compiler.digest import sha256_hex
 from compiler.render.layout import INDEX, SIGNATURE_SUFFIX
 
-__all__ = ["Stat", "TreeDiff", "diff_tree", "read_tree", "snapshot", "stat_key", "write_tree"]
+__all__ = ["Stat", "TreeDiff", "diff_tree", "read_tree", "snapshot", "stat_key", "untouched",
+           "write_tree"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -126,6 +127,15 @@ def _scan(out: Path) -> list[tuple[str, str, os.stat_result]]:
     if out.is_dir():
         walk(str(out), "")
     return found
+
+
+def untouched(out: Path, known: dict[str, tuple[Stat, str]]) -> bool:
+    """Whether the tree under `out` holds exactly the files of the snapshot `known`, each
+    with the stat it had then (so with the content the snapshot hashed)."""
+    found = _scan(out)
+    return len(found) == len(known) and all(
+        (prior := known.get(rel)) is not None and prior[0] == stat_key(st)
+        for rel, _, st in found)
 
 
 def snapshot(out: Path, paths: Iterable[str]) -> dict[str, Stat]:

@@ -23,10 +23,11 @@ declared to the later expressions as `variables.NAME` with its checked type.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from cel_expr_python.ext import ext_optional, ext_strings
 
 from compiler import resources
 from compiler.diagnostics import Diagnostic
-from compiler.load import parse_yaml, read_source, resolve_inside
+from compiler.load import is_fixture, parse_yaml, read_source, resolve_inside, rule_files
 from compiler.model.raw import RawDoc
 
 __all__ = [
@@ -79,7 +80,6 @@ STRINGS_VERSION = 2  # ext.Strings(ext.StringsVersion(2)): Kubernetes 1.29 and l
 _SOURCE_VARS: dict[str, cel.Type] = {"object": cel.Type.DYN, "workspace": cel.Type.DYN}
 _RENDERED_VARS = {**_SOURCE_VARS, "siblings": cel.Type.List(cel.Type.DYN)}
 _ADMISSION_VARS = {"object": cel.Type.DYN}  # all a ValidatingAdmissionPolicy has of ours
-_FIXTURE = re.compile(r"\.(pass|fail)\.ya?ml$")
 _CEL_POS = re.compile(r"ERROR: <input>:(-?\d+):(-?\d+): ([^\n]*)")
 _NOISE = re.compile(r"^[A-Z_]+: | \(in container ''\)| \[[A-Z_]+\]$")  # status codes
 # Values the binding cannot return to Python, so a variable cannot hold them
@@ -125,6 +125,7 @@ class Rule:
 class RuleSet:
     rules: tuple[Rule, ...]  # sorted by id
     diagnostics: tuple[Diagnostic, ...]
+    files: Mapping[str, str] = field(default_factory=dict)  # workspace rule files -> sha256
 
     def get(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -146,10 +147,6 @@ def _validator() -> Any:
     import jsonschema
 
     return jsonschema.Draft202012Validator(_schema())
-
-
-def is_fixture(name: str) -> bool:
-    return bool(_FIXTURE.search(name))
 
 
 def _locate(lines: list[str], doc: RawDoc, path: tuple[str | int, ...], src: str, offset: int
@@ -331,23 +328,11 @@ def parse_rule_file(
     return tuple(rules), tuple(out_diags)
 
 
-def _rule_files(base: Path) -> list[Path]:
-    """*.yaml / *.yml under `base`, fixtures and hidden entries left out, sorted."""
-    found = []
-    for p in sorted(base.rglob("*")):
-        rel = p.relative_to(base)
-        if any(part.startswith(".") for part in rel.parts) or "tests" in rel.parts[:-1]:
-            continue
-        if p.suffix in (".yaml", ".yml") and p.is_file() and not is_fixture(p.name):
-            found.append(p)
-    return found
-
-
 def load_dir(base: Path, prefix: str) -> tuple[list[Rule], list[Diagnostic]]:
     """Every rule under `base`; files are named `prefix` + their path below `base`."""
     rules: list[Rule] = []
     diags: list[Diagnostic] = []
-    for p in _rule_files(base):
+    for p in rule_files(base):
         display = prefix + p.relative_to(base).as_posix()
         try:
             content = p.read_bytes()
@@ -371,6 +356,7 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
             "M401", f"the default policy set is missing ({base})", ws_file,
             hint="install mentatlab from its repository (pip install -e .) or point "
                  "MENTAT_HOME at a directory holding schemas/ and policies/")]
+    files: dict[str, str] = {}
     for i, rel in enumerate(policies):
         where = ws_doc.pos(("spec", "policies", i)) if ws_doc else None
         line, col = (where.line, where.col) if where else (0, 0)
@@ -385,12 +371,13 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
             continue
         assert root is not None
         root_r = root.resolve()
-        for p in _rule_files(target):
+        for p in rule_files(target):
             rel_file = p.relative_to(root_r).as_posix()
             content, err = read_source(root_r, rel_file)  # refuses symlinks that leave
             if err or content is None:
                 diags += [err] if err else []
                 continue
+            files[rel_file] = hashlib.sha256(content).hexdigest()
             r, d = parse_rule_file(rel_file, content)
             rules += r
             diags += d
@@ -403,4 +390,4 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
                 f"{first.file}:{first.line})", r.file, r.line, r.col))
             continue
         seen[r.id] = r
-    return RuleSet(tuple(sorted(seen.values(), key=lambda r: r.id)), tuple(diags))
+    return RuleSet(tuple(sorted(seen.values(), key=lambda r: r.id)), tuple(diags), files)
