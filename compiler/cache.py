@@ -8,6 +8,7 @@ behaviour shapes the output), so a stale entry is never looked up rather than in
 - `unit`: one flow's objects in one environment × region, serialised, keyed by the digests
   of the flow's document, its resolved agents' documents, the workspace document, the wasm
   bundles it references and the target (see `render.k8s`);
+- `memo`: other derived values, such as one flow's cost lines, keyed the same way;
 - `checked`: the digests of serialised objects that passed the Kubernetes schema check,
   per schema version (an object with the same bytes passes again);
 - `build`: the outcome of the last successful compile into one output directory (its
@@ -42,7 +43,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -65,6 +66,7 @@ _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
 _LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema", "cel_expr_python")
 
 Unit = tuple[list[K8sObject], list[Diagnostic], set[str]]
+T = TypeVar("T")
 
 
 @cache
@@ -235,26 +237,26 @@ class Cache:
         self._units.append((key, depends_on, unit, False))
         return unit
 
-    def artifact(self, parts: tuple[str, ...],
-                 build: Callable[[], tuple[bytes, list[Diagnostic]]]
-                 ) -> tuple[bytes, list[Diagnostic]]:
-        """A whole-workspace artifact (cost.json) from the cache, or built and stored."""
-        key = _key("artifact", parts)
-        value = self._get("artifact", key)
-        try:
-            content, diags = value
-            if type(content) is not bytes:
-                raise TypeError("bad artifact entry")
-            result = (content, [_diag_in(t) for t in diags])
-        except (TypeError, ValueError):
-            if value is not None:
-                self._reject(self._path("artifact", key))
-            self.stats.count("artifact", False)
-            content, found = build()
-            self._put("artifact", key, (content, [_diag_out(d) for d in found]))
-            return content, found
-        self.stats.count("artifact", True)
-        return result
+    def memo(self, parts: tuple[str, ...], build: Callable[[], tuple[T, list[Diagnostic]]],
+             dump: Callable[[T], Any], load: Callable[[Any], T]) -> tuple[T, list[Diagnostic]]:
+        """A derived value (a flow's cost lines), with the diagnostics found making it, from
+        the cache or built and stored. `dump` makes it marshal data and `load` makes it back,
+        raising TypeError or ValueError for an entry of the wrong shape (then ignored)."""
+        key = _key("memo", parts)
+        value = self._get("memo", key)
+        if value is not None:
+            try:
+                data, diags = value
+                result = (load(data), [_diag_in(t) for t in diags])
+            except (TypeError, ValueError):
+                self._reject(self._path("memo", key))
+            else:
+                self.stats.count("memo", True)
+                return result
+        self.stats.count("memo", False)
+        built, found = build()
+        self._put("memo", key, (dump(built), [_diag_out(d) for d in found]))
+        return built, found
 
     def _unit_in(self, value: Any) -> Unit:
         items, diags, classes = value

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from compiler.diagnostics import Diagnostic
 from compiler.model import Workspace
 
 __all__ = ["Artifact", "K8sObject", "RenderCache", "RenderInput", "Rendered", "WasmBundle"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +38,9 @@ class RenderCache(Protocol):
              build: Callable[[], tuple[list[K8sObject], list[Diagnostic], set[str]]]
              ) -> tuple[list[K8sObject], list[Diagnostic], set[str]]: ...
 
-    def artifact(self, parts: tuple[str, ...],
-                 build: Callable[[], tuple[bytes, list[Diagnostic]]]
-                 ) -> tuple[bytes, list[Diagnostic]]: ...
+    def memo(self, parts: tuple[str, ...], build: Callable[[], tuple[T, list[Diagnostic]]],
+             dump: Callable[[T], Any], load: Callable[[Any], T]
+             ) -> tuple[T, list[Diagnostic]]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ Every line carries the formula that produced it.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -26,7 +26,14 @@ from compiler.diagnostics import Diagnostic, Severity
 from compiler.model import LinkedFlow, LinkedNode, Workspace
 from compiler.model.quantity import parse_quantity
 from compiler.render import Artifact, Rendered, RenderInput
-from compiler.render.placement import check_region_overrides, placements, replicas_in, resources_in
+from compiler.render.layout import dump_json
+from compiler.render.placement import (
+    check_region_overrides,
+    flow_environments,
+    flow_regions,
+    replicas_in,
+    resources_in,
+)
 
 __all__ = [
     "COST_FILE",
@@ -91,6 +98,15 @@ class CostLine:
     cost_center: str = ""  # the flow's `cost-center` label, as agents report it in telemetry
 
 
+_FIELDS = tuple(f.name for f in fields(CostLine))
+_TEXT = ("environment", "region", "flow", "node", "agent", "mode", "duty", "formula",
+         "cost_center")
+
+
+def _values(line: CostLine) -> tuple[Any, ...]:
+    return tuple(getattr(line, name) for name in _FIELDS)
+
+
 @dataclass(frozen=True, slots=True)
 class CostReport:
     workspace: str
@@ -99,11 +115,10 @@ class CostReport:
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
     def _sum(self, key: Any) -> dict[str, Fraction]:
-        out: dict[str, Fraction] = {}
+        groups: dict[str, list[Fraction]] = {}
         for line in self.lines:
-            k = key(line)
-            out[k] = out.get(k, Fraction(0)) + line.monthly
-        return dict(sorted(out.items()))
+            groups.setdefault(key(line), []).append(line.monthly)
+        return {k: _exact_sum(v) for k, v in sorted(groups.items())}
 
     def by_flow(self) -> dict[str, Fraction]:
         return self._sum(lambda c: c.flow)
@@ -125,13 +140,23 @@ class CostReport:
 
     @property
     def total(self) -> Fraction:
-        return sum((c.monthly for c in self.lines), Fraction(0))
+        return _exact_sum(c.monthly for c in self.lines)
 
     def only(self, environment: str) -> CostReport:
         lines = tuple(c for c in self.lines if c.environment == environment)
         return CostReport(self.workspace, self.prices, lines, self.diagnostics)
 
 
+def _exact_sum(values: Iterable[Fraction]) -> Fraction:
+    """The exact sum, adding numerators per denominator first: prices and quantities share
+    few denominators, and each Fraction addition costs a gcd."""
+    by_den: dict[int, int] = {}
+    for v in values:
+        by_den[v.denominator] = by_den.get(v.denominator, 0) + v.numerator
+    return sum((Fraction(n, d) for d, n in sorted(by_den.items())), Fraction(0))
+
+
+@lru_cache(maxsize=4096)  # a workspace repeats a few resource sizes and hours many times
 def fmt(x: Fraction, places: int = 6) -> str:
     """A number for people: exact when it fits in `places` decimals, else rounded; no `1E+1`."""
     d = (Decimal(x.numerator) / Decimal(x.denominator)).quantize(
@@ -253,35 +278,74 @@ def _formula(
     return f"{replicas} {_X} ({rate})/h {_X} {fmt(hours)} h = {money(monthly)}"
 
 
-def estimate(ws: Workspace) -> CostReport:
-    """Cost per (environment, region, flow, node), from the workspace's pricing."""
+FlowCost = tuple[list[CostLine], list[Diagnostic]]
+
+
+def flow_cost(ws: Workspace, prices: Prices, lf: LinkedFlow) -> FlowCost:
+    """One flow's cost lines in every environment x region it deploys to."""
+    diags: list[Diagnostic] = []
+    lines: list[CostLine] = []
+    for env in flow_environments(ws, lf):
+        for region in flow_regions(lf, env):
+            hours, duty = _duty(lf, diags)
+            for node in lf.nodes:
+                try:
+                    cpu, mem, gpu = _resources(lf, node, env.name)
+                except ValueError as e:
+                    doc = node.agent.doc
+                    pos = doc.pos(("spec", "resources"))
+                    diags.append(Diagnostic("M520", f"agent {node.agent.key}: {e}; counted as 0",
+                                            doc.file, pos.line, pos.col, Severity.WARNING))
+                    cpu = mem = gpu = Fraction(0)
+                replicas = replicas_in(lf, node, env, region)
+                monthly = replicas * prices.hourly(cpu, mem, gpu) * hours
+                lines.append(CostLine(
+                    environment=env.name, region=region, flow=lf.flow.key, node=node.id,
+                    agent=node.agent.key, mode=lf.flow.mode, replicas=replicas,
+                    cpu=cpu, memory_gib=mem, gpu=gpu, hours=hours, duty=duty, monthly=monthly,
+                    formula=_formula(replicas, cpu, mem, gpu, prices, hours, monthly),
+                    cost_center=lf.flow.labels.get("cost-center", ""),
+                ))
+    return lines, diags
+
+
+def estimate(ws: Workspace,
+             per_flow: Callable[[Prices, LinkedFlow], FlowCost] | None = None) -> CostReport:
+    """Cost per (environment, region, flow, node), from the workspace's pricing. `per_flow`
+    is `flow_cost` for the workspace, or a memoised version of it."""
     prices = Prices.of(ws.spec.pricing or {})
     diags: list[Diagnostic] = list(check_region_overrides(ws))
     lines: list[CostLine] = []
-    for p in placements(ws):
-        hours, duty = _duty(p.flow, diags)
-        for node in p.flow.nodes:
-            try:
-                cpu, mem, gpu = _resources(p.flow, node, p.env.name)
-            except ValueError as e:
-                doc = node.agent.doc
-                pos = doc.pos(("spec", "resources"))
-                diags.append(Diagnostic("M520", f"agent {node.agent.key}: {e}; counted as 0",
-                                        doc.file, pos.line, pos.col, Severity.WARNING))
-                cpu = mem = gpu = Fraction(0)
-            replicas = replicas_in(p.flow, node, p.env, p.region)
-            monthly = replicas * prices.hourly(cpu, mem, gpu) * hours
-            lines.append(CostLine(
-                environment=p.env.name, region=p.region, flow=p.flow.flow.key, node=node.id,
-                agent=node.agent.key, mode=p.flow.flow.mode, replicas=replicas,
-                cpu=cpu, memory_gib=mem, gpu=gpu, hours=hours, duty=duty, monthly=monthly,
-                formula=_formula(replicas, cpu, mem, gpu, prices, hours, monthly),
-                cost_center=p.flow.flow.labels.get("cost-center", ""),
-            ))
+    for lf in ws.flows:
+        found, flow_diags = per_flow(prices, lf) if per_flow else flow_cost(ws, prices, lf)
+        lines += found
+        diags += flow_diags
     lines.sort(key=lambda c: (c.environment, c.region, c.flow, c.node))
     # one warning per flow or agent, however many placements it has
     unique = tuple(dict.fromkeys(diags))
     return CostReport(ws.spec.name, prices, tuple(lines), unique)
+
+
+_FRACTIONS = ("cpu", "memory_gib", "gpu", "hours", "monthly")
+
+
+def _lines_out(lines: list[CostLine]) -> list[tuple[Any, ...]]:
+    return [tuple((v.numerator, v.denominator) if type(v) is Fraction else v
+                  for v in _values(c)) for c in lines]
+
+
+def _lines_in(data: Any) -> list[CostLine]:
+    out = []
+    for t in data:
+        values = dict(zip(_FIELDS, t, strict=True))
+        for name in _FRACTIONS:
+            num, den = values[name]
+            values[name] = Fraction(num, den)
+        line = CostLine(**values)
+        if not all(type(getattr(line, f)) is str for f in _TEXT) or type(line.replicas) is not int:
+            raise TypeError("bad cost entry")
+        out.append(line)
+    return out
 
 
 def _money_json(x: Fraction) -> float:
@@ -325,7 +389,7 @@ def cost_json(report: CostReport) -> bytes:
             "total": _money_json(report.total),
         },
     }
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return dump_json(doc)
 
 
 def render_cost(inp: RenderInput) -> Rendered:
@@ -340,18 +404,19 @@ def render_cost(inp: RenderInput) -> Rendered:
         | {n.agent.doc.file for f in ws.flows for n in f.nodes}
     )
 
-    def build() -> tuple[bytes, list[Diagnostic]]:
-        report = estimate(ws)
-        return cost_json(report), list(report.diagnostics)
+    cache, digests = inp.cache, ws.source_digests
 
-    if inp.cache is None:
-        content, diags = build()
-    else:
-        # the estimate reads the workspace and every flow with the agents it resolved to
-        digests = ws.source_digests
-        parts = ("cost", *(f"{f}@{digests.get(f, '')}" for f in sources),
-                 *(f"{f.flow.key}:{','.join(n.agent.key for n in f.nodes)}" for f in ws.flows))
-        content, diags = inp.cache.artifact(parts, build)
-    out.artifacts.append(Artifact(COST_FILE, content, tuple(sources)))
-    out.diagnostics += diags
+    def per_flow(prices: Prices, lf: LinkedFlow) -> FlowCost:
+        if cache is None:
+            return flow_cost(ws, prices, lf)
+        # a flow's cost reads the workspace (prices, environments, overrides), the flow and
+        # the agents it resolved to
+        docs = [ws.spec.doc, lf.flow.doc, *(n.agent.doc for n in lf.nodes)]
+        parts = ("cost", *(f"{d.file}#{d.index}@{digests.get(d.file, '')}" for d in docs),
+                 *(n.agent.key for n in lf.nodes))
+        return cache.memo(parts, lambda: flow_cost(ws, prices, lf), _lines_out, _lines_in)
+
+    report = estimate(ws, per_flow)
+    out.artifacts.append(Artifact(COST_FILE, cost_json(report), tuple(sources)))
+    out.diagnostics += report.diagnostics
     return out

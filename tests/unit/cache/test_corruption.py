@@ -73,7 +73,7 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
-@pytest.mark.parametrize("kind", ["unit", "parse", "policy", "artifact"])
+@pytest.mark.parametrize("kind", ["unit", "parse", "policy", "memo"])
 @pytest.mark.parametrize("how", sorted(CORRUPTIONS))
 def test_corrupt_entries_are_ignored(ws: Path, primed: tuple[Path, dict[str, bytes]],
                                      kind: str, how: str) -> None:
