@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import json
 import marshal
 import os
 import secrets
@@ -345,7 +344,7 @@ class Cache:
     def _read_manifest(self) -> dict[str, Any]:
         if self._manifest_data is None:
             try:
-                data = json.loads((self.root / MANIFEST).read_bytes())
+                data = orjson.loads((self.root / MANIFEST).read_bytes())
             except (OSError, ValueError):
                 data = {}
             self._manifest_data = data if isinstance(data, dict) else {}
@@ -448,14 +447,20 @@ class Cache:
                 return  # nothing new to remember: a no-change compile writes nothing
             for (kind, key), blob in self._pending.items():
                 _atomic_write(self._path(kind, key), blob)
+            # Pruning lists every shard: do it once enough new entries may have replaced old
+            # ones, not after every small recompile.
+            unpruned = self._read_manifest().get("unpruned", 0)
+            unpruned = (unpruned if type(unpruned) is int else 0) + len(self._pending)
+            if unpruned > sum(len(u) for u in self._used.values()) // 4 + 64:
+                self._prune()
+                unpruned = 0
             self._pending.clear()
-            self._manifest(sources, out, files or {})
-            self._prune()
+            self._manifest(sources, out, files or {}, unpruned)
         except OSError:
             pass  # a cache that cannot be written only costs speed
 
     def _manifest(self, sources: dict[str, str], out: Path | None,
-                  files: dict[str, bytes]) -> None:
+                  files: dict[str, bytes], unpruned: int) -> None:
         if out is not None:
             stats = snapshot(out, files)
             value = {rel: (st, sha256_hex(files[rel])) for rel, st in stats.items()}
@@ -468,22 +473,23 @@ class Cache:
                              for key, deps, unit, _ in self._units), key=lambda u: u["key"]),
             "unit_keys": sorted(key for key, *_ in self._units),
             "output": str(out) if out is not None else None,
+            "unpruned": unpruned,  # entries written since the cache was last pruned
         }
         if manifest != self._read_manifest():
             _atomic_write(self.root / MANIFEST,
-                          (json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n")
-                          .encode())
+                          orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS
+                                       | orjson.OPT_APPEND_NEWLINE))
 
     def _prune(self) -> None:
+        """Delete the content-addressed entries this compile did not use (the records of other
+        output directories stay)."""
         for kind, used in self._used.items():
+            if kind in ("build", "snapshot"):
+                continue
             base = self.dir / kind
             try:
                 shards = list(os.scandir(base))
             except OSError:
-                continue
-            present = sum(len(os.listdir(s.path)) for s in shards
-                          if s.is_dir(follow_symlinks=False))
-            if present <= 2 * len(used) + 64:
                 continue
             for s in shards:
                 if not s.is_dir(follow_symlinks=False):

@@ -111,6 +111,8 @@ def run(
         if o.status == "skipped":
             skipped[rule.id] = skipped.get(rule.id, 0) + 1
             continue
+        if o.status == "pass":
+            continue
         diag = _diagnostic(rule, s, o.status, o.message)
         if diag and (waiver is None or o.status == "limit"):
             result.diagnostics.append(diag)
