@@ -22,7 +22,10 @@ render units → output files, and a stat snapshot of the output tree so that a 
 recompile compares the tree without reading every file.
 
 Entries are `marshal` data (plain dicts, lists, tuples, str, bytes, int) behind a magic
-header and the sha256 of the payload: a truncated, corrupted or foreign entry fails the
+header and the sha256 of the payload, one file each; the kinds with many small entries
+(`parse`, `policy`, `memo`) are kept as one pack file per kind instead, read at once and
+rewritten with only what the compile used (creating thousands of small files cost more
+than the compile's own work on a cold 10k-object workspace): a truncated, corrupted or foreign entry fails the
 digest or the shape check and is ignored (and deleted), never trusted. `marshal` executes
 nothing while loading (unlike pickle), is what CPython itself trusts for `.pyc` caches, and
 loads ~10x faster than JSON for this data; the digest is checked before it sees any byte.
@@ -62,6 +65,7 @@ MANIFEST = ".mentat/manifest.json"
 _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
+_PACKED = frozenset({"parse", "policy", "memo"})  # many small entries: one file per kind
 _LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema", "cel_expr_python")
 
 Unit = tuple[list[K8sObject], list[Diagnostic], set[str]]
@@ -143,6 +147,8 @@ class Cache:
         self._manifest_data: dict[str, Any] | None = None
         self._snapshot_of: str | None = None  # output dir whose snapshot was read intact
         self._record: tuple[str, Any] | None = None  # build entry `save` stores
+        self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (_PACKED kinds)
+        self._dirty: set[str] = set()  # packs with new or rejected entries
         # A repository can commit `.mentat/` as symlinks to elsewhere (CI runners, Argo CD
         # repo servers compile untrusted trees): then the cache is neither read nor written.
         self.disabled = _redirected(root)
@@ -152,11 +158,19 @@ class Cache:
     def _path(self, kind: str, key: str) -> Path:
         return self.dir / kind / key[:2] / key[2:]
 
+    def _pack_path(self, kind: str) -> tuple[Path, str]:
+        key = _key("pack", (kind,))
+        return self.dir / kind / f"{key}.pack", key
+
     def _get(self, kind: str, key: str) -> Any:
         self._used.setdefault(kind, set()).add(key)
         if self.disabled:
             return None
-        path = self._path(kind, key)
+        if kind in _PACKED:
+            return self._pack(kind).get(key)
+        return self._read(self._path(kind, key), key)
+
+    def _read(self, path: Path, key: str) -> Any:
         try:
             blob = path.read_bytes()
         except OSError:
@@ -164,19 +178,39 @@ class Cache:
         head = len(_MAGIC) + 32
         if (len(blob) < head or blob[: len(_MAGIC)] != _MAGIC
                 or hashlib.sha256(blob[head:]).digest() != blob[len(_MAGIC):head]):
-            self._reject(path)
+            self._discard(path)
             return None
         try:
             value = marshal.loads(blob[head:])
         except (EOFError, ValueError, TypeError):
-            self._reject(path)
+            self._discard(path)
             return None
         if not (isinstance(value, tuple) and len(value) == 2 and value[0] == key):
-            self._reject(path)  # an entry copied under another key, or of another format
+            self._discard(path)  # an entry copied under another key, or of another format
             return None
         return value[1]
 
-    def _reject(self, path: Path) -> None:
+    def _pack(self, kind: str) -> dict[str, Any]:
+        """All entries of a kind of many small ones, read (and verified) at once."""
+        pack = self._packs.get(kind)
+        if pack is None:
+            path, key = self._pack_path(kind)
+            value = self._read(path, key)
+            if value is not None and type(value) is not dict:
+                self._discard(path)
+            pack = self._packs[kind] = value if type(value) is dict else {}
+        return pack
+
+    def _reject(self, kind: str, key: str) -> None:
+        """An entry that passed its digest but not the shape check of its reader."""
+        if kind in _PACKED:
+            self.stats.rejected += 1
+            self._pack(kind).pop(key, None)
+            self._dirty.add(kind)
+        else:
+            self._discard(self._path(kind, key))
+
+    def _discard(self, path: Path) -> None:
         self.stats.rejected += 1
         with contextlib.suppress(OSError):
             path.unlink()
@@ -187,6 +221,11 @@ class Cache:
         return self._path(kind, key), _MAGIC + hashlib.sha256(payload).digest() + payload
 
     def _put(self, kind: str, key: str, value: Any) -> None:
+        if kind in _PACKED:
+            self._used.setdefault(kind, set()).add(key)
+            self._pack(kind)[key] = value
+            self._dirty.add(kind)
+            return
         self._pending[(kind, key)] = self._entry(kind, key, value)[1]
 
     # --- load: parsed documents per source file --------------------------------------------
@@ -202,7 +241,7 @@ class Cache:
                 try:
                     result = _docs_in(rel, value)
                 except (TypeError, ValueError, KeyError, IndexError):
-                    self._reject(self._path("parse", key))
+                    self._reject("parse", key)
                 else:
                     self.stats.count("parse", True)
                     return result
@@ -226,7 +265,7 @@ class Cache:
             try:
                 unit = self._unit_in(value)
             except (TypeError, ValueError, KeyError, IndexError):
-                self._reject(self._path("unit", key))
+                self._reject("unit", key)
             else:
                 self.stats.count("unit", True)
                 self._units.append((key, depends_on, unit, True))
@@ -248,7 +287,7 @@ class Cache:
                 data, diags = value
                 result = (load(data), [_diag_in(t) for t in diags])
             except (TypeError, ValueError):
-                self._reject(self._path("memo", key))
+                self._reject("memo", key)
             else:
                 self.stats.count("memo", True)
                 return result
@@ -370,7 +409,7 @@ class Cache:
             self._snapshot_of = str(out)
             return known
         except (TypeError, ValueError):
-            self._reject(self._path("snapshot", _key("snapshot", (str(out),))))
+            self._reject("snapshot", _key("snapshot", (str(out),)))
             return {}
 
     # --- the whole compile: nothing changed since the last one ------------------------------
@@ -390,7 +429,7 @@ class Cache:
             replay = Replay(out, files, [_diag_in(t) for t in diags], waivers, list(lines))
         except (TypeError, ValueError):
             if value is not None:
-                self._reject(self._path("build", key))
+                self._reject("build", key)
             return None
         from compiler.load import input_digests  # the loader's own discovery, not a copy
 
@@ -443,10 +482,19 @@ class Cache:
                 value = (value[0], sha256_hex(files["index.json"]), *value[2:])
                 if self._get("build", key) != value:
                     self._put("build", key, value)
-            if not self._pending and not written and self._manifest_current(sources, out):
+            if (not self._pending and not self._dirty and not written
+                    and self._manifest_current(sources, out)):
                 return  # nothing new to remember: a no-change compile writes nothing
+            made: set[Path] = set()
             for (kind, key), blob in self._pending.items():
-                _atomic_write(self._path(kind, key), blob)
+                _atomic_write(self._path(kind, key), blob, made)
+            for kind in sorted(self._dirty):  # a pack keeps only what this compile used
+                used = self._used.get(kind, set())
+                live = {k: v for k, v in self._pack(kind).items() if k in used}
+                path, key = self._pack_path(kind)
+                payload = marshal.dumps((key, live), 4)
+                _atomic_write(path, _MAGIC + hashlib.sha256(payload).digest() + payload, made)
+            self._dirty.clear()
             # Pruning lists every shard: do it once enough new entries may have replaced old
             # ones, not after every small recompile.
             unpruned = self._read_manifest().get("unpruned", 0)
@@ -464,7 +512,7 @@ class Cache:
         if out is not None:
             stats = snapshot(out, files)
             value = {rel: (st, sha256_hex(files[rel])) for rel, st in stats.items()}
-            _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)), value))
+            _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)), value), set())
         manifest = {
             "compiler": fingerprint(),
             "sources": dict(sorted(sources.items())),
@@ -478,11 +526,11 @@ class Cache:
         if manifest != self._read_manifest():
             _atomic_write(self.root / MANIFEST,
                           orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS
-                                       | orjson.OPT_APPEND_NEWLINE))
+                                       | orjson.OPT_APPEND_NEWLINE), set())
 
     def _prune(self) -> None:
         """Delete the content-addressed entries this compile did not use (the records of other
-        output directories stay)."""
+        output directories stay; packs keep only used entries already)."""
         for kind, used in self._used.items():
             if kind in ("build", "snapshot"):
                 continue
@@ -491,8 +539,12 @@ class Cache:
                 shards = list(os.scandir(base))
             except OSError:
                 continue
+            current = self._pack_path(kind)[0].name
             for s in shards:
                 if not s.is_dir(follow_symlinks=False):
+                    if s.name != current:  # the packs of other compilers, temp files
+                        with contextlib.suppress(OSError):
+                            os.unlink(s.path)
                     continue
                 for name in os.listdir(s.path):
                     if s.name + name not in used:
@@ -531,8 +583,11 @@ def _digest(b: bytes) -> str:
     return sha256_hex(b)
 
 
-def _atomic_write(path: Path, blob: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _atomic_write(path: Path, blob: bytes, made: set[Path]) -> None:
+    """Write `blob` to `path` by rename; `made` remembers directories known to exist."""
+    if path.parent not in made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        made.add(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}")
     tmp.write_bytes(blob)
     os.replace(tmp, path)
@@ -649,7 +704,7 @@ class PolicyMemo:
             and isinstance(x[1], int) and isinstance(x[2], str) and isinstance(x[3], str)
             for x in value)
         if value is not None and not ok:
-            self._cache._reject(self._cache._path("policy", key))
+            self._cache._reject("policy", key)
         self._cache.stats.count("policy", ok)
         return value if ok else None
 
