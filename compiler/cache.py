@@ -25,8 +25,9 @@ Entries are `marshal` data (plain dicts, lists, tuples, str, bytes, int) behind 
 header and the sha256 of the payload, one file each; the kinds with many small entries
 (`parse`, `policy`, `memo`) are kept as one pack file per kind instead, read at once and
 rewritten with only what the compile used (creating thousands of small files cost more
-than the compile's own work on a cold 10k-object workspace): a truncated, corrupted or foreign entry fails the
-digest or the shape check and is ignored (and deleted), never trusted. `marshal` executes
+than the compile's own work on a cold 10k-object workspace). A truncated, corrupted or
+foreign entry fails the digest or the shape check and is ignored (and deleted), never
+trusted. `marshal` executes
 nothing while loading (unlike pickle), is what CPython itself trusts for `.pyc` caches, and
 loads ~10x faster than JSON for this data; the digest is checked before it sees any byte.
 Diagnostics are cached with what produced them, so a warm run reports what a cold one does.
