@@ -42,6 +42,7 @@ import marshal
 import os
 import secrets
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -127,10 +128,12 @@ class Stats:
     hits: dict[str, int] = field(default_factory=dict)
     misses: dict[str, int] = field(default_factory=dict)
     rejected: int = 0  # entries present but corrupt, truncated or of the wrong shape
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, kind: str, hit: bool) -> None:
         table = self.hits if hit else self.misses
-        table[kind] = table.get(kind, 0) + 1
+        with self._lock:  # the policy phases count from their threads
+            table[kind] = table.get(kind, 0) + 1
 
 
 class Cache:
@@ -150,6 +153,7 @@ class Cache:
         self._record: tuple[str, Any] | None = None  # build entry `save` stores
         self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (_PACKED kinds)
         self._dirty: set[str] = set()  # packs with new or rejected entries
+        self._lock = threading.Lock()
         # A repository can commit `.mentat/` as symlinks to elsewhere (CI runners, Argo CD
         # repo servers compile untrusted trees): then the cache is neither read nor written.
         self.disabled = _redirected(root)
@@ -194,7 +198,12 @@ class Cache:
     def _pack(self, kind: str) -> dict[str, Any]:
         """All entries of a kind of many small ones, read (and verified) at once."""
         pack = self._packs.get(kind)
-        if pack is None:
+        if pack is not None:
+            return pack
+        with self._lock:  # the policy phases read theirs from threads
+            pack = self._packs.get(kind)
+            if pack is not None:
+                return pack
             path, key = self._pack_path(kind)
             value = self._read(path, key)
             if value is not None and type(value) is not dict:

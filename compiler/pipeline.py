@@ -47,6 +47,7 @@ class State:
     module_digests: dict[str, str] = field(default_factory=dict)  # wasm sources -> sha256
     rules: RuleSet | None = None
     policy: PolicyResult = field(default_factory=PolicyResult)
+    policy_sources: Future[PolicyResult] | None = None  # source-phase rules, evaluating
     policy_pending: Future[PolicyResult] | None = None  # rendered-phase rules, evaluating
     emitted: dict[int, bytes] = field(default_factory=dict)  # id(object) -> its YAML
     rendered: Rendered | None = None
@@ -86,8 +87,18 @@ def _link(s: State) -> None:
     s.diagnostics += diags
 
 
+def _in_background(fn: Callable[..., PolicyResult], *args: object) -> Future[PolicyResult]:
+    """Policy evaluation runs in forked children; a thread waits on them while this process
+    renders, checks and emits (their findings never block those stages)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="policy")
+    future = pool.submit(fn, *args)
+    pool.shutdown(wait=False)
+    return future
+
+
 def _policy(s: State) -> None:
-    """Rules are compiled once here; source documents are checked right after link."""
+    """Rules are compiled once here; source documents are checked right after link, while
+    render goes on (`layout` collects the outcomes)."""
     if s.workspace is None:
         return
     spec = s.workspace.spec
@@ -96,9 +107,7 @@ def _policy(s: State) -> None:
     if _blocked(s):
         return  # invalid rules are reported before any document is evaluated
     memo = s.cache.policy_memo() if s.cache else None
-    result = check_sources(s.workspace, s.rules, POLICY_LIMITS, memo)
-    s.policy.extend(result)
-    s.diagnostics += result.diagnostics
+    s.policy_sources = _in_background(check_sources, s.workspace, s.rules, POLICY_LIMITS, memo)
 
 
 def _policy_rendered(s: State) -> None:
@@ -107,14 +116,16 @@ def _policy_rendered(s: State) -> None:
     if s.rendered is None or s.workspace is None or s.rules is None or _blocked(s):
         return
     memo = s.cache.policy_memo() if s.cache else None
-    pool = ThreadPoolExecutor(1, thread_name_prefix="policy")
-    s.policy_pending = pool.submit(check_rendered, s.workspace, s.rendered.objects, s.rules,
-                                   POLICY_LIMITS, memo)
-    pool.shutdown(wait=False)
+    s.policy_pending = _in_background(check_rendered, s.workspace, s.rendered.objects, s.rules,
+                                      POLICY_LIMITS, memo)
 
 
 def _policy_collect(s: State) -> None:
-    """The rendered-phase outcomes, with policy-report.json (rules, tallies, waivers)."""
+    """The outcomes of both phases, with policy-report.json (rules, tallies, waivers)."""
+    if s.policy_sources is not None:
+        result, s.policy_sources = s.policy_sources.result(), None
+        s.policy.extend(result)
+        s.diagnostics += result.diagnostics
     if s.policy_pending is None or s.rendered is None or s.rules is None:
         return
     result, s.policy_pending = s.policy_pending.result(), None
