@@ -2,8 +2,8 @@
 
 Walks the directory instead of opening the paths a (possibly forged) statement names, so a
 hostile name like `../../etc/passwd` is never opened; it simply shows up as missing.
-Streams each file through `hashlib.file_digest` without a subprocess per file: 10,000 small
-files hash in well under half a second.
+Reads each file with plain `os.read` calls into sha256 (no file object per file): 10,000
+small files hash in well under half a second.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root are not signed content
+_CHUNK = 1 << 20
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
@@ -52,8 +53,10 @@ def _hash(path: str) -> str | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
+        h = hashlib.sha256()
+        while chunk := os.read(fd, _CHUNK):  # no file object: most files are one read
+            h.update(chunk)
+        return h.hexdigest()
     finally:
         os.close(fd)
 
