@@ -7,7 +7,6 @@ error[CODE]: message`; `--format json` prints one JSON object on stdout instead.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import importlib
 import json
@@ -23,16 +22,10 @@ import click
 from compiler import __version__
 from compiler.cache import Cache, Replay
 from compiler.diagnostics import Diagnostic, render_github, render_text, sort_key
-from compiler.load import (
-    WORKSPACE_FILE,
-    find_workspace_root,
-    parse_yaml,
-    read_source,
-    resolve_inside,
-)
+from compiler.load import WORKSPACE_FILE, find_workspace_root, resolve_inside
 from compiler.render.layout import dump_yaml_stream, object_path
 from compiler.resources import schemas_dir
-from compiler.write import Staging, TreeDiff, diff_tree, write_tree
+from compiler.write import TreeDiff, diff_tree, write_tree
 
 if TYPE_CHECKING:  # the pipeline (CEL, schemas, renderers) is imported only to compile
     from compiler.pipeline import CompileResult
@@ -89,12 +82,11 @@ def _exit(code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None,
-             sink: Callable[[str, bytes], None] | None = None) -> CompileResult:
+def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None) -> CompileResult:
     from compiler.pipeline import compile_workspace
 
     with _progress(fmt == "text") as on_stage:
-        return compile_workspace(root, out, on_stage=on_stage, cache=cache, sink=sink)
+        return compile_workspace(root, out, on_stage=on_stage, cache=cache)
 
 
 class _LazyGroup(click.Group):
@@ -197,16 +189,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         if replay is not None:  # nothing changed since the last compile: it stands
             _finish(fmt, check, Path(replay.output), replay.files, TreeDiff(),
                     replay.diagnostics, replay.waivers, replay.waiver_lines)
-    # A first compile writes every file: writer threads start on them as they are emitted,
-    # into a hidden staging tree that becomes the output only if the compile succeeds.
-    planned = None if check or to_stdout else _planned_output(root, out)
-    staging = None
-    if planned is not None and not planned.exists():
-        with contextlib.suppress(OSError):  # unwritable: write_tree reports it after compiling
-            staging = Staging(planned)
-    result = _compile(root, out, fmt, cache, staging.add if staging else None)
-    if staging is not None and not result.ok:
-        staging.discard()
+    result = _compile(root, out, fmt, cache)
     if not result.ok or result.workspace is None:
         _emit(fmt, result.diagnostics)
         _exit(1)
@@ -219,8 +202,6 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         _exit(0)
     out_dir, diag = _output_dir(root, result, out)
     if diag is not None:
-        if staging is not None:
-            staging.discard()
         _emit(fmt, [*result.diagnostics, diag])
         _exit(1)
     diff = diff_tree(out_dir, result.files, cache.output_stats(out_dir) if cache else None)
@@ -229,7 +210,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     diags = list(result.diagnostics)
     waivers, lines = waivers_json(result.policy.waivers), waiver_lines(result.policy.waivers)
     if diff and not check:
-        diags += write_tree(out_dir, result.files, diff, staging)
+        diags += write_tree(out_dir, result.files, diff)
     failed = any(d.severity == "error" for d in diags)
     if cache:
         if not any(f.status in ("limit", "skipped") for f in result.policy.findings):
@@ -294,19 +275,6 @@ def _output_dir(root: Path, result: CompileResult, out: str | None) -> tuple[Pat
         return root, Diagnostic("M107", f"output '{spec.output}' must be a directory inside "
                                 "the workspace", spec.doc.file, p.line, p.col)
     return target, None
-
-
-def _planned_output(root: Path, out: str | None) -> Path | None:
-    """The output directory, read from mentat.yaml before compiling (None when it cannot be
-    read; the compile then says why). `write_tree` checks it against the compile's."""
-    if out is not None:
-        return Path(out)
-    content, _ = read_source(root, WORKSPACE_FILE)
-    docs, diags = parse_yaml(WORKSPACE_FILE, content) if content is not None else ([], [])
-    spec = docs[0].data.get("spec") if len(docs) == 1 and not diags else None
-    rel = spec.get("output") if isinstance(spec, dict) else None
-    target = resolve_inside(root, rel.rstrip("/") or ".") if isinstance(rel, str) else None
-    return target if target is not None and target != root else None
 
 
 def _print_stream(result: CompileResult, target: str | None) -> None:

@@ -29,7 +29,7 @@ from compiler.policy import (
 )
 from compiler.policy import report as policy_report
 from compiler.render import Artifact, Rendered, RenderInput, WasmBundle
-from compiler.render.layout import Tree, dump_object, layout, object_path
+from compiler.render.layout import Tree, dump_object, layout
 from compiler.render.registry import RENDERERS
 from compiler.validate import Validated, validate
 
@@ -54,7 +54,6 @@ class State:
     tree: Tree | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     cache: Cache | None = None  # incremental compiles (compiler/cache.py)
-    sink: Callable[[str, bytes], None] | None = None  # receives each object's file as emitted
 
 
 # Policy findings do not make the model unusable: later stages still run, so one compile
@@ -176,12 +175,7 @@ def _emit(s: State) -> None:
     if s.rendered is None or s.workspace is None or _blocked(s):
         return
     dump = s.cache.serialise(dump_object) if s.cache else dump_object
-    if s.sink is None:
-        s.emitted = {id(o): dump(o) for o in s.rendered.objects}
-        return
-    for o in s.rendered.objects:  # writer threads store each file while the next is emitted
-        s.emitted[id(o)] = text = dump(o)
-        s.sink(object_path(o), text)
+    s.emitted = {id(o): dump(o) for o in s.rendered.objects}
 
 
 def _layout(s: State) -> None:
@@ -230,13 +224,10 @@ def compile_workspace(
     stop_after: str | None = None,
     on_stage: Callable[[str], None] | None = None,
     cache: Cache | None = None,
-    sink: Callable[[str, bytes], None] | None = None,
 ) -> CompileResult:
     """Run the stages. With a `cache` (`Cache(root)`), unchanged inputs reuse earlier results;
-    the caller saves it (`cache.save(...)`) once the output is written. `sink` receives each
-    object's output file as soon as it is serialised (`write.Staging.add`), even when a
-    later stage then fails the compile."""
-    s = State(root=root.resolve(), output=output, cache=cache, sink=sink)
+    the caller saves it (`cache.save(...)`) once the output is written."""
+    s = State(root=root.resolve(), output=output, cache=cache)
     for name, step in STAGES:
         if on_stage:
             on_stage(name)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from compiler import write as write_mod
-from compiler.write import Staging, diff_tree, read_tree, write_tree
+from compiler.write import diff_tree, read_tree, write_tree
 
 TREE = {"index.json": b"{}\n", "a/x.yaml": b"x: 1\n", "a/b/y.yaml": b"y: 2\n"}
 
@@ -53,7 +53,7 @@ def test_a_failure_mid_write_leaves_the_previous_tree(tmp_path: Path,
             raise OSError(28, "No space left on device")
         return open(path, mode)
 
-    monkeypatch.setattr(write_mod, "open", flaky, raising=False)  # the writer threads' open
+    monkeypatch.setattr(write_mod, "open", flaky, raising=False)  # what _fill writes with
     diags = write_tree(out, {"index.json": b"new", "z.yaml": b"z", "w.yaml": b"w"})
     monkeypatch.undo()
     assert [d.code for d in diags] == ["M701"] and "No space" in diags[0].message
@@ -86,41 +86,3 @@ def test_diff_tree_names_added_removed_changed(tmp_path: Path) -> None:
     d = diff_tree(out, {"index.json": b"{}\n", "a/x.yaml": b"x: 9\n", "new.yaml": b""})
     assert (d.added, d.removed, d.changed) == (["new.yaml"], ["a/b/y.yaml"], ["a/x.yaml"])
     assert not diff_tree(out, TREE)
-
-
-def test_a_staged_tree_keeps_what_was_streamed_and_corrects_the_rest(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch
-                                                                     ) -> None:
-    out = tmp_path / "rendered"
-    staging = Staging(out)
-    staging.add("a/x.yaml", TREE["a/x.yaml"])
-    staging.add("a/b/y.yaml", b"y: stale\n")  # the compile later produced other bytes
-    staging.add("gone.yaml", b"not in the result\n")
-    assert not out.exists()  # nothing is visible before the swap
-    staging.finish()  # the streamed files are on disk
-    written: list[str] = []
-
-    def spy(path: str, mode: str = "r") -> Any:
-        written.append(os.path.relpath(path, staging.dir))
-        return open(path, mode)
-
-    monkeypatch.setattr(write_mod, "open", spy, raising=False)
-    assert write_tree(out, TREE, staging=staging) == []
-    assert read_tree(out) == TREE
-    assert sorted(written) == ["a/b/y.yaml", "index.json"]  # x.yaml was not written twice
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
-
-
-def test_a_discarded_staging_tree_leaves_nothing(tmp_path: Path) -> None:
-    staging = Staging(tmp_path / "rendered")
-    staging.add("a/x.yaml", b"x\n")
-    staging.discard()
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_staging_tree_for_another_directory_is_not_swapped_in(tmp_path: Path) -> None:
-    staging = Staging(tmp_path / "elsewhere")
-    staging.add("a/x.yaml", b"wrong place\n")
-    assert write_tree(tmp_path / "rendered", TREE, staging=staging) == []
-    assert read_tree(tmp_path / "rendered") == TREE
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
