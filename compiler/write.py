@@ -220,8 +220,22 @@ def _fill(out: Path, tmp: Path, files: dict[str, bytes], diff: TreeDiff | None) 
                 continue
             except OSError:
                 pass  # no hard links here (or the file vanished): write it
-        with open(target, "wb") as f:
-            f.write(content)
+        _write(target, content)
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write(path: str, content: bytes) -> None:
+    """A new file: three system calls (a Python file object adds an isatty ioctl, an lseek
+    and a fstat to each of 10k files)."""
+    fd = os.open(path, _CREATE, 0o644)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _clean_stale(parent: Path, name: str) -> None:

@@ -48,12 +48,14 @@ def test_a_failure_mid_write_leaves_the_previous_tree(tmp_path: Path,
     out = tmp_path / "rendered"
     write_tree(out, TREE)
 
-    def flaky(path: str, mode: str = "r") -> Any:
+    real = write_mod._write
+
+    def flaky(path: str, content: bytes) -> Any:
         if path.endswith("z.yaml"):
             raise OSError(28, "No space left on device")
-        return open(path, mode)
+        return real(path, content)
 
-    monkeypatch.setattr(write_mod, "open", flaky, raising=False)  # what _fill writes with
+    monkeypatch.setattr(write_mod, "_write", flaky)
     diags = write_tree(out, {"index.json": b"new", "z.yaml": b"z", "w.yaml": b"w"})
     monkeypatch.undo()
     assert [d.code for d in diags] == ["M701"] and "No space" in diags[0].message
