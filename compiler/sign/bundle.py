@@ -40,7 +40,10 @@ __all__ = [
 MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 _ACCEPTED_MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/vnd.dev.sigstore.bundle+json;version=0.3"})
 BUNDLE_NAME = "index.sigstore.json"
-MAX_BUNDLE_BYTES = 8 * 1024 * 1024  # a real bundle is a few KiB; refuse absurd input unparsed
+# The statement lists every signed file (~180 bytes each once base64'd into the envelope): a
+# 50k-file tree signs to ~10 MiB. 256 MiB covers a million files, and is what verify reads
+# of index.json too; anything larger is refused unparsed.
+MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 
 
 class BundleError(ValueError):

@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from compiler.diagnostics import Diagnostic
-from compiler.sign.bundle import BUNDLE_NAME, dump_bundle, pki_bundle
+from compiler.sign.bundle import BUNDLE_NAME, MAX_BUNDLE_BYTES, dump_bundle, pki_bundle
 from compiler.sign.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope
 from compiler.sign.pki import Pki, PkiError, signer_identity, write_atomic
 from compiler.sign.statement import (
@@ -128,8 +128,14 @@ def sign_pki(rendered: Path, pki: Pki, ctx: BuildContext, *, now: dt.datetime, l
 
 
 def write_signature(rendered: Path, bundle: bytes, label: str = "") -> Diagnostic | None:
-    """The one writer of the signature file: never half-written, never anything else."""
+    """The one writer of the signature file: never half-written, never anything else, and
+    never one that `verify` would refuse to read."""
     target = rendered / BUNDLE_NAME
+    if len(bundle) > MAX_BUNDLE_BYTES:
+        return Diagnostic("M801", f"the signature bundle would be {len(bundle)} bytes, more "
+                          f"than verify reads ({MAX_BUNDLE_BYTES})",
+                          _where(label or str(rendered), BUNDLE_NAME),
+                          hint="sign fewer files per tree (one output directory per target)")
     try:
         write_atomic(target, bundle, 0o644)
     except OSError as exc:

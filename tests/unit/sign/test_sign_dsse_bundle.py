@@ -11,6 +11,8 @@ from cryptography import x509
 from sigstore import dsse as sigstore_dsse
 from sigstore_models.bundle.v1 import Bundle as ProtoBundle
 
+from compiler.sign import bundle as bundle_mod
+from compiler.sign import signer as signer_mod
 from compiler.sign.bundle import MEDIA_TYPE, BundleError, parse_bundle
 from compiler.sign.dsse import (
     INTOTO_PAYLOAD_TYPE,
@@ -146,9 +148,20 @@ def test_malformed_bundles_are_named(signed: Path, mutate, cause: str) -> None:
         (b"\xff\xfe{}", "not UTF-8"),
         (b'{"mediaType": "application/vnd.dev', "truncated"),
         (b"mediaType: yaml", "not valid JSON"),
-        (b" " * (9 * 1024 * 1024), "larger than"),
+        (b" " * 2048, "larger than"),  # with the limit lowered to 1 KiB below
     ],
 )
-def test_unparseable_bundles_are_named(raw: bytes, cause: str) -> None:
+def test_unparseable_bundles_are_named(raw: bytes, cause: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bundle_mod, "MAX_BUNDLE_BYTES", 1024)
     with pytest.raises(BundleError, match=cause):
         parse_bundle(raw)
+
+
+def test_sign_never_writes_a_bundle_verify_would_refuse(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signer_mod, "MAX_BUNDLE_BYTES", 1024)
+    diag = signer_mod.write_signature(tmp_path, b"{" + b" " * 2048 + b"}")
+    assert diag is not None and diag.code == "M801" and "more than verify reads" in diag.message
+    assert list(tmp_path.iterdir()) == []
+    assert signer_mod.write_signature(tmp_path, b"{}") is None  # within the limit: written
