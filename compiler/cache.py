@@ -475,11 +475,14 @@ class Cache:
         if self.disabled:
             return
         try:
+            made: set[Path] = set()
+            stored = 0
             if clean and self._checked is not None:
                 for key, _, unit, hit in self._units:
                     value = None if hit else self._unit_out(unit)
-                    if value is not None:
-                        self._put("unit", key, value)
+                    if value is not None:  # written at once: holding every new unit's bytes
+                        _atomic_write(*self._entry("unit", key, value), made)  # doubles RSS
+                        stored += 1
                 version, known, objects = self._checked
                 fresh = {_digest(t) for o in objects if type(o) is not _CachedObject
                          and (t := self._text(o)) is not None}
@@ -492,10 +495,9 @@ class Cache:
                 value = (value[0], sha256_hex(files["index.json"]), *value[2:])
                 if self._get("build", key) != value:
                     self._put("build", key, value)
-            if (not self._pending and not self._dirty and not written
+            if (not stored and not self._pending and not self._dirty and not written
                     and self._manifest_current(sources, out)):
                 return  # nothing new to remember: a no-change compile writes nothing
-            made: set[Path] = set()
             for (kind, key), blob in self._pending.items():
                 _atomic_write(self._path(kind, key), blob, made)
             for kind in sorted(self._dirty):  # a pack keeps only what this compile used
@@ -508,7 +510,7 @@ class Cache:
             # Pruning lists every shard: do it once enough new entries may have replaced old
             # ones, not after every small recompile.
             unpruned = self._read_manifest().get("unpruned", 0)
-            unpruned = (unpruned if type(unpruned) is int else 0) + len(self._pending)
+            unpruned = (unpruned if type(unpruned) is int else 0) + stored + len(self._pending)
             if unpruned > sum(len(u) for u in self._used.values()) // 4 + 64:
                 self._prune()
                 unpruned = 0

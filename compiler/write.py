@@ -69,13 +69,7 @@ def diff_tree(out: Path, files: dict[str, bytes],
     """What writing `files` would change. `known` (from the incremental cache) maps paths to
     the stat and sha256 they had when last written: a file whose stat still matches is
     compared by digest instead of being read (as git's index does)."""
-    if not known:
-        on_disk = read_tree(out)
-        return TreeDiff(
-            added=sorted(set(files) - set(on_disk)),
-            removed=sorted(set(on_disk) - set(files)),
-            changed=sorted(p for p in files.keys() & on_disk.keys() if files[p] != on_disk[p]),
-        )
+    known = known or {}
     diff = TreeDiff()
     seen: set[str] = set()
     # When index.json is untouched since the snapshot and equal to the new one, the digests
@@ -89,24 +83,30 @@ def diff_tree(out: Path, files: dict[str, bytes],
         else:
             index_same = (known[INDEX][0] == stat_key(st)
                           and known[INDEX][1] == sha256_hex(files[INDEX]))
-    for rel, path, st in _scan(out):
+    for rel, path, st in _scan(out):  # file by file: a large tree is never held in memory
         seen.add(rel)
         new = files.get(rel)
         if new is None:
             diff.removed.append(rel)
             continue
         prior = known.get(rel)
-        if prior is not None and prior[0] == stat_key(st) and len(new) == st.st_size:
+        if len(new) != st.st_size:
+            same = False
+        elif prior is not None and prior[0] == stat_key(st):
             same = index_same or prior[1] == sha256_hex(new)
         else:
-            with open(path, "rb") as f:
-                same = f.read() == new
+            same = _read(path) == new
         if not same:
             diff.changed.append(rel)
     diff.added = sorted(set(files) - seen)
-    diff.removed.sort()
+    diff.removed.sort()  # the walk's order is not the paths' ("a/x" before "a-b/x")
     diff.changed.sort()
     return diff
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _scan(out: Path) -> list[tuple[str, str, os.stat_result]]:
