@@ -673,7 +673,9 @@ class _CachedObject(K8sObject):
 
 def data_digest(data: Any) -> str:
     """Of an object's content (key order aside): the policy memo's key part for it."""
-    return sha256_hex(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+    # hashlib, not sha256_hex: that memo keeps the bytes it hashed alive (it is for output
+    # files, hashed several times), and these are throwaway (77 MB held at 10k objects)
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class PolicyMemo:
@@ -683,14 +685,21 @@ class PolicyMemo:
 
     def __init__(self, cache: Cache) -> None:
         self._cache = cache
-        self._rules: tuple[Any, str] | None = None  # the rules object itself: ids get reused
+        # (the object itself, its digest): ids of freed objects get reused
+        self._rules: tuple[Any, str] | None = None
+        self._workspace: tuple[Any, str] | None = None
 
     def _rules_digest(self, rules: Any) -> str:
         if self._rules is None or self._rules[0] is not rules:
             text = repr([(r.id, r.severity, r.kinds, r.labels, r.expression, r.message,
                           r.message_expression, r.variables) for r in rules])
-            self._rules = (rules, sha256_hex(text.encode()))
+            self._rules = (rules, hashlib.sha256(text.encode()).hexdigest())
         return self._rules[1]
+
+    def _workspace_digest(self, workspace: Any) -> str:
+        if self._workspace is None or self._workspace[0] is not workspace:
+            self._workspace = (workspace, data_digest(workspace))
+        return self._workspace[1]
 
     def known(self, o: K8sObject) -> tuple[str, bytes] | None:
         """For an object from the cache: the digest of its dict and its YAML, both known
@@ -702,8 +711,7 @@ class PolicyMemo:
 
     def key(self, rules: Any, workspace: Any, group: Any) -> str | None:
         try:
-            parts = [self._rules_digest(rules),
-                     sha256_hex(orjson.dumps(workspace, option=orjson.OPT_SORT_KEYS))]
+            parts = [self._rules_digest(rules), self._workspace_digest(workspace)]
             parts += [s.digest or data_digest(s.data) for s in group]
         except TypeError:  # data orjson cannot encode: evaluate, do not remember
             return None
