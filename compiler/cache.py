@@ -41,6 +41,7 @@ import importlib.util
 import marshal
 import os
 import secrets
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -56,7 +57,7 @@ from compiler.diagnostics import Diagnostic, Severity
 from compiler.digest import remember, sha256_hex
 from compiler.model.raw import Pos, RawDoc
 from compiler.render import K8sObject
-from compiler.render.layout import dump_object, object_path
+from compiler.render.layout import INDEX, dump_object, object_path
 from compiler.resources import policies_dir, schemas_dir
 from compiler.write import Stat, snapshot, untouched
 
@@ -68,7 +69,9 @@ _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
 _PACKED = frozenset({"parse", "policy", "memo"})  # many small entries: one file per kind
-_LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema", "cel_expr_python")
+_KINDS = _PACKED | {"unit", "checked", "snapshot", "build"}
+_LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema",
+         "cel_expr_python.cel", "wasmtime", "croniter", "orjson", "semantic_version")
 
 Unit = tuple[list[K8sObject], list[Diagnostic], set[str]]
 T = TypeVar("T")
@@ -149,7 +152,8 @@ class Cache:
         self._units: list[tuple[str, tuple[str, ...], Unit, bool]] = []  # key, deps, unit, hit
         self._checked: tuple[str, set[str], list[K8sObject]] | None = None
         self._manifest_data: dict[str, Any] | None = None
-        self._snapshot_of: str | None = None  # output dir whose snapshot was read intact
+        # the output dir whose snapshot was read intact, and that snapshot
+        self._snapshot: tuple[str, dict[str, tuple[Stat, str]]] | None = None
         self._record: tuple[str, Any] | None = None  # build entry `save` stores
         self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (_PACKED kinds)
         self._dirty: set[str] = set()  # packs with new or rejected entries
@@ -289,14 +293,15 @@ class Cache:
              dump: Callable[[T], Any], load: Callable[[Any], T]) -> tuple[T, list[Diagnostic]]:
         """A derived value (a flow's cost lines), with the diagnostics found making it, from
         the cache or built and stored. `dump` makes it marshal data and `load` makes it back,
-        raising TypeError or ValueError for an entry of the wrong shape (then ignored)."""
+        raising TypeError, ValueError or ArithmeticError for an entry of the wrong shape
+        (then ignored)."""
         key = _key("memo", parts)
         value = self._get("memo", key)
         if value is not None:
             try:
                 data, diags = value
                 result = (load(data), [_diag_in(t) for t in diags])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, ArithmeticError):  # a zero denominator, say
                 self._reject("memo", key)
             else:
                 self.stats.count("memo", True)
@@ -401,8 +406,9 @@ class Cache:
 
     def _manifest_current(self, sources: dict[str, str], out: Path | None) -> bool:
         m = self._read_manifest()
-        if out is not None and self._snapshot_of != str(out):
-            return False  # the snapshot is missing or was refused: write a new one
+        if out is not None and (self._snapshot is None or self._snapshot[0] != str(out)
+                                or not untouched(out, self._snapshot[1])):
+            return False  # the snapshot is missing, refused or stale: write a new one
         return (m.get("compiler") == fingerprint() and m.get("sources") == sources
                 and m.get("output") == (str(out) if out is not None else None)
                 and m.get("unit_keys") == sorted(key for key, *_ in self._units))
@@ -416,7 +422,7 @@ class Cache:
         try:
             known = {str(p): ((int(a), int(b), int(c), int(d)), str(h))
                      for p, ((a, b, c, d), h) in value.items()}
-            self._snapshot_of = str(out)
+            self._snapshot = (str(out), known)
             return known
         except (TypeError, ValueError):
             self._reject("snapshot", _key("snapshot", (str(out),)))
@@ -424,10 +430,11 @@ class Cache:
 
     # --- the whole compile: nothing changed since the last one ------------------------------
 
-    def replay(self, output: str | None) -> Replay | None:
+    def replay(self, output: str | None, target: Path | None) -> Replay | None:
         """The last compile's outcome for `output` (None: the workspace's spec.output), when
         the compiler, every file it read, the set of sources it would find and the output
-        tree are exactly as they were; otherwise None and the caller compiles."""
+        tree are exactly as they were; otherwise None and the caller compiles. `target` is
+        where the output directory resolves now (a symlink may have been pointed elsewhere)."""
         key = self._build_key(output)
         value = self._get("build", key)
         try:
@@ -443,12 +450,15 @@ class Cache:
             return None
         from compiler.load import input_digests  # the loader's own discovery, not a copy
 
+        if target is None or str(target) != out:
+            return None
         if input_digests(self.root, output, inputs) != inputs:
             return None
         known = self.output_stats(Path(out))
-        index = known.get("index.json")
-        if index is None or index[1] != index_sha or not untouched(Path(out), known):
-            return None
+        index = known.get(INDEX)
+        if (index is None or index[1] != index_sha or len(known) != files
+                or not untouched(Path(out), known)):
+            return None  # the snapshot must list every file the compile wrote, as it is now
         self.stats.count("build", True)
         return replay
 
@@ -490,9 +500,9 @@ class Cache:
                     # Keep older digests (an edit undone hits again), within a bound.
                     keep = known | fresh if len(known) < 4 * len(objects) + 1000 else fresh
                     self._put("checked", _key("checked", (version,)), sorted(keep))
-            if self._record is not None and out is not None and files and "index.json" in files:
+            if self._record is not None and out is not None and files and INDEX in files:
                 key, value = self._record
-                value = (value[0], sha256_hex(files["index.json"]), *value[2:])
+                value = (value[0], sha256_hex(files[INDEX]), *value[2:])
                 if self._get("build", key) != value:
                     self._put("build", key, value)
             if (not stored and not self._pending and not self._dirty and not written
@@ -542,26 +552,35 @@ class Cache:
 
     def _prune(self) -> None:
         """Delete the content-addressed entries this compile did not use (the records of other
-        output directories stay; packs keep only used entries already)."""
-        for kind, used in self._used.items():
+        output directories stay), and what older compilers left: kinds no longer used,
+        packs of other fingerprints, loose entries of kinds now packed."""
+        try:
+            kinds = [e for e in os.scandir(self.dir) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return
+        for entry in kinds:
+            kind = entry.name
             if kind in ("build", "snapshot"):
                 continue
-            base = self.dir / kind
-            try:
-                shards = list(os.scandir(base))
-            except OSError:
+            if kind not in _KINDS:
+                shutil.rmtree(entry.path, ignore_errors=True)
                 continue
+            if kind not in self._used:
+                continue  # not looked up this time (no pricing, say): not known to be stale
+            used = self._used[kind]
             current = self._pack_path(kind)[0].name
-            for s in shards:
+            for s in os.scandir(entry.path):
                 if not s.is_dir(follow_symlinks=False):
                     if s.name != current:  # the packs of other compilers, temp files
                         with contextlib.suppress(OSError):
                             os.unlink(s.path)
-                    continue
-                for name in os.listdir(s.path):
-                    if s.name + name not in used:
-                        with contextlib.suppress(OSError):
-                            os.unlink(os.path.join(s.path, name))
+                elif kind in _PACKED:
+                    shutil.rmtree(s.path, ignore_errors=True)
+                else:
+                    for name in os.listdir(s.path):
+                        if s.name + name not in used:
+                            with contextlib.suppress(OSError):
+                                os.unlink(os.path.join(s.path, name))
 
 
 def _redirected(root: Path) -> bool:

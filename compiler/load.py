@@ -294,8 +294,8 @@ def _walk(
     root: Path, d: Path, skip: set[str], found: set[str], diags: list[Diagnostic], visited: set[Path]
 ) -> None:
     real = d.resolve()
-    if real in visited:
-        return
+    if real in visited or any(real == root / s for s in skip):
+        return  # seen already, or the output tree (`skip` is resolved) reached via a symlink
     visited.add(real)
     try:
         entries = sorted(os.scandir(d), key=lambda e: e.name)
@@ -408,14 +408,15 @@ def rule_files(base: Path) -> list[Path]:
     return found
 
 
-def policy_files(root: Path, policies: Any) -> list[str]:
-    """The rule files of the workspace's `spec.policies` directories, relative to `root`
-    (directories outside it or missing are left to the policy stage to report)."""
+def policy_files(root: Path, policies: Any) -> list[str] | None:
+    """The rule files of the workspace's `spec.policies` directories, relative to `root`;
+    None when a directory is outside the workspace or missing (the policy stage reports it)."""
     found: list[str] = []
     for rel in policies if isinstance(policies, list) else ():
         target = resolve_inside(root, rel) if isinstance(rel, str) else None
-        if target is not None and target.is_dir():
-            found += [p.relative_to(root).as_posix() for p in rule_files(target)]
+        if target is None or not target.is_dir():
+            return None
+        found += [p.relative_to(root).as_posix() for p in rule_files(target)]
     return found
 
 
@@ -427,9 +428,11 @@ def input_digests(root: Path, output: str | None, extra: Iterable[str]) -> dict[
     if found.workspace is None or found.diagnostics:
         return None
     spec = found.workspace.data.get("spec")
-    policies = spec.get("policies", []) if isinstance(spec, dict) else []
+    rules = policy_files(found.root, spec.get("policies", []) if isinstance(spec, dict) else [])
+    if rules is None:
+        return None
     digests = dict(found.digests)
-    for rel in (*found.files, *policy_files(found.root, policies), *extra):
+    for rel in (*found.files, *rules, *extra):
         content, err = read_source(found.root, rel)
         if err or content is None:
             return None

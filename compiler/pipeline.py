@@ -144,7 +144,7 @@ def _wasm(s: State) -> None:
     from compiler.wasm.stage import build_bundles, module_source_digests
 
     s.bundles, diags = build_bundles(s.workspace)
-    s.module_digests = module_source_digests(s.workspace)
+    s.module_digests = module_source_digests(s.workspace, s.bundles)
     s.diagnostics += diags
 
 

@@ -229,7 +229,7 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 def _write(path: str, content: bytes) -> None:
     """A new file: three system calls (a Python file object adds an isatty ioctl, an lseek
     and a fstat to each of 10k files)."""
-    fd = os.open(path, _CREATE, 0o644)
+    fd = os.open(path, _CREATE, 0o666)  # less the umask, as open() does
     try:
         view = memoryview(content)
         while view:

@@ -28,6 +28,7 @@ class WasmBundle:
     module_digest: str  # "sha256:<hex>" of the module layer
     path: str  # output-relative directory of the OCI layout, e.g. "bundles/echo-1.0.0"
     files: dict[str, bytes] = field(default_factory=dict, repr=False)  # rel to `path`
+    source_digest: str = ""  # sha256 hex of the module source the bundle was built from
 
 
 class RenderCache(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from compiler.diagnostics import Diagnostic
@@ -28,10 +29,11 @@ def build_bundles(
     for agent in ws.agents:
         if agent.runtime != "wasm":
             continue
-        checked, problems = check_agent_module(Path(ws.root), agent)
+        checked, problems, source = _check(Path(ws.root), agent)
         diags += problems
         if checked is not None:
-            bundles[agent.key] = build_bundle(agent, checked, precompile=precompile)
+            bundle = build_bundle(agent, checked, precompile=precompile)
+            bundles[agent.key] = replace(bundle, source_digest=source)
     return bundles, diags
 
 
@@ -39,6 +41,12 @@ def check_agent_module(
     root: Path, agent: AgentSpec
 ) -> tuple[CheckedModule | None, list[Diagnostic]]:
     """Read the agent's module (escapes refused) and hold it to the ABI and capabilities."""
+    checked, diags, _ = _check(root, agent)
+    return checked, diags
+
+
+def _check(root: Path, agent: AgentSpec) -> tuple[CheckedModule | None, list[Diagnostic], str]:
+    """`check_agent_module`, with the sha256 of the module source it read."""
     doc = agent.doc
     pos = doc.pos(("spec", "module"))
 
@@ -60,7 +68,7 @@ def check_agent_module(
                     hint="commit the .wat or .wasm file next to the agent",
                 )
             )
-        return None, diags
+        return None, diags, ""
     checked, problems = read_module(rel, content, Capabilities.from_spec(agent.capabilities))
     for p in problems:
         if p.line:  # a .wat syntax error: point into the module text itself
@@ -68,8 +76,8 @@ def check_agent_module(
         else:
             diags.append(at_module(p.code, f"module '{rel}': {p.message}", p.hint))
     if diags:
-        return None, diags
-    return checked, diags
+        return None, diags, ""
+    return checked, diags, hashlib.sha256(content).hexdigest()
 
 
 def _check_grants(agent: AgentSpec) -> list[Diagnostic]:
@@ -83,12 +91,9 @@ def _check_grants(agent: AgentSpec) -> list[Diagnostic]:
     return out
 
 
-def module_source_digests(ws: Workspace) -> dict[str, str]:
-    """sha256 of every wasm agent's module source, for index.json's `sources` (provenance)."""
-    out: dict[str, str] = {}
-    for agent in ws.agents:
-        if agent.runtime == "wasm" and agent.module:
-            content, _ = read_source(Path(ws.root), agent.module)
-            if content is not None:
-                out[agent.module] = hashlib.sha256(content).hexdigest()
+def module_source_digests(ws: Workspace, bundles: dict[str, WasmBundle]) -> dict[str, str]:
+    """sha256 of every wasm agent's module source, for index.json's `sources` (provenance),
+    as read when its bundle was built (not read again: the file may have changed since)."""
+    out = {a.module: bundles[a.key].source_digest for a in ws.agents
+           if a.runtime == "wasm" and a.module and a.key in bundles}
     return dict(sorted(out.items()))

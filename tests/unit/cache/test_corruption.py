@@ -153,3 +153,35 @@ def test_a_symlinked_cache_is_never_followed(ws: Path, tmp_path: Path, link: str
     assert cache.disabled and not cache.stats.hits
     assert sorted(p.name for p in victim.iterdir()) == ["sub"]
     assert len(list((victim / "sub").iterdir())) == 200
+
+
+def test_forged_cost_lines_with_a_zero_denominator_are_refused(
+        ws: Path, primed: tuple[Path, dict[str, bytes]]) -> None:
+    (entry,) = _entries(ws, "memo")  # one pack: every flow's cost lines
+    key, pack = marshal.loads(entry.read_bytes()[40:])
+    for k, (lines, diags) in list(pack.items()):
+        first = list(lines[0])
+        first[7] = (1, 0)  # cpu as numerator/denominator
+        pack[k] = ([tuple(first), *lines[1:]], diags)
+    entry.write_bytes(_sealed(marshal.dumps((key, pack), 4)))
+    cache = _recompile(ws)
+    assert cache.stats.rejected == len(pack) and "memo" not in cache.stats.hits
+    shutil.rmtree(ws / "rendered")
+    assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
+    assert _tree(ws / "rendered") == primed[1]
+
+
+def test_pruning_removes_what_older_compilers_left(ws: Path) -> None:
+    old_kind = ws / CACHE_DIR / "artifact" / "ab" / "cdef"  # a kind no longer used
+    loose = ws / CACHE_DIR / "parse" / "ab" / "cdef"  # a kind now kept as a pack
+    other = ws / CACHE_DIR / "unit" / "ab" / "cdef"  # an entry no compile uses
+    for p in (old_kind, loose, other):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"stale")
+    stale_pack = ws / CACHE_DIR / "policy" / "0000.pack"  # another fingerprint's pack
+    stale_pack.write_bytes(b"stale")
+    cache = _recompile(ws)
+    cache._prune()  # save() prunes only every so often
+    assert not old_kind.exists() and not loose.exists() and not other.exists()
+    assert not stale_pack.exists()
+    assert _entries(ws, "unit") and _entries(ws, "policy") and _entries(ws, "parse")

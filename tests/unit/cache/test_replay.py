@@ -4,6 +4,7 @@ no pipeline. Any change to what the compile read, found or wrote runs it again."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -176,3 +177,83 @@ def test_a_failed_compile_is_never_replayed(ws: Path, runs: list[Path]) -> None:
     assert _compile(ws).exit_code == 1 and len(runs) == 3
     flow.write_text(good)  # back to what the output was compiled from: replayed again
     assert _compile(ws).exit_code == 0 and len(runs) == 3
+
+
+# --- found in review: each of these once replayed where a compile gives another answer ----
+
+
+def _check_both(ws: Path) -> tuple[Result, Result]:
+    return _compile(ws, "--check", "--no-cache"), _compile(ws, "--check")
+
+
+def test_an_output_symlink_pointed_elsewhere_is_not_replayed(ws: Path, runs: list[Path]) -> None:
+    (ws / "rendered").mkdir()
+    (ws / "rendered").rename(ws / "out-a")
+    (ws / "out-b").mkdir()
+    (ws / "rendered").symlink_to("out-a")
+    assert _compile(ws).exit_code == 0
+    (ws / "rendered").unlink()
+    (ws / "rendered").symlink_to("out-b")
+    cold, warm = _check_both(ws)
+    assert cold.exit_code == warm.exit_code == 1  # out-b is empty: drift, not "up to date"
+
+
+def test_an_output_moved_out_of_the_workspace_is_not_replayed(ws: Path, runs: list[Path],
+                                                                tmp_path: Path) -> None:
+    assert _compile(ws).exit_code == 0
+    (ws / "rendered").rename(tmp_path / "elsewhere")  # same inodes: the snapshot matches
+    (ws / "rendered").symlink_to(tmp_path / "elsewhere")
+    result = _compile(ws)
+    assert result.exit_code == 1 and "M107" in result.stderr
+
+
+def test_a_removed_policy_directory_is_not_replayed(ws: Path, runs: list[Path]) -> None:
+    (ws / "team-policies" / "gpu.yaml").unlink()  # a directory without rules
+    (ws / "team-policies" / ".gitkeep").write_text("")
+    assert _compile(ws).exit_code == 0
+    shutil.rmtree(ws / "team-policies")
+    result = _compile(ws)
+    assert result.exit_code == 1 and "M401" in result.stderr and len(runs) == 2
+
+
+def test_a_module_edited_while_compiling_is_not_replayed(ws: Path, runs: list[Path],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler.wasm import stage
+
+    wat = ws / "flows" / "wasm" / "greeter.wat"
+    real = stage.build_bundles
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        wat.write_text(wat.read_text() + "\n;; saved while the compile ran\n")
+        return out
+
+    monkeypatch.setattr(stage, "build_bundles", racing)
+    assert _compile(ws).exit_code == 0
+    monkeypatch.undo()
+    cold, warm = _check_both(ws)
+    assert cold.exit_code == warm.exit_code == 1  # the tree was built from the old module
+
+
+def test_replay_resumes_after_an_output_file_is_touched(ws: Path, runs: list[Path]) -> None:
+    assert _compile(ws).exit_code == 0 and _compile(ws).exit_code == 0 and len(runs) == 1
+    os.utime(ws / "rendered" / "cost.json")  # same content, new stat
+    assert _compile(ws).exit_code == 0 and len(runs) == 2  # compared, found equal
+    assert _compile(ws).exit_code == 0 and len(runs) == 2  # the snapshot was refreshed
+
+
+def test_a_vanished_output_file_is_never_replayed(ws: Path, runs: list[Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler import cache as cache_mod
+
+    real = cache_mod.snapshot
+
+    def lossy(out: Path, paths: Any) -> Any:  # a file removed between write and snapshot
+        (out / "cost.json").unlink()
+        return real(out, paths)
+
+    monkeypatch.setattr(cache_mod, "snapshot", lossy)
+    assert _compile(ws).exit_code == 0
+    monkeypatch.undo()
+    cold, warm = _check_both(ws)
+    assert cold.exit_code == warm.exit_code == 1 and "cost.json" in warm.stderr

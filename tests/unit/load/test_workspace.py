@@ -40,3 +40,18 @@ def test_the_output_tree_is_never_read_as_sources(make_ws, monkeypatch) -> None:
         for _ in range(2):  # the second compile would see the first one's output
             result = CliRunner().invoke(main, ["compile", ".", "--out", out])
             assert result.exit_code == 0, result.output
+
+
+def test_an_output_reached_through_a_symlink_is_not_read_as_sources(make_ws) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from compiler.cli import main
+    from tests.conftest import WORKSPACE
+
+    root = make_ws(workspace=WORKSPACE.replace("sources: [flows/]", "sources: [.]"))
+    (root / "gen").mkdir()
+    (root / "rendered").symlink_to("gen")  # the walk enters it by the link's name
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["compile", str(root), "--no-cache"])
+        assert result.exit_code == 0, result.output
+    assert not [rel for rel in load(root).digests if rel.startswith(("gen/", "rendered/"))]

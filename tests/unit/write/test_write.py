@@ -88,3 +88,12 @@ def test_diff_tree_names_added_removed_changed(tmp_path: Path) -> None:
     d = diff_tree(out, {"index.json": b"{}\n", "a/x.yaml": b"x: 9\n", "new.yaml": b""})
     assert (d.added, d.removed, d.changed) == (["new.yaml"], ["a/b/y.yaml"], ["a/x.yaml"])
     assert not diff_tree(out, TREE)
+
+
+def test_new_files_get_the_mode_the_umask_allows(tmp_path: Path) -> None:
+    old = os.umask(0o002)  # a group-writable checkout
+    try:
+        write_tree(tmp_path / "rendered", TREE)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "rendered" / "a" / "x.yaml").stat().st_mode & 0o777 == 0o664
