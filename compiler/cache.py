@@ -154,7 +154,8 @@ class Cache:
         self._manifest_data: dict[str, Any] | None = None
         # the output dir whose snapshot was read intact, and that snapshot
         self._snapshot: tuple[str, dict[str, tuple[Stat, str]]] | None = None
-        self._record: tuple[str, Any] | None = None  # build entry `save` stores
+        # the build entry `save` stores: key, inputs, the rest of the outcome
+        self._record: tuple[str, dict[str, str], tuple[Any, ...]] | None = None
         self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (_PACKED kinds)
         self._dirty: set[str] = set()  # packs with new or rejected entries
         self._lock = threading.Lock()
@@ -448,10 +449,10 @@ class Cache:
             if value is not None:
                 self._reject("build", key)
             return None
-        from compiler.load import input_digests  # the loader's own discovery, not a copy
-
         if target is None or str(target) != out:
             return None
+        from compiler.load import input_digests  # the loader's own discovery, not a copy
+
         if input_digests(self.root, output, inputs) != inputs:
             return None
         known = self.output_stats(Path(out))
@@ -465,10 +466,9 @@ class Cache:
     def record(self, output: str | None, inputs: dict[str, str], replay: Replay) -> None:
         """Remember this compile's outcome for `replay`; `save` stores it when the output
         tree matches the compile."""
-        value = (dict(sorted(inputs.items())), "", replay.output, replay.files,
-                 [_diag_out(d) for d in replay.diagnostics], replay.waivers,
-                 replay.waiver_lines)
-        self._record = (self._build_key(output), value)
+        rest = (replay.output, replay.files, [_diag_out(d) for d in replay.diagnostics],
+                replay.waivers, replay.waiver_lines)
+        self._record = (self._build_key(output), dict(sorted(inputs.items())), rest)
 
     def _build_key(self, output: str | None) -> str:
         # a copied workspace carries its .mentat/: the record of another tree is not ours
@@ -490,8 +490,8 @@ class Cache:
             if clean and self._checked is not None:
                 for key, _, unit, hit in self._units:
                     value = None if hit else self._unit_out(unit)
-                    if value is not None:  # written at once: holding every new unit's bytes
-                        _atomic_write(*self._entry("unit", key, value), made)  # doubles RSS
+                    if value is not None:  # written at once: holding them all doubled the RSS
+                        _atomic_write(*self._entry("unit", key, value), made)
                         stored += 1
                 version, known, objects = self._checked
                 fresh = {_digest(t) for o in objects if type(o) is not _CachedObject
@@ -501,8 +501,8 @@ class Cache:
                     keep = known | fresh if len(known) < 4 * len(objects) + 1000 else fresh
                     self._put("checked", _key("checked", (version,)), sorted(keep))
             if self._record is not None and out is not None and files and INDEX in files:
-                key, value = self._record
-                value = (value[0], sha256_hex(files[INDEX]), *value[2:])
+                key, inputs, rest = self._record
+                value = (inputs, sha256_hex(files[INDEX]), *rest)
                 if self._get("build", key) != value:
                     self._put("build", key, value)
             if (not stored and not self._pending and not self._dirty and not written
