@@ -232,8 +232,7 @@ class Cache:
 
     def _entry(self, kind: str, key: str, value: Any) -> tuple[Path, bytes]:
         self._used.setdefault(kind, set()).add(key)
-        payload = marshal.dumps((key, value), 4)
-        return self._path(kind, key), _MAGIC + hashlib.sha256(payload).digest() + payload
+        return self._path(kind, key), _seal(key, value)
 
     def _put(self, kind: str, key: str, value: Any) -> None:
         if kind in _PACKED:
@@ -431,11 +430,11 @@ class Cache:
 
     # --- the whole compile: nothing changed since the last one ------------------------------
 
-    def replay(self, output: str | None, target: Path | None) -> Replay | None:
+    def replay(self, output: str | None) -> Replay | None:
         """The last compile's outcome for `output` (None: the workspace's spec.output), when
-        the compiler, every file it read, the set of sources it would find and the output
-        tree are exactly as they were; otherwise None and the caller compiles. `target` is
-        where the output directory resolves now (a symlink may have been pointed elsewhere)."""
+        the compiler, every file it read, the set of sources it would find, where the output
+        directory resolves (a symlink may point elsewhere now) and the output tree are
+        exactly as they were; otherwise None and the caller compiles."""
         key = self._build_key(output)
         value = self._get("build", key)
         try:
@@ -449,11 +448,9 @@ class Cache:
             if value is not None:
                 self._reject("build", key)
             return None
-        if target is None or str(target) != out:
-            return None
         from compiler.load import input_digests  # the loader's own discovery, not a copy
 
-        if input_digests(self.root, output, inputs) != inputs:
+        if input_digests(self.root, output, inputs) != (inputs, Path(out)):
             return None
         known = self.output_stats(Path(out))
         index = known.get(INDEX)
@@ -514,8 +511,7 @@ class Cache:
                 used = self._used.get(kind, set())
                 live = {k: v for k, v in self._pack(kind).items() if k in used}
                 path, key = self._pack_path(kind)
-                payload = marshal.dumps((key, live), 4)
-                _atomic_write(path, _MAGIC + hashlib.sha256(payload).digest() + payload, made)
+                _atomic_write(path, _seal(key, live), made)
             self._dirty.clear()
             # Pruning lists every shard: do it once enough new entries may have replaced old
             # ones, not after every small recompile.
@@ -534,7 +530,7 @@ class Cache:
         if out is not None:
             stats = snapshot(out, files)
             value = {rel: (st, sha256_hex(files[rel])) for rel, st in stats.items()}
-            _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)), value), set())
+            _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)), value))
         manifest = {
             "compiler": fingerprint(),
             "sources": dict(sorted(sources.items())),
@@ -548,7 +544,7 @@ class Cache:
         if manifest != self._read_manifest():
             _atomic_write(self.root / MANIFEST,
                           orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS
-                                       | orjson.OPT_APPEND_NEWLINE), set())
+                                       | orjson.OPT_APPEND_NEWLINE))
 
     def _prune(self) -> None:
         """Delete the content-addressed entries this compile did not use (the records of other
@@ -614,11 +610,18 @@ def _digest(b: bytes) -> str:
     return sha256_hex(b)
 
 
-def _atomic_write(path: Path, blob: bytes, made: set[Path]) -> None:
+def _seal(key: str, value: Any) -> bytes:
+    """An entry: magic, the sha256 of the payload, then the payload naming its own key."""
+    payload = marshal.dumps((key, value), 4)
+    return _MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def _atomic_write(path: Path, blob: bytes, made: set[Path] | None = None) -> None:
     """Write `blob` to `path` by rename; `made` remembers directories known to exist."""
-    if path.parent not in made:
+    if made is None or path.parent not in made:
         path.parent.mkdir(parents=True, exist_ok=True)
-        made.add(path.parent)
+        if made is not None:
+            made.add(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}")
     tmp.write_bytes(blob)
     os.replace(tmp, path)

@@ -22,13 +22,7 @@ import click
 from compiler import __version__
 from compiler.cache import Cache, Replay
 from compiler.diagnostics import Diagnostic, render_github, render_text, sort_key
-from compiler.load import (
-    WORKSPACE_FILE,
-    find_workspace_root,
-    parse_yaml,
-    read_source,
-    resolve_inside,
-)
+from compiler.load import WORKSPACE_FILE, find_workspace_root, output_dir
 from compiler.render.layout import dump_yaml_stream, object_path
 from compiler.resources import schemas_dir
 from compiler.write import TreeDiff, diff_tree, write_tree
@@ -191,7 +185,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     # --out is relative to where the command runs, the workspace's output to its root
     out = str(Path(out).absolute()) if out is not None else None
     if cache is not None and not to_stdout:
-        replay = cache.replay(out, Path(out) if out is not None else _spec_output(root))
+        replay = cache.replay(out)
         if replay is not None:  # nothing changed since the last compile: it stands
             _finish(fmt, check, Path(replay.output), replay.files, TreeDiff(),
                     replay.diagnostics, replay.waivers, replay.waiver_lines)
@@ -269,28 +263,12 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _resolve_output(root: Path, rel: str) -> Path | None:
-    """spec.output resolved (symlinks followed); None unless a directory inside the root."""
-    target = resolve_inside(root, rel.rstrip("/") or ".")
-    return target if target is not None and target != root else None
-
-
-def _spec_output(root: Path) -> Path | None:
-    """Where mentat.yaml's spec.output resolves now, read before compiling (None when it
-    cannot be read; only a compile can say why)."""
-    content, _ = read_source(root, WORKSPACE_FILE)
-    docs, diags = parse_yaml(WORKSPACE_FILE, content) if content is not None else ([], [])
-    spec = docs[0].data.get("spec") if len(docs) == 1 and not diags else None
-    rel = spec.get("output") if isinstance(spec, dict) else None
-    return _resolve_output(root, rel) if isinstance(rel, str) else None
-
-
 def _output_dir(root: Path, result: CompileResult, out: str | None) -> tuple[Path, Diagnostic | None]:
     if out is not None:
         return Path(out).absolute(), None
     assert result.workspace is not None
     spec = result.workspace.spec
-    target = _resolve_output(root, spec.output)
+    target = output_dir(root, spec.output)
     if target is None:
         p = spec.doc.pos(("spec", "output"))
         return root, Diagnostic("M107", f"output '{spec.output}' must be a directory inside "

@@ -32,6 +32,7 @@ __all__ = [
     "input_digests",
     "is_fixture",
     "load",
+    "output_dir",
     "parse_yaml",
     "policy_files",
     "read_source",
@@ -420,15 +421,27 @@ def policy_files(root: Path, policies: Any) -> list[str] | None:
     return found
 
 
-def input_digests(root: Path, output: str | None, extra: Iterable[str]) -> dict[str, str] | None:
-    """The sha256 of every file a compile of `root` reads: mentat.yaml, the sources it finds,
-    the workspace's policy rule files and `extra` (wasm modules). None when one cannot be
-    read: only a compile can say why."""
+def output_dir(root: Path, rel: Any) -> Path | None:
+    """The workspace's `spec.output`, symlinks followed; None unless it is a directory inside
+    the workspace (not the workspace itself)."""
+    if not isinstance(rel, str):
+        return None
+    target = resolve_inside(root, rel.rstrip("/") or ".")
+    return target if target is not None and target != root else None
+
+
+def input_digests(root: Path, output: str | None, extra: Iterable[str]
+                  ) -> tuple[dict[str, str], Path | None] | None:
+    """The sha256 of every file a compile of `root` reads (mentat.yaml, the sources it finds,
+    the workspace's policy rule files and `extra`, the wasm modules), and where its output
+    directory resolves now (`output` when given). None when a file cannot be read: only a
+    compile can say why."""
     found = discover(root, output)
     if found.workspace is None or found.diagnostics:
         return None
     spec = found.workspace.data.get("spec")
-    rules = policy_files(found.root, spec.get("policies", []) if isinstance(spec, dict) else [])
+    spec = spec if isinstance(spec, dict) else {}
+    rules = policy_files(found.root, spec.get("policies", []))
     if rules is None:
         return None
     digests = dict(found.digests)
@@ -437,4 +450,5 @@ def input_digests(root: Path, output: str | None, extra: Iterable[str]) -> dict[
         if err or content is None:
             return None
         digests[rel] = hashlib.sha256(content).hexdigest()
-    return digests
+    return digests, Path(output) if output is not None else output_dir(found.root,
+                                                                        spec.get("output"))

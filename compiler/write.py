@@ -95,18 +95,14 @@ def diff_tree(out: Path, files: dict[str, bytes],
         elif prior is not None and prior[0] == stat_key(st):
             same = index_same or prior[1] == sha256_hex(new)
         else:
-            same = _read(path) == new
+            with open(path, "rb") as f:
+                same = f.read() == new
         if not same:
             diff.changed.append(rel)
     diff.added = sorted(set(files) - seen)
     diff.removed.sort()  # the walk's order is not the paths' ("a/x" before "a-b/x")
     diff.changed.sort()
     return diff
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def _scan(out: Path) -> list[tuple[str, str, os.stat_result]]:

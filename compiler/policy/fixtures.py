@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.load import parse_yaml
+from compiler.load import is_fixture, parse_yaml
 from compiler.policy.evaluate import DEFAULT_LIMITS, Limits, Subject
-from compiler.policy.rules import RuleSet, is_fixture, load_dir
+from compiler.policy.rules import RuleSet, load_dir
 from compiler.policy.stage import run
 
 __all__ = ["FixtureResult", "run_fixtures", "summary", "verify_dir"]

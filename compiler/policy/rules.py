@@ -37,7 +37,7 @@ from cel_expr_python.ext import ext_optional, ext_strings
 
 from compiler import resources
 from compiler.diagnostics import Diagnostic
-from compiler.load import is_fixture, parse_yaml, read_source, resolve_inside, rule_files
+from compiler.load import parse_yaml, read_source, resolve_inside, rule_files
 from compiler.model.raw import RawDoc
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "Rule",
     "RuleSet",
     "environment",
-    "is_fixture",
     "load_dir",
     "load_rules",
     "parse_rule_file",
