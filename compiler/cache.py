@@ -59,12 +59,13 @@ from compiler.model.raw import Pos, RawDoc
 from compiler.render import K8sObject
 from compiler.render.layout import INDEX, dump_object, object_path
 from compiler.resources import policies_dir, schemas_dir
-from compiler.write import Stat, snapshot, untouched
+from compiler.write import Known, Standby, snapshot, untouched
 
 __all__ = ["CACHE_DIR", "MANIFEST", "Cache", "Replay", "fingerprint"]
 
 CACHE_DIR = ".mentat/cache"
 MANIFEST = ".mentat/manifest.json"
+STANDBY_DIR = ".mentat/standby"  # the second buffer of each output tree (write.Standby)
 _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
@@ -153,7 +154,7 @@ class Cache:
         self._checked: tuple[str, set[str], list[K8sObject]] | None = None
         self._manifest_data: dict[str, Any] | None = None
         # the output dir whose snapshot was read intact, and that snapshot
-        self._snapshot: tuple[str, dict[str, tuple[Stat, str]]] | None = None
+        self._snapshot: tuple[str, Known] | None = None
         # the build entry `save` stores: key, inputs, the rest of the outcome
         self._record: tuple[str, dict[str, str], tuple[Any, ...]] | None = None
         self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (_PACKED kinds)
@@ -413,19 +414,33 @@ class Cache:
                 and m.get("output") == (str(out) if out is not None else None)
                 and m.get("unit_keys") == sorted(key for key, *_ in self._units))
 
-    def output_stats(self, out: Path) -> dict[str, tuple[Stat, str]]:
+    def output_stats(self, out: Path) -> Known:
         """The stat and sha256 of every output file under `out` as the last compile left
         it (empty when unknown: the tree is then read in full)."""
-        value = self._get("snapshot", _key("snapshot", (str(out),)))
+        known = self._known("snapshot", _key("snapshot", (str(out),)))
+        if known:
+            self._snapshot = (str(out), known)
+        return known
+
+    def standby(self, out: Path) -> Standby | None:
+        """The second buffer of the output tree `out`, with what the last compile left in it
+        (write.py keeps it up to date and exchanges it with `out`)."""
+        if self.disabled:
+            return None
+        name = hashlib.sha256(str(out).encode()).hexdigest()[:16]
+        current = self._snapshot[1] if self._snapshot and self._snapshot[0] == str(out) else {}
+        return Standby(self.root / STANDBY_DIR / name,
+                       self._known("snapshot", _key("standby", (str(out),))), current)
+
+    def _known(self, kind: str, key: str) -> Known:
+        value = self._get(kind, key)
         if not isinstance(value, dict):
             return {}
         try:
-            known = {str(p): ((int(a), int(b), int(c), int(d)), str(h))
-                     for p, ((a, b, c, d), h) in value.items()}
-            self._snapshot = (str(out), known)
-            return known
+            return {str(p): ((int(a), int(b), int(c), int(d)), str(h))
+                    for p, ((a, b, c, d), h) in value.items()}
         except (TypeError, ValueError):
-            self._reject("snapshot", _key("snapshot", (str(out),)))
+            self._reject(kind, key)
             return {}
 
     # --- the whole compile: nothing changed since the last one ------------------------------
@@ -474,10 +489,12 @@ class Cache:
     # --- end of compile --------------------------------------------------------------------
 
     def save(self, sources: dict[str, str], out: Path | None = None,
-             files: dict[str, bytes] | None = None, *, written: bool = True) -> None:
+             files: dict[str, bytes] | None = None, *, written: bool = True,
+             standby: Standby | None = None) -> None:
         """After a successful compile: store new entries and the manifest (with a stat
         snapshot of `files` as they now are under `out`; `written` says whether this
-        compile changed the tree), and drop entries no longer used."""
+        compile changed the tree; `standby`, the second buffer write_tree used), and drop
+        entries no longer used."""
         clean = self._checked is not None and bool(self._checked[2])
         if self.disabled:
             return
@@ -521,15 +538,21 @@ class Cache:
                 self._prune()
                 unpruned = 0
             self._pending.clear()
-            self._manifest(sources, out, files or {}, unpruned)
+            self._manifest(sources, out, files or {}, unpruned, standby)
         except OSError:
             pass  # a cache that cannot be written only costs speed
 
     def _manifest(self, sources: dict[str, str], out: Path | None,
-                  files: dict[str, bytes], unpruned: int) -> None:
+                  files: dict[str, bytes], unpruned: int, standby: Standby | None) -> None:
         if out is not None:
-            stats = snapshot(out, files)
-            value = {rel: (st, sha256_hex(files[rel])) for rel, st in stats.items()}
+            if standby is not None and standby.written is not None:
+                value = standby.written  # what the writer wrote or kept, as it left them
+                # the tree the output held is the standby now, with the stats it had there
+                _atomic_write(*self._entry("snapshot", _key("standby", (str(out),)),
+                                           standby.current))
+            else:
+                stats = snapshot(out, files)
+                value = {rel: (st, sha256_hex(files[rel])) for rel, st in stats.items()}
             _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)), value))
         manifest = {
             "compiler": fingerprint(),

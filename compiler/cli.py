@@ -209,8 +209,9 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
 
     diags = list(result.diagnostics)
     waivers, lines = waivers_json(result.policy.waivers), waiver_lines(result.policy.waivers)
+    standby = cache.standby(out_dir) if cache and diff and not check else None
     if diff and not check:
-        diags += write_tree(out_dir, result.files, diff)
+        diags += write_tree(out_dir, result.files, diff, standby)
     failed = any(d.severity == "error" for d in diags)
     if cache:
         if not any(f.status in ("limit", "skipped") for f in result.policy.findings):
@@ -219,7 +220,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
                                                     waivers, lines))
         tree_matches = not failed and not (check and diff)
         cache.save(sources, out_dir if tree_matches else None, result.files,
-                   written=bool(diff) and not check)
+                   written=bool(diff) and not check, standby=standby)
     _finish(fmt, check, out_dir, len(result.files), diff, diags, waivers, lines)
 
 
