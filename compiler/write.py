@@ -276,7 +276,8 @@ def _lock(out: Path, standby: Standby) -> int | None:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if os.path.lexists(standby.path) and not os.path.isdir(standby.path):
+        if os.path.islink(standby.path) or (os.path.lexists(standby.path)
+                                            and not os.path.isdir(standby.path)):
             os.unlink(standby.path)  # a symlink or file where the tree should be
     except OSError:  # a concurrent compile holds it: build beside the output instead
         os.close(fd)

@@ -244,15 +244,15 @@ def test_replay_resumes_after_an_output_file_is_touched(ws: Path, runs: list[Pat
 
 def test_a_vanished_output_file_is_never_replayed(ws: Path, runs: list[Path],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from compiler import cache as cache_mod
+    from compiler.cache import Cache
 
-    real = cache_mod.snapshot
+    real = Cache._manifest
 
-    def lossy(out: Path, paths: Any) -> Any:  # a file removed between write and snapshot
-        (out / "cost.json").unlink()
-        return real(out, paths)
+    def lossy(self: Cache, sources: Any, out: Path, *rest: Any) -> Any:
+        (out / "cost.json").unlink()  # removed between the write and the cache's record
+        return real(self, sources, out, *rest)
 
-    monkeypatch.setattr(cache_mod, "snapshot", lossy)
+    monkeypatch.setattr(Cache, "_manifest", lossy)
     assert _compile(ws).exit_code == 0
     monkeypatch.undo()
     cold, warm = _check_both(ws)
