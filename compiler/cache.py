@@ -56,6 +56,7 @@ from compiler import __version__
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.digest import remember, sha256_hex
 from compiler.model.raw import Pos, RawDoc
+from compiler.policy.stage import WAIVER_PREFIX
 from compiler.render import K8sObject
 from compiler.render.layout import INDEX, dump_object, object_path
 from compiler.resources import policies_dir, schemas_dir
@@ -65,6 +66,7 @@ __all__ = ["CACHE_DIR", "MANIFEST", "Cache", "Replay", "fingerprint"]
 
 CACHE_DIR = ".mentat/cache"
 MANIFEST = ".mentat/manifest.json"
+_WAIVER_MARK = WAIVER_PREFIX.encode()
 STANDBY_DIR = ".mentat/standby"  # the second buffer of each output tree (write.Standby)
 _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
@@ -315,11 +317,13 @@ class Cache:
     def _unit_in(self, value: Any) -> Unit:
         items, diags, classes = value
         objs: list[K8sObject] = []
-        for d, kind, name, sources, origin, group, blob, text, digest, data_digest in items:
+        for d, kind, name, sources, origin, group, blob, text, digest, data_digest, waives \
+                in items:
             if (type(d) is not str or type(kind) is not str or type(name) is not str
                     or type(group) is not str or type(data_digest) is not str
                     or type(digest) is not str or type(text) is not bytes
-                    or type(blob) is not bytes or type(sources) is not tuple):
+                    or type(blob) is not bytes or type(sources) is not tuple
+                    or type(waives) is not bool):
                 raise TypeError("bad unit entry")
             for source in sources:
                 if type(source) is not str:
@@ -327,7 +331,7 @@ class Cache:
             remember(text, digest)
             o = _CachedObject(d, blob, text, sources,
                               (str(origin[0]), int(origin[1]), int(origin[2])), kind, name,
-                              group, data_digest)
+                              group, data_digest, waives)
             self._bytes[id(o)] = (o, text)
             objs.append(o)
         return objs, [_diag_in(t) for t in diags], {str(c) for c in classes}
@@ -339,7 +343,8 @@ class Cache:
             if text is None:
                 return None  # not serialised: the compile stopped before layout
             items.append((o.dir, o.kind, o.name, o.sources, o.origin, o.group,
-                          marshal.dumps(o.obj, 4), text, sha256_hex(text), data_digest(o.obj)))
+                          marshal.dumps(o.obj, 4), text, sha256_hex(text), data_digest(o.obj),
+                          _WAIVER_MARK in text))
         return items, [_diag_out(d) for d in unit[1]], sorted(unit[2])
 
     def _text(self, o: K8sObject) -> bytes | None:
@@ -675,14 +680,15 @@ class _CachedObject(K8sObject):
     """A rendered object from the cache whose dict is unmarshalled only when first read:
     a no-change compile needs only its bytes, kind and name."""
 
-    __slots__ = ("_blob", "_kind", "_name", "_text", "_value", "data_digest")
+    __slots__ = ("_blob", "_kind", "_name", "_text", "_value", "data_digest", "waives")
 
     def __init__(self, d: str, blob: bytes, text: bytes, sources: tuple[str, ...],
                  origin: tuple[str, int, int], kind: str, name: str, group: str,
-                 data_digest: str) -> None:
+                 data_digest: str, waives: bool) -> None:
         object.__setattr__(self, "dir", d)
         object.__setattr__(self, "group", group)
         object.__setattr__(self, "data_digest", data_digest)
+        object.__setattr__(self, "waives", waives)  # its YAML names a policy waiver
         object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "origin", origin)
         object.__setattr__(self, "_blob", blob)
@@ -746,13 +752,12 @@ class PolicyMemo:
             self._workspace = (workspace, data_digest(workspace))
         return self._workspace[1]
 
-    def known(self, o: K8sObject) -> tuple[str, bytes] | None:
-        """For an object from the cache: the digest of its dict and its YAML, both known
-        without unpacking the dict."""
+    def known(self, o: K8sObject) -> tuple[str, bool] | None:
+        """For an object from the cache: the digest of its dict and whether it carries a
+        waiver annotation, both known without unpacking the dict."""
         if type(o) is not _CachedObject:
             return None
-        text = self._cache._text(o)
-        return (o.data_digest, text) if text is not None else None
+        return o.data_digest, o.waives
 
     def key(self, rules: Any, workspace: Any, group: Any) -> str | None:
         try:
@@ -761,6 +766,28 @@ class PolicyMemo:
         except TypeError:  # data orjson cannot encode: evaluate, do not remember
             return None
         return _key("policy", parts)
+
+    def passes(self, rules: Any, workspace: Any, objects: list[K8sObject]) -> dict[str, int] | None:
+        """Passes by rule, when every one of `objects` comes from the cache and carries no
+        waiver, and the outcomes remembered for them as a group are all passes (the same
+        entry `key` names for their subjects); otherwise None, and they are evaluated."""
+        digests = []
+        for o in objects:
+            if type(o) is not _CachedObject or o.waives:
+                return None
+            digests.append(o.data_digest)
+        key = _key("policy", [self._rules_digest(rules), self._workspace_digest(workspace),
+                              *digests])
+        value = self._cache._get("policy", key)
+        counts: dict[str, int] = {}
+        if type(value) is not list:
+            return None
+        for x in value:
+            if not (type(x) is tuple and len(x) == 4 and type(x[0]) is str and x[2] == "pass"):
+                return None  # a violation, or an entry `get` will refuse
+            counts[x[0]] = counts.get(x[0], 0) + 1
+        self._cache.stats.count("policy", True)
+        return counts
 
     def get(self, key: str) -> list[tuple[str, int, str, str]] | None:
         value = self._cache._get("policy", key)

@@ -3,8 +3,9 @@
 `check_sources` runs after link on the Workspace, Agent and Flow documents; `check_rendered`
 after render (before check) on the Kubernetes objects, each rule seeing its object's siblings
 (the other objects of the same output directory, i.e. environment and region). Both return a
-`PolicyResult`: diagnostics plus one `Finding` per (rule, object), waivers included, from
-which `report` builds policy-report.json.
+`PolicyResult`: diagnostics, one `Finding` per (rule, object) outcome that is not a plain
+pass (waivers included) and a tally of the plain passes, from which `report` builds
+policy-report.json.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Finding:
 class PolicyResult:
     findings: list[Finding] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    passed: dict[str, int] = field(default_factory=dict)  # rule -> passes not in `findings`
 
     @property
     def waivers(self) -> list[Finding]:
@@ -61,6 +63,8 @@ class PolicyResult:
     def extend(self, other: PolicyResult) -> None:
         self.findings += other.findings
         self.diagnostics += other.diagnostics
+        for rule, n in other.passed.items():
+            self.passed[rule] = self.passed.get(rule, 0) + n
 
 
 def waivers_of(data: Mapping[str, Any]) -> dict[str, str]:
@@ -97,15 +101,22 @@ def run(
     siblings: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     memo: Memo | None = None,
+    count_passes: bool = False,
 ) -> PolicyResult:
-    """Evaluate `rules` on `subjects`; waived violations become findings, not diagnostics."""
+    """Evaluate `rules` on `subjects`; waived violations become findings, not diagnostics.
+    With `count_passes`, passes on objects that waive nothing are only counted (`passed`):
+    a compile reports tallies of them, not each one."""
     result = PolicyResult()
+    passes = result.passed if count_passes else None
     by_id = {r.id: r for r in rules.rules}
     skipped: dict[str, int] = {}
-    for o in evaluate(rules.rules, subjects, workspace, siblings, limits, memo):
+    for o in evaluate(rules.rules, subjects, workspace, siblings, limits, memo, passes):
         rule, s = by_id[o.rule], subjects[o.subject]
         reason = waivers_of(s.data).get(rule.id) if s.waivable else None
         waiver = reason if reason is not None and reason.strip() else None
+        if passes is not None and o.status == "pass" and waiver is None:
+            passes[rule.id] = passes.get(rule.id, 0) + 1
+            continue
         result.findings.append(Finding(rule.id, rule.severity, s.name, s.file, s.line, o.status,
                                        o.message, waiver))
         if o.status == "skipped":
@@ -158,7 +169,7 @@ def check_sources(ws: Workspace, rules: RuleSet, limits: Limits = DEFAULT_LIMITS
     """Source-phase rules on the linked documents, plus waiver annotation checks."""
     subjects = source_subjects(ws)
     src_rules = RuleSet(tuple(r for r in rules.rules if r.phase == "source"), ())
-    result = run(src_rules, subjects, ws.spec.spec, None, limits, memo)
+    result = run(src_rules, subjects, ws.spec.spec, None, limits, memo, count_passes=True)
     for s in subjects:
         result.diagnostics += _waiver_diagnostics(s, rules)
     return result
@@ -175,22 +186,29 @@ def check_rendered(ws: Workspace, objects: Iterable[K8sObject], rules: RuleSet,
     Not the whole directory: the CEL binding converts `siblings` anew for every object that
     reads it, so directory-wide siblings made a 10k-object compile quadratic (minutes).
     """
-    objs = sorted(objects, key=lambda o: (o.dir, o.kind, o.name))
+    k8s_rules = RuleSet(tuple(r for r in rules.rules if r.phase == "rendered"), ())
+    groups: dict[str, list[K8sObject]] = {}
+    for o in sorted(objects, key=lambda o: (o.dir, o.kind, o.name)):
+        groups.setdefault(f"{o.dir}#{o.group}", []).append(o)
+    passed: dict[str, int] = {}
     siblings: dict[str, list[Callable[[], dict[str, Any]]]] = {}
     subjects = []
-    marker = WAIVER_PREFIX.encode()
-    for o in objs:
-        group = f"{o.dir}#{o.group}"
-        load = _loader(o)
-        siblings.setdefault(group, []).append(load)
-        known = memo.known(o) if memo is not None else None
-        file, line, col = o.origin
-        subjects.append(Subject(
-            o.kind, load, file, line, col, f"{o.dir}/{o.kind}/{o.name}", group,
-            digest=known[0] if known else "",
-            waivable=known is None or marker in known[1]))
-    k8s_rules = RuleSet(tuple(r for r in rules.rules if r.phase == "rendered"), ())
-    return run(k8s_rules, subjects, ws.spec.spec, siblings, limits, memo)
+    for group, members in groups.items():
+        siblings[group] = [_loader(o) for o in members]
+        counts = memo.passes(k8s_rules.rules, ws.spec.spec, members) if memo else None
+        if counts is not None:  # an unchanged group that passed every rule: just count
+            for rule, n in counts.items():
+                passed[rule] = passed.get(rule, 0) + n
+            continue
+        for o, load in zip(members, siblings[group], strict=True):
+            known = memo.known(o) if memo is not None else None
+            file, line, col = o.origin
+            subjects.append(Subject(
+                o.kind, load, file, line, col, f"{o.dir}/{o.kind}/{o.name}", group,
+                digest=known[0] if known else "", waivable=known is None or known[1]))
+    result = run(k8s_rules, subjects, ws.spec.spec, siblings, limits, memo, count_passes=True)
+    result.extend(PolicyResult(passed=passed))
+    return result
 
 
 def report(rules: RuleSet, result: PolicyResult) -> bytes:
@@ -198,6 +216,9 @@ def report(rules: RuleSet, result: PolicyResult) -> bytes:
     tallies: dict[str, dict[str, int]] = {
         r.id: {"evaluated": 0, "passed": 0, "failed": 0, "errors": 0, "waived": 0}
         for r in rules.rules}
+    for rule, n in result.passed.items():
+        tallies[rule]["evaluated"] += n
+        tallies[rule]["passed"] += n
     for f in result.findings:
         t = tallies[f.rule]
         t["evaluated"] += f.status != "skipped"
