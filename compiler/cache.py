@@ -72,7 +72,7 @@ _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
 _PACKED = frozenset({"parse", "policy", "memo"})  # many small entries: one file per kind
-_KINDS = _PACKED | {"unit", "checked", "snapshot", "build"}
+_KINDS = _PACKED | {"unit", "unitobj", "checked", "snapshot", "build"}
 _LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema",
          "cel_expr_python.cel", "wasmtime", "croniter", "orjson", "semantic_version")
 
@@ -280,10 +280,11 @@ class Cache:
         value = self._get("unit", key)
         if value is not None:
             try:
-                unit = self._unit_in(value)
+                unit = self._unit_in(key, value)
             except (TypeError, ValueError, KeyError, IndexError):
                 self._reject("unit", key)
             else:
+                self._used.setdefault("unitobj", set()).add(key)  # read only if needed
                 self.stats.count("unit", True)
                 self._units.append((key, depends_on, unit, True))
                 return unit
@@ -314,38 +315,39 @@ class Cache:
         self._put("memo", key, (dump(built), [_diag_out(d) for d in found]))
         return built, found
 
-    def _unit_in(self, value: Any) -> Unit:
+    def _unit_in(self, key: str, value: Any) -> Unit:
         items, diags, classes = value
         objs: list[K8sObject] = []
-        for d, kind, name, sources, origin, group, blob, text, digest, data_digest, waives \
-                in items:
+        dicts = _Dicts(self, key)
+        for d, kind, name, sources, origin, group, text, digest, data_digest, waives in items:
             if (type(d) is not str or type(kind) is not str or type(name) is not str
                     or type(group) is not str or type(data_digest) is not str
                     or type(digest) is not str or type(text) is not bytes
-                    or type(blob) is not bytes or type(sources) is not tuple
-                    or type(waives) is not bool):
+                    or type(sources) is not tuple or type(waives) is not bool):
                 raise TypeError("bad unit entry")
             for source in sources:
                 if type(source) is not str:
                     raise TypeError("bad unit entry")
             remember(text, digest)
-            o = _CachedObject(d, blob, text, sources,
+            o = _CachedObject(d, dicts, len(objs), text, sources,
                               (str(origin[0]), int(origin[1]), int(origin[2])), kind, name,
                               group, data_digest, waives)
             self._bytes[id(o)] = (o, text)
             objs.append(o)
         return objs, [_diag_in(t) for t in diags], {str(c) for c in classes}
 
-    def _unit_out(self, unit: Unit) -> Any:
-        items = []
+    def _unit_out(self, unit: Unit) -> tuple[Any, list[bytes]] | None:
+        """The unit entry, and the marshalled dicts of its objects (a `unitobj` entry of its
+        own: a compile reads them only for objects a policy rule evaluates again)."""
+        items, dicts = [], []
         for o in unit[0]:
             text = self._text(o)
             if text is None:
                 return None  # not serialised: the compile stopped before layout
-            items.append((o.dir, o.kind, o.name, o.sources, o.origin, o.group,
-                          marshal.dumps(o.obj, 4), text, sha256_hex(text), data_digest(o.obj),
-                          _WAIVER_MARK in text))
-        return items, [_diag_out(d) for d in unit[1]], sorted(unit[2])
+            items.append((o.dir, o.kind, o.name, o.sources, o.origin, o.group, text,
+                          sha256_hex(text), data_digest(o.obj), _WAIVER_MARK in text))
+            dicts.append(marshal.dumps(o.obj, 4))
+        return (items, [_diag_out(d) for d in unit[1]], sorted(unit[2])), dicts
 
     def _text(self, o: K8sObject) -> bytes | None:
         hit = self._bytes.get(id(o))
@@ -510,7 +512,8 @@ class Cache:
                 for key, _, unit, hit in self._units:
                     value = None if hit else self._unit_out(unit)
                     if value is not None:  # written at once: holding them all doubled the RSS
-                        _atomic_write(*self._entry("unit", key, value), made)
+                        _atomic_write(*self._entry("unitobj", key, value[1]), made)
+                        _atomic_write(*self._entry("unit", key, value[0]), made)
                         stored += 1
                 version, known, objects = self._checked
                 fresh = {_digest(t) for o in objects if type(o) is not _CachedObject
@@ -676,13 +679,29 @@ def _docs_in(rel: str, value: Any) -> tuple[list[RawDoc], list[Diagnostic]]:
     return docs, [_diag_in(t) for t in raw_diags]
 
 
+class _Dicts:
+    """The marshalled dicts of a cached unit's objects, read on first use."""
+
+    def __init__(self, cache: Cache, key: str) -> None:
+        self._cache, self._key = cache, key
+        self._blobs: list[Any] | None = None
+
+    def get(self, index: int) -> bytes | None:
+        if self._blobs is None:
+            value = self._cache._get("unitobj", self._key)
+            self._blobs = value if type(value) is list else []
+        blob = self._blobs[index] if index < len(self._blobs) else None
+        return blob if type(blob) is bytes else None
+
+
 class _CachedObject(K8sObject):
     """A rendered object from the cache whose dict is unmarshalled only when first read:
     a no-change compile needs only its bytes, kind and name."""
 
-    __slots__ = ("_blob", "_kind", "_name", "_text", "_value", "data_digest", "waives")
+    __slots__ = ("_dicts", "_index", "_kind", "_name", "_text", "_value", "data_digest",
+                 "waives")
 
-    def __init__(self, d: str, blob: bytes, text: bytes, sources: tuple[str, ...],
+    def __init__(self, d: str, dicts: _Dicts, index: int, text: bytes, sources: tuple[str, ...],
                  origin: tuple[str, int, int], kind: str, name: str, group: str,
                  data_digest: str, waives: bool) -> None:
         object.__setattr__(self, "dir", d)
@@ -691,7 +710,8 @@ class _CachedObject(K8sObject):
         object.__setattr__(self, "waives", waives)  # its YAML names a policy waiver
         object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "origin", origin)
-        object.__setattr__(self, "_blob", blob)
+        object.__setattr__(self, "_dicts", dicts)
+        object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_text", text)
         object.__setattr__(self, "_kind", kind)
         object.__setattr__(self, "_name", name)
@@ -701,12 +721,13 @@ class _CachedObject(K8sObject):
     def obj(self) -> dict[str, Any]:
         value = self._value
         if value is None:
+            blob = self._dicts.get(self._index)
             try:
-                value = marshal.loads(self._blob)  # sealed by its entry's digest
+                value = marshal.loads(blob) if blob is not None else None
             except (EOFError, ValueError, TypeError):
                 value = None
             if not isinstance(value, dict):
-                # Only a forged entry gets here: the YAML bytes load back to an equal dict.
+                # Only a lost or forged entry gets here: the YAML loads back to an equal dict.
                 import yaml
 
                 value = yaml.load(self._text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
