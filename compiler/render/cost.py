@@ -13,7 +13,7 @@ Every line carries the formula that produced it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -98,15 +98,6 @@ class CostLine:
     cost_center: str = ""  # the flow's `cost-center` label, as agents report it in telemetry
 
 
-_FIELDS = tuple(f.name for f in fields(CostLine))
-_TEXT = ("environment", "region", "flow", "node", "agent", "mode", "duty", "formula",
-         "cost_center")
-
-
-def _values(line: CostLine) -> tuple[Any, ...]:
-    return tuple(getattr(line, name) for name in _FIELDS)
-
-
 @dataclass(frozen=True, slots=True)
 class CostReport:
     workspace: str
@@ -153,6 +144,10 @@ def _exact_sum(values: Iterable[Fraction]) -> Fraction:
     by_den: dict[int, int] = {}
     for v in values:
         by_den[v.denominator] = by_den.get(v.denominator, 0) + v.numerator
+    return _of_sums(by_den)
+
+
+def _of_sums(by_den: dict[int, int]) -> Fraction:
     return sum((Fraction(n, d) for d, n in sorted(by_den.items())), Fraction(0))
 
 
@@ -309,15 +304,13 @@ def flow_cost(ws: Workspace, prices: Prices, lf: LinkedFlow) -> FlowCost:
     return lines, diags
 
 
-def estimate(ws: Workspace,
-             per_flow: Callable[[Prices, LinkedFlow], FlowCost] | None = None) -> CostReport:
-    """Cost per (environment, region, flow, node), from the workspace's pricing. `per_flow`
-    is `flow_cost` for the workspace, or a memoised version of it."""
+def estimate(ws: Workspace) -> CostReport:
+    """Cost per (environment, region, flow, node), from the workspace's pricing."""
     prices = Prices.of(ws.spec.pricing or {})
     diags: list[Diagnostic] = list(check_region_overrides(ws))
     lines: list[CostLine] = []
     for lf in ws.flows:
-        found, flow_diags = per_flow(prices, lf) if per_flow else flow_cost(ws, prices, lf)
+        found, flow_diags = flow_cost(ws, prices, lf)
         lines += found
         diags += flow_diags
     lines.sort(key=lambda c: (c.environment, c.region, c.flow, c.node))
@@ -326,70 +319,97 @@ def estimate(ws: Workspace,
     return CostReport(ws.spec.name, prices, tuple(lines), unique)
 
 
-_FRACTIONS = ("cpu", "memory_gib", "gpu", "hours", "monthly")
+# A flow's part of cost.json: its lines as JSON, and per line what the totals add up
+# (environment, region, flow, node, cost center, monthly as numerator and denominator).
+Sum = tuple[str, str, str, str, str, int, int]
+Part = tuple[list[dict[str, Any]], list[Sum]]
+_SCALARS = (str, int, float)
 
 
-def _lines_out(lines: list[CostLine]) -> list[tuple[Any, ...]]:
-    return [tuple((v.numerator, v.denominator) if type(v) is Fraction else v
-                  for v in _values(c)) for c in lines]
+def _part(lines: Iterable[CostLine]) -> Part:
+    json_lines, sums = [], []
+    for c in lines:
+        json_lines.append({
+            "environment": c.environment, "region": c.region, "flow": c.flow,
+            "node": c.node, "agent": c.agent, "mode": c.mode, "replicas": c.replicas,
+            "cpu": fmt(c.cpu), "memoryGiB": fmt(c.memory_gib), "gpu": fmt(c.gpu),
+            "hours": fmt(c.hours), "duty": c.duty, "monthly": _money_json(c.monthly),
+            "formula": c.formula, "costCenter": c.cost_center,
+        })
+        sums.append((c.environment, c.region, c.flow, c.node, c.cost_center,
+                     c.monthly.numerator, c.monthly.denominator))
+    return json_lines, sums
 
 
-def _lines_in(data: Any) -> list[CostLine]:
-    out = []
-    for t in data:
-        values = dict(zip(_FIELDS, t, strict=True))
-        for name in _FRACTIONS:
-            num, den = values[name]
-            values[name] = Fraction(num, den)
-        line = CostLine(**values)
-        if not all(type(getattr(line, f)) is str for f in _TEXT) or type(line.replicas) is not int:
+def _part_in(data: Any) -> Part:
+    """A part from the cache, refused (TypeError, ValueError) unless of the right shape."""
+    json_lines, sums = data
+    if type(json_lines) is not list or type(sums) is not list or len(json_lines) != len(sums):
+        raise TypeError("bad cost entry")
+    for line in json_lines:
+        if type(line) is not dict or not all(type(k) is str and type(v) in _SCALARS
+                                             for k, v in line.items()):
             raise TypeError("bad cost entry")
-        out.append(line)
-    return out
+    for t in sums:
+        if not (type(t) is tuple and len(t) == 7 and all(type(x) is str for x in t[:5])
+                and type(t[5]) is int and type(t[6]) is int):
+            raise TypeError("bad cost entry")
+        if t[6] <= 0:
+            raise ValueError("bad cost entry: denominator")
+    return json_lines, sums
 
 
 def _money_json(x: Fraction) -> float:
     return float(money(x))
 
 
-def cost_json(report: CostReport) -> bytes:
-    """The report as sorted, indented JSON (what `cost.json` and `cost --format json` hold)."""
+_TOTALS: tuple[tuple[str, Callable[[Sum], str]], ...] = (
+    ("flows", lambda t: t[2]),
+    ("nodes", lambda t: f"{t[2]}/{t[3]}"),
+    ("environments", lambda t: t[0]),
+    ("costCenters", lambda t: t[4] or "(none)"),
+    ("regions", lambda t: t[1]),
+    ("environmentRegions", lambda t: f"{t[0]}/{t[1]}"),
+)
+
+
+def _document(workspace: str, prices: Prices, rows: list[tuple[dict[str, Any], Sum]]) -> bytes:
+    """cost.json from its lines, sorted by environment, region, flow and node."""
+    rows = sorted(rows, key=lambda r: r[1][:4])
+    totals: dict[str, Any] = {}
+    for name, key in _TOTALS:
+        groups: dict[str, dict[int, int]] = {}
+        for _, t in rows:
+            by_den = groups.setdefault(key(t), {})
+            by_den[t[6]] = by_den.get(t[6], 0) + t[5]
+        totals[name] = {k: _money_json(_of_sums(v)) for k, v in groups.items()}
+    everything: dict[int, int] = {}
+    for _, t in rows:
+        everything[t[6]] = everything.get(t[6], 0) + t[5]
+    totals["total"] = _money_json(_of_sums(everything))
     doc = {
         "apiVersion": "mentatlab.io/v1",
         "kind": "CostReport",
-        "workspace": report.workspace,
+        "workspace": workspace,
         "hoursPerMonth": HOURS_PER_MONTH,
         "referenceYear": {"start": REFERENCE_START.strftime("%Y-%m-%dT%H:%M:%SZ"),
                           "end": REFERENCE_END.strftime("%Y-%m-%dT%H:%M:%SZ"),
                           "runsPerMonth": "runs in the year / 12"},
         "pricing": {
-            "cpuHour": fmt(report.prices.cpu_hour),
-            "memoryGiBHour": fmt(report.prices.memory_gib_hour),
-            "gpuHour": fmt(report.prices.gpu_hour),
+            "cpuHour": fmt(prices.cpu_hour),
+            "memoryGiBHour": fmt(prices.memory_gib_hour),
+            "gpuHour": fmt(prices.gpu_hour),
         },
-        "lines": [
-            {
-                "environment": c.environment, "region": c.region, "flow": c.flow,
-                "node": c.node, "agent": c.agent, "mode": c.mode, "replicas": c.replicas,
-                "cpu": fmt(c.cpu), "memoryGiB": fmt(c.memory_gib), "gpu": fmt(c.gpu),
-                "hours": fmt(c.hours), "duty": c.duty, "monthly": _money_json(c.monthly),
-                "formula": c.formula, "costCenter": c.cost_center,
-            }
-            for c in report.lines
-        ],
-        "totals": {
-            "flows": {k: _money_json(v) for k, v in report.by_flow().items()},
-            "nodes": {k: _money_json(v) for k, v in report.by_node().items()},
-            "environments": {k: _money_json(v) for k, v in report.by_environment().items()},
-            "costCenters": {k: _money_json(v) for k, v in report.by_cost_center().items()},
-            "regions": {k: _money_json(v) for k, v in report.by_region().items()},
-            "environmentRegions": {
-                k: _money_json(v) for k, v in report.by_environment_region().items()
-            },
-            "total": _money_json(report.total),
-        },
+        "lines": [line for line, _ in rows],
+        "totals": totals,
     }
     return dump_json(doc)
+
+
+def cost_json(report: CostReport) -> bytes:
+    """The report as sorted, indented JSON (what `cost.json` and `cost --format json` hold)."""
+    json_lines, sums = _part(report.lines)
+    return _document(report.workspace, report.prices, list(zip(json_lines, sums, strict=True)))
 
 
 def render_cost(inp: RenderInput) -> Rendered:
@@ -405,18 +425,28 @@ def render_cost(inp: RenderInput) -> Rendered:
     )
 
     cache, digests = inp.cache, ws.source_digests
+    prices = Prices.of(ws.spec.pricing)
 
-    def per_flow(prices: Prices, lf: LinkedFlow) -> FlowCost:
+    def build(lf: LinkedFlow) -> tuple[Part, list[Diagnostic]]:
+        lines, diags = flow_cost(ws, prices, lf)
+        return _part(lines), diags
+
+    diags: list[Diagnostic] = list(check_region_overrides(ws))
+    rows: list[tuple[dict[str, Any], Sum]] = []
+    for lf in ws.flows:
         if cache is None:
-            return flow_cost(ws, prices, lf)
-        # a flow's cost reads the workspace (prices, environments, overrides), the flow and
-        # the agents it resolved to
-        docs = [ws.spec.doc, lf.flow.doc, *(n.agent.doc for n in lf.nodes)]
-        parts = ("cost", *(f"{d.file}#{d.index}@{digests.get(d.file, '')}" for d in docs),
-                 *(n.agent.key for n in lf.nodes))
-        return cache.memo(parts, lambda: flow_cost(ws, prices, lf), _lines_out, _lines_in)
-
-    report = estimate(ws, per_flow)
-    out.artifacts.append(Artifact(COST_FILE, cost_json(report), tuple(sources)))
-    out.diagnostics += report.diagnostics
+            (json_lines, sums), found = build(lf)
+        else:
+            # a flow's cost reads the workspace (prices, environments, overrides), the flow
+            # and the agents it resolved to
+            docs = [ws.spec.doc, lf.flow.doc, *(n.agent.doc for n in lf.nodes)]
+            parts = ("cost", *(f"{d.file}#{d.index}@{digests.get(d.file, '')}" for d in docs),
+                     *(n.agent.key for n in lf.nodes))
+            (json_lines, sums), found = cache.memo(parts, lambda lf=lf: build(lf),
+                                                   lambda part: part, _part_in)
+        rows += zip(json_lines, sums, strict=True)
+        diags += found
+    out.artifacts.append(Artifact(COST_FILE, _document(ws.spec.name, prices, rows),
+                                  tuple(sources)))
+    out.diagnostics += tuple(dict.fromkeys(diags))  # once per flow or agent, as `estimate`
     return out

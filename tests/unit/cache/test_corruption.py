@@ -159,10 +159,10 @@ def test_forged_cost_lines_with_a_zero_denominator_are_refused(
         ws: Path, primed: tuple[Path, dict[str, bytes]]) -> None:
     (entry,) = _entries(ws, "memo")  # one pack: every flow's cost lines
     key, pack = marshal.loads(entry.read_bytes()[40:])
-    for k, (lines, diags) in list(pack.items()):
-        first = list(lines[0])
-        first[7] = (1, 0)  # cpu as numerator/denominator
-        pack[k] = ([tuple(first), *lines[1:]], diags)
+    for k, ((json_lines, sums), diags) in list(pack.items()):
+        first = list(sums[0])
+        first[6] = 0  # the monthly cost's denominator
+        pack[k] = ((json_lines, [tuple(first), *sums[1:]]), diags)
     entry.write_bytes(_sealed(marshal.dumps((key, pack), 4)))
     cache = _recompile(ws)
     assert cache.stats.rejected == len(pack) and "memo" not in cache.stats.hits
