@@ -315,6 +315,17 @@ class Cache:
         self._put("memo", key, (dump(built), [_diag_out(d) for d in found]))
         return built, found
 
+    def yaml(self, dump: Callable[[dict[str, Any]], bytes]) -> Callable[[dict[str, Any]], bytes]:
+        """`dump` for large documents of plain data (a kustomization lists every file of its
+        directory: 2,500 names take libyaml 6 ms), remembered by the digest of their JSON."""
+
+        def cached(doc: dict[str, Any]) -> bytes:
+            parts = ("yaml", hashlib.sha256(orjson.dumps(doc)).hexdigest())
+            text, _ = self.memo(parts, lambda: (dump(doc), []), lambda b: b, _bytes_in)
+            return text
+
+        return cached
+
     def _unit_in(self, key: str, value: Any) -> Unit:
         items, diags, classes = value
         objs: list[K8sObject] = []
@@ -635,6 +646,12 @@ def _redirected(root: Path) -> bool:
     except OSError:
         return True
     return False
+
+
+def _bytes_in(value: Any) -> bytes:
+    if type(value) is not bytes:
+        raise TypeError("bad yaml entry")
+    return value
 
 
 def _digest(b: bytes) -> str:

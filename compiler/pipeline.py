@@ -29,7 +29,7 @@ from compiler.policy import (
 )
 from compiler.policy import report as policy_report
 from compiler.render import Artifact, Rendered, RenderInput, WasmBundle
-from compiler.render.layout import Tree, dump_object, layout
+from compiler.render.layout import Tree, dump_object, dump_yaml, layout
 from compiler.render.registry import RENDERERS
 from compiler.validate import Validated, validate
 
@@ -185,7 +185,8 @@ def _layout(s: State) -> None:
     emitted = s.emitted
     sources = {**s.workspace.source_digests, **s.module_digests}
     s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts, sources,
-                    lambda o: emitted.get(id(o)) or dump_object(o))
+                    lambda o: emitted.get(id(o)) or dump_object(o),
+                    s.cache.yaml(dump_yaml) if s.cache else dump_yaml)
 
 
 STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (

@@ -60,7 +60,10 @@ def layout(
     artifacts: list[Artifact],
     source_digests: dict[str, str],
     dump: Callable[[K8sObject], bytes] = dump_object,
+    dump_doc: Callable[[dict[str, Any]], bytes] = dump_yaml,
 ) -> Tree:
+    """The files of the output tree. `dump` serialises objects and `dump_doc` the
+    kustomizations: the incremental cache passes versions that reuse earlier bytes."""
     files: dict[str, bytes] = {}
     sources: dict[str, tuple[str, ...]] = {}
     by_dir: dict[str, list[str]] = defaultdict(list)
@@ -78,7 +81,7 @@ def layout(
             "resources": sorted(names),
         }
         path = f"{d}/kustomization.yaml"
-        files[path] = dump_yaml(kust)
+        files[path] = dump_doc(kust)
         sources[path] = tuple(sorted(dir_sources[d]))
     for a in sorted(artifacts, key=lambda a: a.path):
         files[a.path] = a.content
