@@ -71,7 +71,7 @@ STANDBY_DIR = ".mentat/standby"  # the second buffer of each output tree (write.
 _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
-_PACKED = frozenset({"parse", "policy", "memo"})  # many small entries: one file per kind
+_PACKED = frozenset({"parse", "policy", "memo", "yaml"})  # many small entries: one file per kind
 _KINDS = _PACKED | {"unit", "unitobj", "checked", "snapshot", "build"}
 _LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema",
          "cel_expr_python.cel", "wasmtime", "croniter", "orjson", "semantic_version")
@@ -294,25 +294,26 @@ class Cache:
         return unit
 
     def memo(self, parts: tuple[str, ...], build: Callable[[], tuple[T, list[Diagnostic]]],
-             dump: Callable[[T], Any], load: Callable[[Any], T]) -> tuple[T, list[Diagnostic]]:
+             dump: Callable[[T], Any], load: Callable[[Any], T],
+             kind: str = "memo") -> tuple[T, list[Diagnostic]]:
         """A derived value (a flow's cost lines), with the diagnostics found making it, from
         the cache or built and stored. `dump` makes it marshal data and `load` makes it back,
         raising TypeError, ValueError or ArithmeticError for an entry of the wrong shape
         (then ignored)."""
-        key = _key("memo", parts)
-        value = self._get("memo", key)
+        key = _key(kind, parts)
+        value = self._get(kind, key)
         if value is not None:
             try:
                 data, diags = value
                 result = (load(data), [_diag_in(t) for t in diags])
             except (TypeError, ValueError, ArithmeticError):  # a zero denominator, say
-                self._reject("memo", key)
+                self._reject(kind, key)
             else:
-                self.stats.count("memo", True)
+                self.stats.count(kind, True)
                 return result
-        self.stats.count("memo", False)
+        self.stats.count(kind, False)
         built, found = build()
-        self._put("memo", key, (dump(built), [_diag_out(d) for d in found]))
+        self._put(kind, key, (dump(built), [_diag_out(d) for d in found]))
         return built, found
 
     def yaml(self, dump: Callable[[dict[str, Any]], bytes]) -> Callable[[dict[str, Any]], bytes]:
@@ -320,8 +321,8 @@ class Cache:
         directory: 2,500 names take libyaml 6 ms), remembered by the digest of their JSON."""
 
         def cached(doc: dict[str, Any]) -> bytes:
-            parts = ("yaml", hashlib.sha256(orjson.dumps(doc)).hexdigest())
-            text, _ = self.memo(parts, lambda: (dump(doc), []), lambda b: b, _bytes_in)
+            parts = (hashlib.sha256(orjson.dumps(doc)).hexdigest(),)
+            text, _ = self.memo(parts, lambda: (dump(doc), []), lambda b: b, _bytes_in, "yaml")
             return text
 
         return cached
