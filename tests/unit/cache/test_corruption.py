@@ -190,3 +190,14 @@ def test_pruning_removes_what_older_compilers_left(ws: Path) -> None:
     assert not old_kind.exists() and not loose.exists() and not other.exists()
     assert not stale_pack.exists()
     assert _entries(ws, "unit") and _entries(ws, "policy") and _entries(ws, "parse")
+
+
+def test_objects_load_back_from_their_yaml_without_their_dicts(
+        ws: Path, primed: tuple[Path, dict[str, bytes]]) -> None:
+    for entry in [*_entries(ws, "unitobj"), *_entries(ws, "policy")]:
+        entry.unlink()  # every cached object is evaluated again, its dict lost
+    cache = _recompile(ws)
+    assert cache.stats.hits.get("unit") and cache.stats.misses.get("policy")
+    shutil.rmtree(ws / "rendered")
+    assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
+    assert _tree(ws / "rendered") == primed[1]

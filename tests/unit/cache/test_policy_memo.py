@@ -67,3 +67,24 @@ def test_cost_json_is_reused_until_a_source_changes(make_ws) -> None:  # type: i
     changed = compile_workspace(root, cache=cache).files["cost.json"]
     assert changed != first and cache.stats.misses.get("memo") == 1
     assert changed == compile_workspace(root).files["cost.json"]
+
+
+def test_tallies_and_waivers_from_the_memo_equal_cold_ones(make_ws) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import FLOW
+    from tests.unit.policy.test_stage import POLICIES, team_rule
+
+    rule = team_rule("three-replicas", "[Deployment]", "object.spec.replicas >= 3")
+    flow = FLOW.replace("labels: {owner: test-team}",
+                        "labels: {owner: test-team},\n  annotations: "
+                        "{mentatlab.io/waive-three-replicas: \"two are enough here\"}")
+    root = make_ws({"team-policies/r.yaml": rule}, workspace=POLICIES, flow=flow)
+    cold = compile_workspace(root)
+    compile_with_cache(root)
+    cache = Cache(root)
+    warm = compile_workspace(root, cache=cache)
+    assert warm.files["policy-report.json"] == cold.files["policy-report.json"]
+    assert warm.policy.waivers == cold.policy.waivers and warm.policy.waivers
+    # objects of the flow carry the waiver and are looked up one by one; the namespaces
+    # and collectors of each target are only counted
+    assert cache.stats.hits.get("policy") and warm.policy.passed == cold.policy.passed
+    assert {f.status for f in warm.policy.findings} == {"fail"}  # the waived ones
