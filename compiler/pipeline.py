@@ -49,7 +49,6 @@ class State:
     policy: PolicyResult = field(default_factory=PolicyResult)
     policy_sources: Future[PolicyResult] | None = None  # source-phase rules, evaluating
     policy_pending: Future[PolicyResult] | None = None  # rendered-phase rules, evaluating
-    emitted: dict[int, bytes] = field(default_factory=dict)  # id(object) -> its YAML
     rendered: Rendered | None = None
     tree: Tree | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -112,7 +111,7 @@ def _policy(s: State) -> None:
 
 def _policy_rendered(s: State) -> None:
     """Starts the rendered-phase rules. Their forked children evaluate while this process
-    checks schemas and emits YAML (`emit`); `layout` collects the outcomes."""
+    checks schemas and lays out the tree; `layout` collects the outcomes."""
     if s.rendered is None or s.workspace is None or s.rules is None or _blocked(s):
         return
     memo = s.cache.policy_memo() if s.cache else None
@@ -170,22 +169,14 @@ def _check(s: State) -> None:
         s.cache.passed(s.rendered.objects, version)
 
 
-def _emit(s: State) -> None:
-    """Every object as YAML bytes (the costly part of layout), while policies evaluate."""
-    if s.rendered is None or s.workspace is None or _blocked(s):
-        return
-    dump = s.cache.serialise(dump_object) if s.cache else dump_object
-    s.emitted = {id(o): dump(o) for o in s.rendered.objects}
-
-
 def _layout(s: State) -> None:
     _policy_collect(s)
     if s.rendered is None or s.workspace is None or _blocked(s):
         return
-    emitted = s.emitted
     sources = {**s.workspace.source_digests, **s.module_digests}
+    # with a cache, objects from it keep their bytes and check serialised the new ones
     s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts, sources,
-                    lambda o: emitted.get(id(o)) or dump_object(o),
+                    s.cache.serialise(dump_object) if s.cache else dump_object,
                     s.cache.yaml(dump_yaml) if s.cache else dump_yaml)
 
 
@@ -198,7 +189,6 @@ STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (
     ("render", _render),
     ("policy-rendered", _policy_rendered),
     ("check", _check),
-    ("emit", _emit),
     ("layout", _layout),
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -68,8 +69,7 @@ def layout(
     sources: dict[str, tuple[str, ...]] = {}
     by_dir: dict[str, list[str]] = defaultdict(list)
     dir_sources: dict[str, set[str]] = defaultdict(set)
-    for o in sorted(objects, key=object_path):
-        path = object_path(o)
+    for path, o in sorted(((object_path(o), o) for o in objects), key=itemgetter(0)):
         files[path] = dump(o)
         sources[path] = o.sources
         by_dir[o.dir].append(path.rsplit("/", 1)[1])
