@@ -187,10 +187,18 @@ def _schema_diagnostics(doc: RawDoc) -> list[Diagnostic]:
 
 
 def environment(variables: Mapping[str, cel.Type]) -> cel.Env:
-    """A CEL environment declaring `variables`, with the extensions Kubernetes also has."""
-    return cel.NewEnv(variables=dict(variables),
-                      extensions=[ext_strings.ExtStrings(STRINGS_VERSION),
-                                  ext_optional.ExtOptional()])
+    """A CEL environment declaring `variables`, with the extensions Kubernetes also has.
+    Rules share a few sets of declarations: each environment is made once (~0.3 ms)."""
+    key = tuple(sorted((name, str(t)) for name, t in variables.items()))
+    env = _ENVS.get(key)
+    if env is None:
+        env = _ENVS[key] = cel.NewEnv(variables=dict(variables),
+                                      extensions=[ext_strings.ExtStrings(STRINGS_VERSION),
+                                                  ext_optional.ExtOptional()])
+    return env
+
+
+_ENVS: dict[tuple[tuple[str, str], ...], cel.Env] = {}
 
 
 def _type_name(t: cel.Type) -> str:

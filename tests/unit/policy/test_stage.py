@@ -158,16 +158,18 @@ def test_rules_are_compiled_once_per_run(make_ws: Any, monkeypatch: Any) -> None
     calls: list[Any] = []
     real = rules_mod.cel.NewEnv
 
-    def counting(**kw: Any) -> Any:  # one environment per variable, one for the expressions
+    def counting(**kw: Any) -> Any:  # one environment per set of declarations
         calls.append(kw)
         return real(**kw)
 
     monkeypatch.setattr(rules_mod.cel, "NewEnv", counting)
+    monkeypatch.setattr(rules_mod, "_ENVS", {})
     rules_mod.parse_rule_file.cache_clear()
     rules_mod.load_rules(None)
     once = len(calls)
-    assert once > 0
+    assert 0 < once < len(rules_mod.load_rules(None).rules)  # rules share environments
     calls.clear()
+    rules_mod._ENVS.clear()
     rules_mod.parse_rule_file.cache_clear()
     result = compile_workspace(make_ws())  # the policy stage and the VAP renderer share it
     assert result.ok and len(calls) == once
