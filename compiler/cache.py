@@ -54,11 +54,18 @@ import orjson
 
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.digest import remember, sha256_hex
+from compiler.digest import sha256_hex
 from compiler.model.raw import Pos, RawDoc
 from compiler.policy.stage import WAIVER_PREFIX
 from compiler.render import K8sObject
-from compiler.render.layout import INDEX, dump_object, object_path
+from compiler.render.layout import (
+    INDEX,
+    Deferred,
+    LostContent,
+    dump_object,
+    files_of,
+    object_path,
+)
 from compiler.resources import policies_dir, schemas_dir
 from compiler.write import Known, Standby, snapshot, untouched
 
@@ -72,7 +79,7 @@ _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
 _PACKED = frozenset({"parse", "policy", "memo", "yaml"})  # many small entries: one file per kind
-_KINDS = _PACKED | {"unit", "unitobj", "checked", "snapshot", "build"}
+_KINDS = _PACKED | {"unit", "unittext", "unitobj", "checked", "snapshot", "build"}
 _LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema",
          "cel_expr_python.cel", "wasmtime", "croniter", "orjson", "semantic_version")
 
@@ -284,7 +291,8 @@ class Cache:
             except (TypeError, ValueError, KeyError, IndexError):
                 self._reject("unit", key)
             else:
-                self._used.setdefault("unitobj", set()).add(key)  # read only if needed
+                for lazy in ("unittext", "unitobj"):  # read only if needed
+                    self._used.setdefault(lazy, set()).add(key)
                 self.stats.count("unit", True)
                 self._units.append((key, depends_on, unit, True))
                 return unit
@@ -330,46 +338,51 @@ class Cache:
     def _unit_in(self, key: str, value: Any) -> Unit:
         items, diags, classes = value
         objs: list[K8sObject] = []
-        dicts = _Dicts(self, key)
-        for d, kind, name, sources, origin, group, text, digest, data_digest, waives in items:
+        texts, dicts = _Lazy(self, "unittext", key), _Lazy(self, "unitobj", key)
+        for d, kind, name, sources, origin, group, size, digest, data_digest, waives in items:
             if (type(d) is not str or type(kind) is not str or type(name) is not str
                     or type(group) is not str or type(data_digest) is not str
-                    or type(digest) is not str or type(text) is not bytes
+                    or type(digest) is not str or type(size) is not int
                     or type(sources) is not tuple or type(waives) is not bool):
                 raise TypeError("bad unit entry")
             for source in sources:
                 if type(source) is not str:
                     raise TypeError("bad unit entry")
-            remember(text, digest)
-            o = _CachedObject(d, dicts, len(objs), text, sources,
-                              (str(origin[0]), int(origin[1]), int(origin[2])), kind, name,
-                              group, data_digest, waives)
-            self._bytes[id(o)] = (o, text)
-            objs.append(o)
+            objs.append(_CachedObject(d, texts, dicts, len(objs), size, digest, sources,
+                                      (str(origin[0]), int(origin[1]), int(origin[2])), kind,
+                                      name, group, data_digest, waives))
         return objs, [_diag_in(t) for t in diags], {str(c) for c in classes}
 
-    def _unit_out(self, unit: Unit) -> tuple[Any, list[bytes]] | None:
-        """The unit entry, and the marshalled dicts of its objects (a `unitobj` entry of its
-        own: a compile reads them only for objects a policy rule evaluates again)."""
-        items, dicts = [], []
+    def _unit_out(self, unit: Unit) -> tuple[Any, list[bytes], list[bytes]] | None:
+        """The unit entry, its objects' YAML and their marshalled dicts: each an entry of its
+        own, the last two read only when a file must be written or compared, or a policy
+        rule evaluates an object again."""
+        items, texts, dicts = [], [], []
         for o in unit[0]:
             text = self._text(o)
             if text is None:
                 return None  # not serialised: the compile stopped before layout
-            items.append((o.dir, o.kind, o.name, o.sources, o.origin, o.group, text,
+            items.append((o.dir, o.kind, o.name, o.sources, o.origin, o.group, len(text),
                           sha256_hex(text), data_digest(o.obj), _WAIVER_MARK in text))
+            texts.append(text)
             dicts.append(marshal.dumps(o.obj, 4))
-        return (items, [_diag_out(d) for d in unit[1]], sorted(unit[2])), dicts
+        return (items, [_diag_out(d) for d in unit[1]], sorted(unit[2])), texts, dicts
 
     def _text(self, o: K8sObject) -> bytes | None:
+        if type(o) is _CachedObject:
+            return o.content()
         hit = self._bytes.get(id(o))
         return hit[1] if hit is not None and hit[0] is o else None
 
-    def serialise(self, dump: Callable[[K8sObject], bytes]) -> Callable[[K8sObject], bytes]:
-        """`dump` that reuses the bytes of cached objects and remembers new ones. Objects
-        are values once rendered: no stage after render mutates `K8sObject.obj`."""
+    def serialise(self, dump: Callable[[K8sObject], bytes]
+                  ) -> Callable[[K8sObject], bytes | Deferred]:
+        """`dump` that leaves objects from the cache as they are (their bytes are read only
+        if needed) and remembers the bytes of new ones. Objects are values once rendered:
+        no stage after render mutates `K8sObject.obj`."""
 
-        def cached(o: K8sObject) -> bytes:
+        def cached(o: K8sObject) -> bytes | Deferred:
+            if type(o) is _CachedObject:
+                return o
             text = self._text(o)
             if text is None:
                 text = dump(o)
@@ -393,7 +406,7 @@ class Cache:
         self._checked = (version, known, [])
         todo = []
         for o in objects:
-            if type(o) is _CachedObject and self._text(o) is not None:
+            if type(o) is _CachedObject:
                 continue
             text = self._text(o)
             if text is None:
@@ -524,7 +537,8 @@ class Cache:
                 for key, _, unit, hit in self._units:
                     value = None if hit else self._unit_out(unit)
                     if value is not None:  # written at once: holding them all doubled the RSS
-                        _atomic_write(*self._entry("unitobj", key, value[1]), made)
+                        _atomic_write(*self._entry("unittext", key, value[1]), made)
+                        _atomic_write(*self._entry("unitobj", key, value[2]), made)
                         _atomic_write(*self._entry("unit", key, value[0]), made)
                         stored += 1
                 version, known, objects = self._checked
@@ -571,8 +585,8 @@ class Cache:
                 _atomic_write(*self._entry("snapshot", _key("standby", (str(out),)),
                                            standby.current))
             else:
-                stats = snapshot(out, files)
-                value = {rel: (st, sha256_hex(files[rel])) for rel, st in stats.items()}
+                tree = files_of(files)
+                value = {rel: (st, tree.digest(rel)) for rel, st in snapshot(out, tree).items()}
             _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)), value))
         manifest = {
             "compiler": fingerprint(),
@@ -697,46 +711,63 @@ def _docs_in(rel: str, value: Any) -> tuple[list[RawDoc], list[Diagnostic]]:
     return docs, [_diag_in(t) for t in raw_diags]
 
 
-class _Dicts:
-    """The marshalled dicts of a cached unit's objects, read on first use."""
+class _Lazy:
+    """One of a cached unit's lazily read entries (its objects' YAML, or their dicts)."""
 
-    def __init__(self, cache: Cache, key: str) -> None:
-        self._cache, self._key = cache, key
+    def __init__(self, cache: Cache, kind: str, key: str) -> None:
+        self._cache, self._kind, self._key = cache, kind, key
         self._blobs: list[Any] | None = None
 
     def get(self, index: int) -> bytes | None:
         if self._blobs is None:
-            value = self._cache._get("unitobj", self._key)
+            value = self._cache._get(self._kind, self._key)
             self._blobs = value if type(value) is list else []
         blob = self._blobs[index] if index < len(self._blobs) else None
         return blob if type(blob) is bytes else None
 
 
 class _CachedObject(K8sObject):
-    """A rendered object from the cache whose dict is unmarshalled only when first read:
-    a no-change compile needs only its bytes, kind and name."""
+    """A rendered object from the cache. Its YAML and its dict are read only when first
+    needed: a compile that changes one flow needs only the kind, name, size and digest of
+    the others (it is `Deferred` for layout)."""
 
-    __slots__ = ("_dicts", "_index", "_kind", "_name", "_text", "_value", "data_digest",
-                 "waives")
+    __slots__ = ("_dicts", "_index", "_kind", "_name", "_text", "_texts", "_value",
+                 "data_digest", "digest", "size", "waives")
 
-    def __init__(self, d: str, dicts: _Dicts, index: int, text: bytes, sources: tuple[str, ...],
-                 origin: tuple[str, int, int], kind: str, name: str, group: str,
-                 data_digest: str, waives: bool) -> None:
+    def __init__(self, d: str, texts: _Lazy, dicts: _Lazy, index: int, size: int, digest: str,
+                 sources: tuple[str, ...], origin: tuple[str, int, int], kind: str, name: str,
+                 group: str, data_digest: str, waives: bool) -> None:
         object.__setattr__(self, "dir", d)
         object.__setattr__(self, "group", group)
         object.__setattr__(self, "data_digest", data_digest)
         object.__setattr__(self, "waives", waives)  # its YAML names a policy waiver
+        object.__setattr__(self, "size", size)  # of its YAML
+        object.__setattr__(self, "digest", digest)  # of its YAML
         object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "_texts", texts)
         object.__setattr__(self, "_dicts", dicts)
         object.__setattr__(self, "_index", index)
-        object.__setattr__(self, "_text", text)
         object.__setattr__(self, "_kind", kind)
         object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_text", None)
         object.__setattr__(self, "_value", None)
 
-    @property  # type: ignore[override]
-    def obj(self) -> dict[str, Any]:
+    def content(self) -> bytes:
+        """Its YAML: from the unittext entry, else dumped again from its dict; either way
+        only bytes with the recorded digest (LostContent when neither has them)."""
+        text = self._text
+        if text is None:
+            text = self._texts.get(self._index)
+            if text is None or len(text) != self.size or sha256_hex(text) != self.digest:
+                value = self._dict()
+                text = dump_object(self) if value is not None else None
+                if text is None or sha256_hex(text) != self.digest:
+                    raise LostContent(f"{self.dir}/{self.kind} {self.name}")
+            object.__setattr__(self, "_text", text)
+        return text
+
+    def _dict(self) -> dict[str, Any] | None:
         value = self._value
         if value is None:
             blob = self._dicts.get(self._index)
@@ -744,11 +775,21 @@ class _CachedObject(K8sObject):
                 value = marshal.loads(blob) if blob is not None else None
             except (EOFError, ValueError, TypeError):
                 value = None
-            if not isinstance(value, dict):
-                # Only a lost or forged entry gets here: the YAML loads back to an equal dict.
-                import yaml
+            if isinstance(value, dict):
+                object.__setattr__(self, "_value", value)
+        return value if isinstance(value, dict) else None
 
-                value = yaml.load(self._text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    @property  # type: ignore[override]
+    def obj(self) -> dict[str, Any]:
+        value = self._dict()
+        if value is None:
+            # Only a lost or forged entry gets here: the YAML loads back to an equal dict.
+            import yaml
+
+            value = yaml.load(self.content(), Loader=getattr(yaml, "CSafeLoader",
+                                                            yaml.SafeLoader))
+            if not isinstance(value, dict):
+                raise LostContent(f"{self.dir}/{self.kind} {self.name}")
             object.__setattr__(self, "_value", value)
         return value
 

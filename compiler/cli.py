@@ -23,7 +23,7 @@ from compiler import __version__
 from compiler.cache import Cache, Replay
 from compiler.diagnostics import Diagnostic, render_github, render_text, sort_key
 from compiler.load import WORKSPACE_FILE, find_workspace_root, output_dir
-from compiler.render.layout import dump_yaml_stream, object_path
+from compiler.render.layout import LostContent, dump_yaml_stream, object_path
 from compiler.resources import schemas_dir
 from compiler.write import TreeDiff, diff_tree, write_tree
 
@@ -189,7 +189,17 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         if replay is not None:  # nothing changed since the last compile: it stands
             _finish(fmt, check, Path(replay.output), replay.files, TreeDiff(),
                     replay.diagnostics, replay.waivers, replay.waiver_lines)
-    result = _compile(root, out, fmt, cache)
+    try:
+        _deliver(root, _compile(root, out, fmt, cache), out, fmt, check, to_stdout, target,
+                 cache)
+    except LostContent:  # cache entries went missing or bad during the compile
+        _deliver(root, _compile(root, out, fmt, None), out, fmt, check, to_stdout, target,
+                 None)
+
+
+def _deliver(root: Path, result: CompileResult, out: str | None, fmt: str, check: bool,
+             to_stdout: bool, target: str | None, cache: Cache | None) -> NoReturn:
+    """Print, compare or write what the compile made, record it in the cache, and exit."""
     if not result.ok or result.workspace is None:
         _emit(fmt, result.diagnostics)
         _exit(1)

@@ -29,7 +29,7 @@ from compiler.policy import (
 )
 from compiler.policy import report as policy_report
 from compiler.render import Artifact, Rendered, RenderInput, WasmBundle
-from compiler.render.layout import Tree, dump_object, dump_yaml, layout
+from compiler.render.layout import Files, Tree, dump_object, dump_yaml, layout
 from compiler.render.registry import RENDERERS
 from compiler.validate import Validated, validate
 
@@ -197,7 +197,7 @@ STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (
 class CompileResult:
     root: Path
     workspace: Workspace | None
-    files: dict[str, bytes]  # the whole output tree, index.json included; empty on errors
+    files: Files  # the whole output tree, index.json included; empty on errors
     rendered: Rendered | None
     diagnostics: list[Diagnostic]
     policy: PolicyResult = field(default_factory=PolicyResult)  # findings, waivers included
@@ -226,7 +226,7 @@ def compile_workspace(
         if name == stop_after:
             break
     _policy_collect(s)  # stopped before layout: the outcomes still belong to the result
-    files = s.tree.files if s.tree is not None and not has_errors(s.diagnostics) else {}
+    files = s.tree.files if s.tree is not None and not has_errors(s.diagnostics) else Files()
     inputs = {**(s.loaded.digests if s.loaded else {}), **s.module_digests,
               **(s.rules.files if s.rules else {})}
     return CompileResult(s.root, s.workspace, files, s.rendered, s.diagnostics, s.policy,

@@ -20,7 +20,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +31,7 @@ except ImportError:  # no flock (Windows): no standby, every tree is built besid
     fcntl = None  # type: ignore[assignment]
 
 from compiler.diagnostics import Diagnostic
-from compiler.digest import sha256_hex
-from compiler.render.layout import INDEX, SIGNATURE_SUFFIX
+from compiler.render.layout import INDEX, SIGNATURE_SUFFIX, Files, LostContent, files_of
 
 __all__ = ["Known", "Standby", "Stat", "TreeDiff", "diff_tree", "read_tree", "snapshot",
            "stat_key", "untouched", "write_tree"]
@@ -91,11 +90,12 @@ def stat_key(st: os.stat_result) -> Stat:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def diff_tree(out: Path, files: dict[str, bytes], known: Known | None = None) -> TreeDiff:
+def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None) -> TreeDiff:
     """What writing `files` would change. `known` (from the incremental cache) maps paths to
     the stat and sha256 they had when last written: a file whose stat still matches is
     compared by digest instead of being read (as git's index does)."""
     known = known or {}
+    files = files_of(files)
     diff = TreeDiff()
     seen: set[str] = set()
     # When index.json is untouched since the snapshot and equal to the new one, the digests
@@ -108,21 +108,20 @@ def diff_tree(out: Path, files: dict[str, bytes], known: Known | None = None) ->
             pass
         else:
             index_same = (known[INDEX][0] == stat_key(st)
-                          and known[INDEX][1] == sha256_hex(files[INDEX]))
+                          and known[INDEX][1] == files.digest(INDEX))
     for rel, path, st in _scan(out):  # file by file: a large tree is never held in memory
         seen.add(rel)
-        new = files.get(rel)
-        if new is None:
+        if rel not in files:
             diff.removed.append(rel)
             continue
         prior = known.get(rel)
-        if len(new) != st.st_size:
+        if files.size(rel) != st.st_size:
             same = False
         elif prior is not None and prior[0] == stat_key(st):
-            same = index_same or prior[1] == sha256_hex(new)
+            same = index_same or prior[1] == files.digest(rel)
         else:
             with open(path, "rb") as f:
-                same = f.read() == new
+                same = f.read() == files[rel]
         if not same:
             diff.changed.append(rel)
     diff.added = sorted(set(files) - seen)
@@ -184,7 +183,7 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
-def write_tree(out: Path, files: dict[str, bytes], diff: TreeDiff | None = None,
+def write_tree(out: Path, files: Mapping[str, bytes], diff: TreeDiff | None = None,
                standby: Standby | None = None) -> list[Diagnostic]:
     """Replace `out` with exactly `files`. Signature files survive only when index.json is
     byte-identical (they sign exactly that index). With a `standby`, only the files that
@@ -192,6 +191,7 @@ def write_tree(out: Path, files: dict[str, bytes], diff: TreeDiff | None = None,
     files that `diff` (of `files` against `out`) does not list as changed or added are
     hard-linked from the current tree into the new one instead of written again."""
     out = out.absolute()
+    files = files_of(files)
     rel_out = out.name
     if out.exists() and not out.is_dir():
         return [Diagnostic("M701", f"output {out} exists and is not a directory")]
@@ -228,6 +228,9 @@ def write_tree(out: Path, files: dict[str, bytes], diff: TreeDiff | None = None,
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         return [Diagnostic("M701", f"cannot write {out}: {e.strerror or e}")]
+    except LostContent:  # the caller compiles again; the output is as it was
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return []
 
 
@@ -240,7 +243,7 @@ def _swap(new: Path, out: Path) -> None:
         os.rename(old, new)
 
 
-def _copy_signatures(out: Path, new: Path, files: dict[str, bytes]) -> None:
+def _copy_signatures(out: Path, new: Path, files: Mapping[str, bytes]) -> None:
     old_index = out / INDEX
     if old_index.is_file() and old_index.read_bytes() == files.get(INDEX):
         for sig in out.glob(f"*{SIGNATURE_SUFFIX}"):
@@ -285,7 +288,7 @@ def _lock(out: Path, standby: Standby) -> int | None:
     return fd
 
 
-def _via_standby(out: Path, files: dict[str, bytes], sb: Standby) -> bool:
+def _via_standby(out: Path, files: Files, sb: Standby) -> bool:
     """Bring the standby to exactly `files` and exchange it with `out`; False (the standby
     removed) when there is none or it cannot be brought up to date."""
     if not os.path.isdir(sb.path) or os.path.islink(sb.path):
@@ -301,7 +304,7 @@ def _via_standby(out: Path, files: dict[str, bytes], sb: Standby) -> bool:
     return True
 
 
-def _refresh(sb: Standby, files: dict[str, bytes]) -> Known:
+def _refresh(sb: Standby, files: Files) -> Known:
     """Make the standby hold exactly `files`: a file whose stat and digest match what the
     last compile left is kept, any other entry removed, the rest written. Returns the
     snapshot of the result."""
@@ -317,11 +320,11 @@ def _refresh(sb: Standby, files: dict[str, bytes]) -> Known:
                 dirs.append(e.path)
                 walk(e.path, rel + "/")
                 continue
-            new, prior = files.get(rel), sb.known.get(rel)
-            if new is not None and prior is not None:
+            prior = sb.known.get(rel)
+            if prior is not None and rel in files:
                 st = e.stat(follow_symlinks=False)
                 if (stat.S_ISREG(st.st_mode) and prior[0] == stat_key(st)
-                        and prior[1] == sha256_hex(new)):
+                        and prior[1] == files.digest(rel)):
                     keep[rel] = prior
                     continue
             os.unlink(e.path)
@@ -333,18 +336,19 @@ def _refresh(sb: Standby, files: dict[str, bytes]) -> Known:
     written = dict(keep)
     base = str(sb.path)
     made: set[str] = {""}
-    for rel, content in files.items():
+    for rel in files:
         if rel in keep:
             continue
         d = os.path.dirname(rel)
         if d not in made:
             os.makedirs(os.path.join(base, d), exist_ok=True)
             made.add(d)
-        written[rel] = (stat_key(_write(os.path.join(base, rel), content)), sha256_hex(content))
+        st = _write(os.path.join(base, rel), files[rel])
+        written[rel] = (stat_key(st), files.digest(rel))
     return written
 
 
-def _fill(out: Path, tmp: Path, files: dict[str, bytes], diff: TreeDiff | None) -> Known | None:
+def _fill(out: Path, tmp: Path, files: Files, diff: TreeDiff | None) -> Known | None:
     """Write `files` into `tmp`, one after another; their snapshot, unless some were linked
     (a link changes the linked file's ctime). Writer threads were measured to multiply
     the kernel's time for creating files (ext4: 10k files 1.3 s of system CPU from one
@@ -353,7 +357,7 @@ def _fill(out: Path, tmp: Path, files: dict[str, bytes], diff: TreeDiff | None) 
     base, new_base = str(out), str(tmp)
     made: set[str] = {""}
     written: Known | None = {}
-    for rel, content in files.items():
+    for rel in files:
         d = os.path.dirname(rel)
         if d not in made:
             os.makedirs(os.path.join(new_base, d), exist_ok=True)
@@ -366,9 +370,9 @@ def _fill(out: Path, tmp: Path, files: dict[str, bytes], diff: TreeDiff | None) 
                 continue
             except OSError:
                 pass  # no hard links here (or the file vanished): write it
-        st = _write(target, content)
+        st = _write(target, files[rel])
         if written is not None:
-            written[rel] = (stat_key(st), sha256_hex(content))
+            written[rel] = (stat_key(st), files.digest(rel))
     return written
 
 

@@ -8,10 +8,10 @@ them in (apiVersion, kind, metadata first), no timestamps; libyaml emits the tex
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -19,8 +19,8 @@ from compiler import __version__
 from compiler.digest import sha256_hex
 from compiler.render import Artifact, K8sObject, yamlout
 
-__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Tree", "dump_json", "dump_object", "dump_yaml", "dump_yaml_stream",
-           "layout", "object_path"]
+__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Deferred", "Files", "LostContent", "Tree", "dump_json",
+           "dump_object", "dump_yaml", "dump_yaml_stream", "files_of", "layout", "object_path"]
 
 INDEX = "index.json"
 SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root; never rendered
@@ -45,9 +45,60 @@ def dump_object(o: K8sObject) -> bytes:
     return dump_yaml(o.obj)
 
 
+class LostContent(Exception):
+    """A deferred file's bytes cannot be had any more (its cache entries went missing or
+    bad after render): the caller compiles again without the cache."""
+
+
+class Deferred(Protocol):
+    """A file whose size and sha256 are known before its bytes (an unchanged object of the
+    incremental cache): reading them can wait until something must write or compare them."""
+
+    size: int
+    digest: str
+
+    def content(self) -> bytes: ...  # may raise LostContent
+
+
+class Files(Mapping[str, bytes]):
+    """The output tree: output-relative POSIX path -> content, index.json included. A value
+    may be `Deferred`; `digest` and `size` answer without reading it, so a one-flow change
+    to a 10k-file tree reads the bytes of the files it writes, not of every file."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: dict[str, bytes | Deferred] | None = None) -> None:
+        self._items = items if items is not None else {}
+
+    def __getitem__(self, rel: str) -> bytes:
+        value = self._items[rel]
+        return value if type(value) is bytes else value.content()  # type: ignore[union-attr]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._items
+
+    def digest(self, rel: str) -> str:
+        value = self._items[rel]
+        return sha256_hex(value) if type(value) is bytes else value.digest  # type: ignore[union-attr,arg-type]
+
+    def size(self, rel: str) -> int:
+        value = self._items[rel]
+        return len(value) if type(value) is bytes else value.size  # type: ignore[union-attr,arg-type]
+
+
+def files_of(files: Mapping[str, bytes]) -> Files:
+    return files if isinstance(files, Files) else Files(dict(files))
+
+
 @dataclass(frozen=True, slots=True)
 class Tree:
-    files: dict[str, bytes]  # output-relative POSIX path -> content, index.json included
+    files: Files
     sources: dict[str, tuple[str, ...]]  # path -> source files it came from
 
 
@@ -60,17 +111,18 @@ def layout(
     objects: list[K8sObject],
     artifacts: list[Artifact],
     source_digests: dict[str, str],
-    dump: Callable[[K8sObject], bytes] = dump_object,
+    dump: Callable[[K8sObject], bytes | Deferred] = dump_object,
     dump_doc: Callable[[dict[str, Any]], bytes] = dump_yaml,
 ) -> Tree:
     """The files of the output tree. `dump` serialises objects and `dump_doc` the
     kustomizations: the incremental cache passes versions that reuse earlier bytes."""
-    files: dict[str, bytes] = {}
+    items: dict[str, bytes | Deferred] = {}
+    files = Files(items)
     sources: dict[str, tuple[str, ...]] = {}
     by_dir: dict[str, list[str]] = defaultdict(list)
     dir_sources: dict[str, set[str]] = defaultdict(set)
     for path, o in sorted(((object_path(o), o) for o in objects), key=itemgetter(0)):
-        files[path] = dump(o)
+        items[path] = dump(o)
         sources[path] = o.sources
         by_dir[o.dir].append(path.rsplit("/", 1)[1])
         dir_sources[o.dir] |= set(o.sources)
@@ -81,10 +133,10 @@ def layout(
             "resources": sorted(names),
         }
         path = f"{d}/kustomization.yaml"
-        files[path] = dump_doc(kust)
+        items[path] = dump_doc(kust)
         sources[path] = tuple(sorted(dir_sources[d]))
     for a in sorted(artifacts, key=lambda a: a.path):
-        files[a.path] = a.content
+        items[a.path] = a.content
         sources[a.path] = a.sources
     index = {
         "apiVersion": "mentatlab.io/v1",
@@ -92,11 +144,11 @@ def layout(
         "compiler": {"name": "mentatctl", "version": __version__},
         "workspace": workspace,
         "files": [
-            {"path": p, "sha256": sha256_hex(files[p]),
+            {"path": p, "sha256": files.digest(p),
              "sources": sorted(sources[p])}
             for p in sorted(files)
         ],
         "sources": [{"path": p, "sha256": d} for p, d in sorted(source_digests.items())],
     }
-    files[INDEX] = dump_json(index)
+    items[INDEX] = dump_json(index)
     return Tree(files=files, sources=sources)
