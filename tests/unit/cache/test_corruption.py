@@ -201,3 +201,25 @@ def test_objects_load_back_from_their_yaml_without_their_dicts(
     shutil.rmtree(ws / "rendered")
     assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
     assert _tree(ws / "rendered") == primed[1]
+
+
+@pytest.mark.parametrize("lost", [("unittext",), ("unittext", "unitobj")])
+def test_lost_yaml_of_cached_objects_never_reaches_the_output(
+        ws: Path, primed: tuple[Path, dict[str, bytes]], lost: tuple[str, ...],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without its YAML entry a cached object is dumped again from its dict; without both,
+    the compile runs again without the cache. Either way the tree is a cold compile's."""
+    from compiler import pipeline
+
+    caches: list[object] = []
+    real = pipeline.compile_workspace
+    monkeypatch.setattr(pipeline, "compile_workspace",
+                        lambda *a, **kw: caches.append(kw.get("cache")) or real(*a, **kw))
+    for kind in lost:
+        for entry in _entries(ws, kind):
+            entry.write_bytes(_flip(entry.read_bytes()))
+    shutil.rmtree(ws / "rendered")  # every file must be written, so every YAML is needed
+    result = CliRunner().invoke(main, ["compile", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert _tree(ws / "rendered") == primed[1]
+    assert [c is None for c in caches] == ([False] if len(lost) == 1 else [False, True])
