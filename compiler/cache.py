@@ -67,13 +67,15 @@ from compiler.render.layout import (
     object_path,
 )
 from compiler.resources import policies_dir, schemas_dir
-from compiler.write import Known, Standby, snapshot, untouched
+from compiler.walk import Prescan, Scan
+from compiler.write import Known, Standby, hold, snapshot, untouched
 
 __all__ = ["CACHE_DIR", "MANIFEST", "Cache", "Replay", "fingerprint"]
 
 CACHE_DIR = ".mentat/cache"
 MANIFEST = ".mentat/manifest.json"
 _WAIVER_MARK = WAIVER_PREFIX.encode()
+PRESCAN_MIN_FILES = 2000  # below, walking the trees inline costs about what the helper does
 STANDBY_DIR = ".mentat/standby"  # the second buffer of each output tree (write.Standby)
 _FORMAT = 2  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
@@ -167,6 +169,10 @@ class Cache:
         # the build entry `save` stores: key, inputs, the rest of the outcome
         self._record: tuple[str, dict[str, str], tuple[Any, ...]] | None = None
         self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (_PACKED kinds)
+        # where the last compile wrote, and how many files (its build entry)
+        self._last_output: tuple[Path, int] | None = None
+        # the output tree a Prescan walks, its standby (held, when it has one), the walker
+        self._prescan: tuple[Path, Standby | None, Prescan] | None = None
         self._dirty: set[str] = set()  # packs with new or rejected entries
         self._lock = threading.Lock()
         # A repository can commit `.mentat/` as symlinks to elsewhere (CI runners, Argo CD
@@ -459,10 +465,34 @@ class Cache:
         (write.py keeps it up to date and exchanges it with `out`)."""
         if self.disabled:
             return None
+        if self._prescan is not None and self._prescan[0] == out and self._prescan[1]:
+            sb = self._prescan[1]
+            if sb.lock is not None:  # held since it was walked: the walk is still true
+                sb.scanned = self._prescan[2].walk(sb.path)
+            return sb
         name = hashlib.sha256(str(out).encode()).hexdigest()[:16]
-        current = self._snapshot[1] if self._snapshot and self._snapshot[0] == str(out) else {}
         return Standby(self.root / STANDBY_DIR / name,
-                       self._known("snapshot", _key("standby", (str(out),))), current)
+                       self._known("snapshot", _key("standby", (str(out),))))
+
+    def prescan(self) -> None:
+        """Walk the last compile's output tree and its standby in a helper process while
+        this compile runs (walk.Prescan); the standby is held for this compile meanwhile.
+        Only for trees large enough to repay starting the helper, with a core to run it."""
+        if (self._last_output is None or self.disabled or (os.cpu_count() or 1) < 2
+                or self._last_output[1] < PRESCAN_MIN_FILES):
+            return
+        out = self._last_output[0]
+        sb = self.standby(out)
+        paths = [out]
+        if sb is not None and sb.path.is_dir() and hold(out, sb):
+            paths.append(sb.path)
+        self._prescan = (out, sb, Prescan(paths))
+
+    def scanned(self, out: Path) -> Scan | None:
+        """The prescan's walk of `out`, if it walked that tree."""
+        if self._prescan is None or self._prescan[0] != out:
+            return None
+        return self._prescan[2].walk(out)
 
     def _known(self, kind: str, key: str) -> Known:
         value = self._get(kind, key)
@@ -491,6 +521,7 @@ class Cache:
                     and all(type(x) is str for x in lines)):
                 raise TypeError("bad build entry")
             replay = Replay(out, files, [_diag_in(t) for t in diags], waivers, list(lines))
+            self._last_output = (Path(out), files)
         except (TypeError, ValueError):
             if value is not None:
                 self._reject("build", key)
@@ -582,8 +613,9 @@ class Cache:
             if standby is not None and standby.written is not None:
                 value = standby.written  # what the writer wrote or kept, as it left them
                 # the tree the output held is the standby now, with the stats it had there
-                _atomic_write(*self._entry("snapshot", _key("standby", (str(out),)),
-                                           standby.current))
+                before = self._snapshot[1] if self._snapshot and self._snapshot[0] == str(out) \
+                    else {}
+                _atomic_write(*self._entry("snapshot", _key("standby", (str(out),)), before))
             else:
                 tree = files_of(files)
                 value = {rel: (st, tree.digest(rel)) for rel, st in snapshot(out, tree).items()}

@@ -189,6 +189,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         if replay is not None:  # nothing changed since the last compile: it stands
             _finish(fmt, check, Path(replay.output), replay.files, TreeDiff(),
                     replay.diagnostics, replay.waivers, replay.waiver_lines)
+        cache.prescan()  # the output trees are walked while the compile runs
     try:
         _deliver(root, _compile(root, out, fmt, cache), out, fmt, check, to_stdout, target,
                  cache)
@@ -214,7 +215,8 @@ def _deliver(root: Path, result: CompileResult, out: str | None, fmt: str, check
     if diag is not None:
         _emit(fmt, [*result.diagnostics, diag])
         _exit(1)
-    diff = diff_tree(out_dir, result.files, cache.output_stats(out_dir) if cache else None)
+    diff = diff_tree(out_dir, result.files, cache.output_stats(out_dir) if cache else None,
+                     cache.scanned(out_dir) if cache else None)
     from compiler.policy import waiver_lines, waivers_json
 
     diags = list(result.diagnostics)

@@ -32,9 +32,10 @@ except ImportError:  # no flock (Windows): no standby, every tree is built besid
 
 from compiler.diagnostics import Diagnostic
 from compiler.render.layout import INDEX, SIGNATURE_SUFFIX, Files, LostContent, files_of
+from compiler.walk import Scan, Stat, scan, stat_key
 
-__all__ = ["Known", "Standby", "Stat", "TreeDiff", "diff_tree", "read_tree", "snapshot",
-           "stat_key", "untouched", "write_tree"]
+__all__ = ["Known", "Standby", "TreeDiff", "diff_tree", "hold", "read_tree", "snapshot",
+           "untouched", "write_tree"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -69,31 +70,29 @@ def read_tree(out: Path) -> dict[str, bytes]:
     return files
 
 
-Stat = tuple[int, int, int, int]  # (size, mtime_ns, ctime_ns, inode), as stat_key gives
 Known = dict[str, tuple[Stat, str]]  # a tree's files: path -> (stat, sha256)
 
 
 @dataclass(slots=True)
 class Standby:
     """The second buffer of an output tree. `known` is its files as a compile last left them
-    (re-checked by stat before any is kept), `current` the output's own snapshot, which
-    becomes the standby's once the two are exchanged. `write_tree` sets `written` to the
-    snapshot of the tree it put in place (no second pass of stat calls needed)."""
+    (re-checked by stat before any is kept). `write_tree` sets `written` to the snapshot of
+    the tree it put in place (no second pass of stat calls needed). `hold` locks it for one
+    compile; `scanned` is its walk by a `walk.Prescan` made while it was held."""
 
     path: Path
     known: Known
-    current: Known
     written: Known | None = None
+    lock: int | None = None
+    scanned: Scan | None = None
 
 
-def stat_key(st: os.stat_result) -> Stat:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-
-
-def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None) -> TreeDiff:
+def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None,
+              scanned: Scan | None = None) -> TreeDiff:
     """What writing `files` would change. `known` (from the incremental cache) maps paths to
     the stat and sha256 they had when last written: a file whose stat still matches is
-    compared by digest instead of being read (as git's index does)."""
+    compared by digest instead of being read (as git's index does). `scanned`: the walk of
+    `out` a `walk.Prescan` made."""
     known = known or {}
     files = files_of(files)
     diff = TreeDiff()
@@ -109,18 +108,21 @@ def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None)
         else:
             index_same = (known[INDEX][0] == stat_key(st)
                           and known[INDEX][1] == files.digest(INDEX))
-    for rel, path, st in _scan(out):  # file by file: a large tree is never held in memory
+    base = str(out)
+    for rel, mode, key in scan(out) if scanned is None else scanned:
+        if stat.S_ISDIR(mode) or _is_signature(rel):
+            continue
         seen.add(rel)
         if rel not in files:
             diff.removed.append(rel)
             continue
         prior = known.get(rel)
-        if files.size(rel) != st.st_size:
+        if files.size(rel) != key[0]:
             same = False
-        elif prior is not None and prior[0] == stat_key(st):
+        elif prior is not None and prior[0] == key:
             same = index_same or prior[1] == files.digest(rel)
         else:
-            with open(path, "rb") as f:
+            with open(os.path.join(base, rel), "rb") as f:
                 same = f.read() == files[rel]
         if not same:
             diff.changed.append(rel)
@@ -130,32 +132,13 @@ def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None)
     return diff
 
 
-def _scan(out: Path) -> list[tuple[str, str, os.stat_result]]:
-    """Every file under `out` (signature files excluded) with its stat, sorted by path."""
-    found: list[tuple[str, str, os.stat_result]] = []
-
-    def walk(d: str, prefix: str) -> None:
-        with os.scandir(d) as it:
-            entries = sorted(it, key=lambda e: e.name)
-        for e in entries:
-            rel = prefix + e.name
-            if e.is_dir(follow_symlinks=False):
-                walk(e.path, rel + "/")
-            elif not _is_signature(rel):  # a symlink is itself, not what it points to
-                found.append((rel, e.path, e.stat(follow_symlinks=False)))
-
-    if out.is_dir():
-        walk(str(out), "")
-    return found
-
-
 def untouched(out: Path, known: Known) -> bool:
     """Whether the tree under `out` holds exactly the files of the snapshot `known`, each
     with the stat it had then (so with the content the snapshot hashed)."""
-    found = _scan(out)
+    found = [(rel, key) for rel, mode, key in scan(out)
+             if not stat.S_ISDIR(mode) and not _is_signature(rel)]
     return len(found) == len(known) and all(
-        (prior := known.get(rel)) is not None and prior[0] == stat_key(st)
-        for rel, _, st in found)
+        (prior := known.get(rel)) is not None and prior[0] == key for rel, key in found)
 
 
 def snapshot(out: Path, paths: Iterable[str]) -> dict[str, Stat]:
@@ -250,18 +233,27 @@ def _copy_signatures(out: Path, new: Path, files: Mapping[str, bytes]) -> None:
             shutil.copy2(sig, new / sig.name)
 
 
+def hold(out: Path, standby: Standby) -> bool:
+    """Lock the standby for this process until `write_tree` is done with it: whether it can
+    be exchanged with `out` (a real directory on the same filesystem) and no other compile
+    holds it."""
+    if standby.lock is None:
+        standby.lock = _lock(out, standby)
+    return standby.lock is not None
+
+
 @contextmanager
 def _standby_for(out: Path, standby: Standby | None) -> Iterator[Standby | None]:
-    """The standby, locked for this process, when it can be exchanged with `out` (a real
-    directory on the same filesystem); None when it cannot, or another compile holds it."""
-    fd = _lock(out, standby) if standby is not None else None
-    if fd is None:
+    """The standby, held (`hold`), or None when it cannot be used."""
+    if standby is None or not hold(out, standby):
         yield None
         return
     try:
         yield standby
     finally:
-        os.close(fd)
+        assert standby.lock is not None
+        os.close(standby.lock)
+        standby.lock = None
 
 
 def _lock(out: Path, standby: Standby) -> int | None:
@@ -310,31 +302,22 @@ def _refresh(sb: Standby, files: Files) -> Known:
     snapshot of the result."""
     keep: Known = {}
     dirs: list[str] = []
-
-    def walk(d: str, prefix: str) -> None:
-        with os.scandir(d) as it:
-            entries = list(it)
-        for e in entries:
-            rel = prefix + e.name
-            if e.is_dir(follow_symlinks=False):
-                dirs.append(e.path)
-                walk(e.path, rel + "/")
-                continue
-            prior = sb.known.get(rel)
-            if prior is not None and rel in files:
-                st = e.stat(follow_symlinks=False)
-                if (stat.S_ISREG(st.st_mode) and prior[0] == stat_key(st)
-                        and prior[1] == files.digest(rel)):
-                    keep[rel] = prior
-                    continue
-            os.unlink(e.path)
-
-    walk(str(sb.path), "")
+    base = str(sb.path)
+    for rel, mode, key in scan(sb.path) if sb.scanned is None else sb.scanned:
+        path = os.path.join(base, rel)
+        if stat.S_ISDIR(mode):
+            dirs.append(path)
+            continue
+        prior = sb.known.get(rel)
+        if (prior is not None and rel in files and stat.S_ISREG(mode) and prior[0] == key
+                and prior[1] == files.digest(rel)):
+            keep[rel] = prior
+        else:
+            os.unlink(path)
     for d in sorted(dirs, reverse=True):  # emptied directories go, children first
         with suppress(OSError):  # not empty
             os.rmdir(d)
     written = dict(keep)
-    base = str(sb.path)
     made: set[str] = {""}
     for rel in files:
         if rel in keep:

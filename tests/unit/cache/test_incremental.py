@@ -204,3 +204,29 @@ def test_entries_replaced_by_edits_are_pruned(ws: Path) -> None:
         assert 0 <= manifest["unpruned"] <= 2 * live + 64
     assert max(counts) < 2 * live + 64 + 10  # bounded, not one more set per edit
     assert min(counts[5:]) < max(counts)  # and pruning happened
+
+
+def test_recompiles_with_the_trees_walked_ahead_equal_cold_ones(
+        ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper walks rendered/ and its standby while the compile runs (large trees
+    only; here every tree): each recompile still writes exactly a cold compile's tree."""
+    from compiler import cache as cache_mod
+    from compiler.walk import Prescan
+
+    made: list[Prescan] = []
+    monkeypatch.setattr(cache_mod, "PRESCAN_MIN_FILES", 0)
+    monkeypatch.setattr(cache_mod, "Prescan", lambda paths: made.append(Prescan(paths))
+                        or made[-1])
+    assert _compile(ws)[0] == 0
+    flow = _flow(ws)
+    original = flow.read_text()
+    for i in range(3):
+        flow.write_text(re.sub(r"owner: team-\d+", f"owner: walked-{i}", original))
+        edited = sorted((ws / "rendered" / "crds").glob("*.yaml"))[i]
+        edited.write_bytes(edited.read_bytes() + b"# edited behind our back\n")
+        code, out = _compile(ws, "--format", "json")
+        assert code == 0, out
+        changed = json.loads(out)["changed"]
+        assert edited.relative_to(ws / "rendered").as_posix() in changed
+        assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+    assert len(made) == 3

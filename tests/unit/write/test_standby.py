@@ -30,10 +30,10 @@ class Buffers:
         self.current: Known = {}
 
     def write(self, files: dict[str, bytes]) -> Standby:
-        sb = Standby(self.path, self.known, self.current)
+        sb = Standby(self.path, self.known)
         assert write_tree(self.out, files, None, sb) == []
         assert sb.written is not None
-        self.known, self.current = sb.current, sb.written
+        self.known, self.current = self.current, sb.written
         return sb
 
 
@@ -117,7 +117,7 @@ def test_a_standby_held_by_another_compile_is_left_alone(tmp_path: Path) -> None
     b.write(V2)
     with open(b.path.parent / "t.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        sb = Standby(b.path, b.known, b.current)
+        sb = Standby(b.path, b.known)
         assert write_tree(b.out, V3, None, sb) == []
         assert sb.written is None  # built beside the output, as without a standby
     assert read_tree(b.out) == V3 and read_tree(b.path) == V1
@@ -136,7 +136,7 @@ def test_a_failure_while_refreshing_leaves_the_output(tmp_path: Path,
         return real(path, content)
 
     monkeypatch.setattr(write_mod, "_write", full_disk)
-    diags = write_tree(b.out, V3, None, Standby(b.path, b.known, b.current))
+    diags = write_tree(b.out, V3, None, Standby(b.path, b.known))
     assert [d.code for d in diags] == ["M701"]
     assert read_tree(b.out) == V2
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mentat", "rendered"]

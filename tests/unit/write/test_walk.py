@@ -1,0 +1,57 @@
+"""Output trees walked by a helper process agree with walks made in place."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler import walk as walk_mod
+from compiler.walk import Prescan, scan
+from compiler.write import diff_tree, write_tree
+
+TREE = {"index.json": b"{}\n", "a/x.yaml": b"x: 1\n", "a/b/y.yaml": b"y: 2\n"}
+
+
+def test_the_helper_walks_what_an_inline_walk_sees(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    os.symlink("/etc", out / "a" / "link")  # itself, not followed
+    prescan = Prescan([out, tmp_path / "missing"])
+    assert sorted(prescan.walk(out) or []) == sorted(scan(out))
+    assert prescan.walk(tmp_path / "missing") == []
+    assert prescan.walk(tmp_path / "never-asked") is None
+    assert any(rel == "a/link" for rel, _, _ in scan(out))
+    assert not any(rel.startswith("a/link/") for rel, _, _ in scan(out))
+
+
+def test_a_diff_from_the_helper_equals_one_made_in_place(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    new = {**TREE, "a/x.yaml": b"x: 9\n", "c.yaml": b"c\n"}
+    del new["a/b/y.yaml"]
+    assert diff_tree(out, new, None, Prescan([out]).walk(out)) == diff_tree(out, new)
+
+
+def test_no_helper_means_no_walk_not_a_wrong_one(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    assert Prescan([out]).walk(out) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(walk_mod, "_HELPER", "import sys; sys.exit(3)")  # starts, then fails
+    assert Prescan([out]).walk(out) is None
+
+
+def test_an_unused_prescan_leaves_no_process_or_file(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    before = len(os.listdir("/proc/self/fd"))
+    prescan = Prescan([out])
+    del prescan  # collected: the helper is waited for and its output closed
+    assert len(os.listdir("/proc/self/fd")) == before
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left to reap
