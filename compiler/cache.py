@@ -47,6 +47,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -164,6 +165,7 @@ class Cache:
         self._units: list[tuple[str, tuple[str, ...], Unit, bool]] = []  # key, deps, unit, hit
         self._checked: tuple[str, set[str], list[K8sObject]] | None = None
         self._manifest_data: dict[str, Any] | None = None
+        self._manifest_units: dict[Any, Any] | None = None  # its units by key, when asked
         # the output dir whose snapshot was read intact, and that snapshot
         self._snapshot: tuple[str, Known] | None = None
         # the build entry `save` stores: key, inputs, the rest of the outcome
@@ -496,11 +498,10 @@ class Cache:
 
     def _known(self, kind: str, key: str) -> Known:
         value = self._get(kind, key)
-        if not isinstance(value, dict):
+        if value is None:
             return {}
         try:
-            return {str(p): ((int(a), int(b), int(c), int(d)), str(h))
-                    for p, ((a, b, c, d), h) in value.items()}
+            return _known_in(value)
         except (TypeError, ValueError):
             self._reject(kind, key)
             return {}
@@ -615,17 +616,18 @@ class Cache:
                 # the tree the output held is the standby now, with the stats it had there
                 before = self._snapshot[1] if self._snapshot and self._snapshot[0] == str(out) \
                     else {}
-                _atomic_write(*self._entry("snapshot", _key("standby", (str(out),)), before))
+                _atomic_write(*self._entry("snapshot", _key("standby", (str(out),)),
+                                           _known_out(before)))
             else:
                 tree = files_of(files)
                 value = {rel: (st, tree.digest(rel)) for rel, st in snapshot(out, tree).items()}
-            _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)), value))
+            _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)),
+                                       _known_out(value)))
         manifest = {
             "compiler": fingerprint(),
             "sources": dict(sorted(sources.items())),
-            "units": sorted(({"key": key, "sources": sorted(deps),
-                              "outputs": sorted(object_path(o) for o in unit[0])}
-                             for key, deps, unit, _ in self._units), key=lambda u: u["key"]),
+            "units": sorted((self._unit_record(key, deps, unit, hit)
+                             for key, deps, unit, hit in self._units), key=lambda u: u["key"]),
             "unit_keys": sorted(key for key, *_ in self._units),
             "output": str(out) if out is not None else None,
             "unpruned": unpruned,  # entries written since the cache was last pruned
@@ -634,6 +636,21 @@ class Cache:
             _atomic_write(self.root / MANIFEST,
                           orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS
                                        | orjson.OPT_APPEND_NEWLINE))
+
+    def _unit_record(self, key: str, deps: tuple[str, ...], unit: Unit,
+                     hit: bool) -> dict[str, Any]:
+        """A unit in the manifest: its sources and outputs (a key names both, so an entry
+        of the last manifest with that key serves again)."""
+        if hit:
+            if self._manifest_units is None:
+                units = self._read_manifest().get("units")
+                self._manifest_units = {u.get("key"): u for u in units if type(u) is dict} \
+                    if type(units) is list else {}
+            old = self._manifest_units.get(key)
+            if old is not None and old.keys() == {"key", "sources", "outputs"}:
+                return old
+        return {"key": key, "sources": sorted(deps),
+                "outputs": sorted(object_path(o) for o in unit[0])}
 
     def _prune(self) -> None:
         """Delete the content-addressed entries this compile did not use (the records of other
@@ -693,6 +710,22 @@ def _redirected(root: Path) -> bool:
     except OSError:
         return True
     return False
+
+
+def _known_out(known: Known) -> tuple[Any, ...]:
+    """A snapshot as columns: paths, stats, digests (checked in C when read back)."""
+    return tuple(known), tuple(v[0] for v in known.values()), tuple(v[1] for v in known.values())
+
+
+def _known_in(value: Any) -> Known:
+    paths, stats, digests = value
+    if not (type(paths) is type(stats) is type(digests) is tuple
+            and len(paths) == len(stats) == len(digests)
+            and set(map(type, paths)) <= {str} and set(map(type, digests)) <= {str}
+            and set(map(type, stats)) <= {tuple} and set(map(len, stats)) <= {4}
+            and set(map(type, chain.from_iterable(stats))) <= {int}):
+        raise TypeError("bad snapshot entry")
+    return dict(zip(paths, zip(stats, digests, strict=True), strict=True))
 
 
 def _bytes_in(value: Any) -> bytes:
