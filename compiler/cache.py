@@ -175,7 +175,7 @@ class Cache:
         self._last_output: tuple[Path, int] | None = None
         # the output tree a Prescan walks, its standby (held, when it has one), the walker
         self._prescan: tuple[Path, Standby | None, Prescan] | None = None
-        self._dirty: set[str] = set()  # packs with new or rejected entries
+        self._dirty: set[tuple[str, int]] = set()  # pack shards with new or rejected entries
         self._lock = threading.Lock()
         # A repository can commit `.mentat/` as symlinks to elsewhere (CI runners, Argo CD
         # repo servers compile untrusted trees): then the cache is neither read nor written.
@@ -186,8 +186,8 @@ class Cache:
     def _path(self, kind: str, key: str) -> Path:
         return self.dir / kind / key[:2] / key[2:]
 
-    def _pack_path(self, kind: str) -> tuple[Path, str]:
-        key = _key("pack", (kind,))
+    def _pack_path(self, kind: str, shard: int) -> tuple[Path, str]:
+        key = _key("pack", (kind, str(shard)))
         return self.dir / kind / f"{key}.pack", key
 
     def _get(self, kind: str, key: str) -> Any:
@@ -219,7 +219,8 @@ class Cache:
         return value[1]
 
     def _pack(self, kind: str) -> dict[str, Any]:
-        """All entries of a kind of many small ones, read (and verified) at once."""
+        """All entries of a kind of many small ones, read (and verified) at once from its
+        shards: a new entry rewrites one sixteenth of them, not all."""
         pack = self._packs.get(kind)
         if pack is not None:
             return pack
@@ -227,11 +228,15 @@ class Cache:
             pack = self._packs.get(kind)
             if pack is not None:
                 return pack
-            path, key = self._pack_path(kind)
-            value = self._read(path, key)
-            if value is not None and type(value) is not dict:
-                self._discard(path)
-            pack = self._packs[kind] = value if type(value) is dict else {}
+            pack = {}
+            for shard in range(_SHARDS):
+                path, key = self._pack_path(kind, shard)
+                value = self._read(path, key)
+                if value is not None and type(value) is not dict:
+                    self._discard(path)
+                elif value is not None:
+                    pack.update(value)
+            self._packs[kind] = pack
         return pack
 
     def _reject(self, kind: str, key: str) -> None:
@@ -239,7 +244,7 @@ class Cache:
         if kind in _PACKED:
             self.stats.rejected += 1
             self._pack(kind).pop(key, None)
-            self._dirty.add(kind)
+            self._dirty.add((kind, _shard(key)))
         else:
             self._discard(self._path(kind, key))
 
@@ -256,7 +261,7 @@ class Cache:
         if kind in _PACKED:
             self._used.setdefault(kind, set()).add(key)
             self._pack(kind)[key] = value
-            self._dirty.add(kind)
+            self._dirty.add((kind, _shard(key)))
             return
         self._pending[(kind, key)] = self._entry(kind, key, value)[1]
 
@@ -590,10 +595,11 @@ class Cache:
                 return  # nothing new to remember: a no-change compile writes nothing
             for (kind, key), blob in self._pending.items():
                 _atomic_write(self._path(kind, key), blob, made)
-            for kind in sorted(self._dirty):  # a pack keeps only what this compile used
+            for kind, shard in sorted(self._dirty):  # keeping only what this compile used
                 used = self._used.get(kind, set())
-                live = {k: v for k, v in self._pack(kind).items() if k in used}
-                path, key = self._pack_path(kind)
+                live = {k: v for k, v in self._pack(kind).items()
+                        if k in used and _shard(k) == shard}
+                path, key = self._pack_path(kind, shard)
                 _atomic_write(path, _seal(key, live), made)
             self._dirty.clear()
             # Pruning lists every shard: do it once enough new entries may have replaced old
@@ -670,10 +676,10 @@ class Cache:
             if kind not in self._used:
                 continue  # not looked up this time (no pricing, say): not known to be stale
             used = self._used[kind]
-            current = self._pack_path(kind)[0].name
+            current = {self._pack_path(kind, n)[0].name for n in range(_SHARDS)}
             for s in os.scandir(entry.path):
                 if not s.is_dir(follow_symlinks=False):
-                    if s.name != current:  # the packs of other compilers, temp files
+                    if s.name not in current:  # the packs of other compilers, temp files
                         with contextlib.suppress(OSError):
                             os.unlink(s.path)
                 elif kind in _PACKED:
@@ -732,6 +738,13 @@ def _bytes_in(value: Any) -> bytes:
     if type(value) is not bytes:
         raise TypeError("bad yaml entry")
     return value
+
+
+_SHARDS = 4  # files per packed kind (more cost more to read than they save in writing)
+
+
+def _shard(key: str) -> int:
+    return int(key[0], 16) % _SHARDS
 
 
 def _digest(b: bytes) -> str:
