@@ -56,7 +56,7 @@ import orjson
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.digest import sha256_hex
-from compiler.model.raw import Pos, RawDoc
+from compiler.model.raw import RawDoc
 from compiler.policy.stage import WAIVER_PREFIX
 from compiler.render import K8sObject
 from compiler.render.layout import (
@@ -770,9 +770,8 @@ def _atomic_write(path: Path, blob: bytes, made: set[Path] | None = None) -> Non
 
 def _docs_out(docs: list[RawDoc], diags: list[Diagnostic]) -> Any:
     return (
-        [(d.index, d.data,
-          [(p, v.line, v.col) for p, v in d.positions.items()],
-          [(p, v.line, v.col) for p, v in d.key_positions.items()]) for d in docs],
+        [(d.index, d.data, {p: tuple(v) for p, v in d.positions.items()},
+          {p: tuple(v) for p, v in d.key_positions.items()}) for d in docs],
         [_diag_out(x) for x in diags],
     )
 
@@ -781,12 +780,21 @@ def _docs_in(rel: str, value: Any) -> tuple[list[RawDoc], list[Diagnostic]]:
     raw_docs, raw_diags = value
     docs = []
     for index, data, positions, key_positions in raw_docs:
-        if not isinstance(data, dict) or not isinstance(index, int):
+        if not (type(data) is dict and type(index) is int and _positions_ok(positions)
+                and _positions_ok(key_positions)):
             raise TypeError("bad parse entry")
-        docs.append(RawDoc(rel, index, data,
-                           {tuple(p): Pos(line, col) for p, line, col in positions},
-                           {tuple(p): Pos(line, col) for p, line, col in key_positions}))
+        docs.append(RawDoc(rel, index, data, positions, key_positions))
     return docs, [_diag_in(t) for t in raw_diags]
+
+
+def _positions_ok(table: Any) -> bool:
+    """A table of positions as marshal gives it back: path tuples to (line, col) tuples of
+    ints. Checked in C (map, set): a parse entry holds thousands."""
+    return (type(table) is dict and set(map(type, table)) <= {tuple}
+            and set(map(type, table.values())) <= {tuple}
+            and set(map(len, table.values())) <= {2}
+            and set(map(type, chain.from_iterable(table.values()))) <= {int}
+            and set(map(type, chain.from_iterable(table))) <= {str, int})
 
 
 class _Lazy:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 Path_ = tuple[str | int, ...]  # a JSON-pointer-like path into a document
 
 
-@dataclass(frozen=True, slots=True)
-class Pos:
+class Pos(NamedTuple):  # a tuple: the parse cache stores tables of them as they are
     line: int  # 1-based
     col: int  # 1-based
 
@@ -20,7 +19,8 @@ class RawDoc:
 
     `positions` maps every path in `data` (mapping keys and sequence indexes) to where its
     value starts; `key_positions` maps mapping entries to where their key starts (unknown-field
-    errors point at the key, not the value).
+    errors point at the key, not the value). Values are `Pos` or, from the parse cache, plain
+    (line, col) tuples: read them through `pos`.
     """
 
     file: str  # path relative to the workspace root, POSIX separators
@@ -35,11 +35,11 @@ class RawDoc:
         p = tuple(path)
         while p:
             if p in table:
-                return table[p]
+                return Pos(*table[p])
             if key and p in self.positions:
-                return self.positions[p]
+                return Pos(*self.positions[p])
             p = p[:-1]
-        return self.positions.get((), Pos(1, 1))
+        return Pos(*self.positions.get((), (1, 1)))
 
     @property
     def kind(self) -> str:
