@@ -158,6 +158,7 @@ class Cache:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.dir = root / CACHE_DIR
+        self._dir = str(self.dir)
         self.stats = Stats()
         self._pending: dict[tuple[str, str], bytes] = {}
         self._used: dict[str, set[str]] = {}
@@ -196,11 +197,13 @@ class Cache:
             return None
         if kind in _PACKED:
             return self._pack(kind).get(key)
-        return self._read(self._path(kind, key), key)
+        # a string, not a Path: units are read by the hundred
+        return self._read(os.path.join(self._dir, kind, key[:2], key[2:]), key)
 
-    def _read(self, path: Path, key: str) -> Any:
+    def _read(self, path: str | Path, key: str) -> Any:
         try:
-            blob = path.read_bytes()
+            with open(path, "rb") as f:
+                blob = f.read()
         except OSError:
             return None
         head = len(_MAGIC) + 32
@@ -248,10 +251,10 @@ class Cache:
         else:
             self._discard(self._path(kind, key))
 
-    def _discard(self, path: Path) -> None:
+    def _discard(self, path: str | Path) -> None:
         self.stats.rejected += 1
         with contextlib.suppress(OSError):
-            path.unlink()
+            os.unlink(path)
 
     def _entry(self, kind: str, key: str, value: Any) -> tuple[Path, bytes]:
         self._used.setdefault(kind, set()).add(key)

@@ -304,16 +304,15 @@ def _refresh(sb: Standby, files: Files) -> Known:
     dirs: list[str] = []
     base = str(sb.path)
     for rel, mode, key in scan(sb.path) if sb.scanned is None else sb.scanned:
-        path = os.path.join(base, rel)
         if stat.S_ISDIR(mode):
-            dirs.append(path)
+            dirs.append(os.path.join(base, rel))
             continue
         prior = sb.known.get(rel)
         if (prior is not None and rel in files and stat.S_ISREG(mode) and prior[0] == key
                 and prior[1] == files.digest(rel)):
             keep[rel] = prior
         else:
-            os.unlink(path)
+            os.unlink(os.path.join(base, rel))
     for d in sorted(dirs, reverse=True):  # emptied directories go, children first
         with suppress(OSError):  # not empty
             os.rmdir(d)
