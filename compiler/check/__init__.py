@@ -9,13 +9,13 @@ fails. One jsonschema-rs validator per (kind, apiVersion) is built once and reus
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import orjson
 
 from compiler.check.otel import check_collector_objects
 from compiler.diagnostics import Diagnostic
@@ -57,7 +57,7 @@ def schema_version(wanted: str) -> str:
 @cache
 def _definitions(version: str) -> dict[str, Any]:
     path = _root() / f"v{version}.0-local-strict" / "_definitions.json"
-    return json.loads(path.read_text())["$defs"]
+    return orjson.loads(path.read_bytes())["$defs"]
 
 
 @cache
@@ -67,7 +67,7 @@ def _validator(version: str, api_version: str, kind: str) -> Any:
     if not path.is_file():
         return None
     text = path.read_text().replace('"/api/_definitions.json#/$defs/', '"#/$defs/')
-    schema = json.loads(text)
+    schema = orjson.loads(text)
     schema["$defs"] = _reachable(text, _definitions(version))
     return jsonschema_rs.Draft202012Validator(schema)
 
@@ -85,7 +85,7 @@ def _reachable(text: str, defs: dict[str, Any]) -> dict[str, Any]:
         if name in out or name not in defs:
             continue
         out[name] = defs[name]
-        todo += _REF.findall(json.dumps(defs[name]))
+        todo += _REF.findall(orjson.dumps(defs[name]).decode())
     return out
 
 
