@@ -44,6 +44,7 @@ import secrets
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -76,6 +77,7 @@ __all__ = ["CACHE_DIR", "MANIFEST", "Cache", "Replay", "fingerprint"]
 CACHE_DIR = ".mentat/cache"
 MANIFEST = ".mentat/manifest.json"
 _WAIVER_MARK = WAIVER_PREFIX.encode()
+RECORDS_KEPT_S = 7 * 24 * 3600  # unused build and snapshot records, then pruned
 PRESCAN_MIN_FILES = 2000  # below, walking the trees inline costs about what the helper does
 STANDBY_DIR = ".mentat/standby"  # the second buffer of each output tree (write.Standby)
 _FORMAT = 2  # bump when an entry's layout changes
@@ -662,9 +664,10 @@ class Cache:
                 "outputs": sorted(object_path(o) for o in unit[0])}
 
     def _prune(self) -> None:
-        """Delete the content-addressed entries this compile did not use (the records of other
-        output directories stay), and what older compilers left: kinds no longer used,
-        packs of other fingerprints, loose entries of kinds now packed."""
+        """Delete the content-addressed entries this compile did not use, and what older
+        compilers left: kinds no longer used, packs of other fingerprints, loose entries of
+        kinds now packed. The records of other output directories (build, snapshot) stay
+        until unused for a week: a compiler upgrade re-keys them all."""
         try:
             kinds = [e for e in os.scandir(self.dir) if e.is_dir(follow_symlinks=False)]
         except OSError:
@@ -672,6 +675,7 @@ class Cache:
         for entry in kinds:
             kind = entry.name
             if kind in ("build", "snapshot"):
+                self._prune_records(entry.path, self._used.get(kind, set()))
                 continue
             if kind not in _KINDS:
                 shutil.rmtree(entry.path, ignore_errors=True)
@@ -692,6 +696,18 @@ class Cache:
                         if s.name + name not in used:
                             with contextlib.suppress(OSError):
                                 os.unlink(os.path.join(s.path, name))
+
+
+    @staticmethod
+    def _prune_records(path: str, used: set[str]) -> None:
+        stale = time.time() - RECORDS_KEPT_S
+        for shard in os.scandir(path):
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            for e in os.scandir(shard.path):
+                with contextlib.suppress(OSError):
+                    if shard.name + e.name not in used and e.stat().st_mtime < stale:
+                        os.unlink(e.path)
 
 
 def _redirected(root: Path) -> bool:

@@ -50,6 +50,7 @@ class State:
     policy_sources: Future[PolicyResult] | None = None  # source-phase rules, evaluating
     policy_pending: Future[PolicyResult] | None = None  # rendered-phase rules, evaluating
     rendered: Rendered | None = None
+    emitted: dict[int, bytes] = field(default_factory=dict)  # id(object) -> YAML, no cache
     tree: Tree | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     cache: Cache | None = None  # incremental compiles (compiler/cache.py)
@@ -111,7 +112,7 @@ def _policy(s: State) -> None:
 
 def _policy_rendered(s: State) -> None:
     """Starts the rendered-phase rules. Their forked children evaluate while this process
-    checks schemas and lays out the tree; `layout` collects the outcomes."""
+    checks schemas and emits YAML (`emit`); `layout` collects the outcomes."""
     if s.rendered is None or s.workspace is None or s.rules is None or _blocked(s):
         return
     memo = s.cache.policy_memo() if s.cache else None
@@ -169,14 +170,24 @@ def _check(s: State) -> None:
         s.cache.passed(s.rendered.objects, version)
 
 
+def _emit(s: State) -> None:
+    """Every object as YAML bytes (the costly part of a cold layout) while the policy
+    children evaluate. With a cache, check serialised the new objects already and cached
+    ones keep their bytes."""
+    if s.rendered is None or s.workspace is None or _blocked(s) or s.cache is not None:
+        return
+    s.emitted = {id(o): dump_object(o) for o in s.rendered.objects}
+
+
 def _layout(s: State) -> None:
     _policy_collect(s)
     if s.rendered is None or s.workspace is None or _blocked(s):
         return
     sources = {**s.workspace.source_digests, **s.module_digests}
-    # with a cache, objects from it keep their bytes and check serialised the new ones
+    emitted = s.emitted
     s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts, sources,
-                    s.cache.serialise(dump_object) if s.cache else dump_object,
+                    s.cache.serialise(dump_object) if s.cache
+                    else lambda o: emitted.get(id(o)) or dump_object(o),
                     s.cache.yaml(dump_yaml) if s.cache else dump_yaml)
 
 
@@ -189,6 +200,7 @@ STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (
     ("render", _render),
     ("policy-rendered", _policy_rendered),
     ("check", _check),
+    ("emit", _emit),
     ("layout", _layout),
 )
 

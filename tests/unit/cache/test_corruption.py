@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -225,3 +227,17 @@ def test_lost_yaml_of_cached_objects_never_reaches_the_output(
     assert result.exit_code == 0, result.output
     assert _tree(ws / "rendered") == primed[1]
     assert [c is None for c in caches] == ([False] if len(lost) == 1 else [False, True])
+
+
+def test_records_of_other_outputs_are_pruned_after_a_week_unused(ws: Path) -> None:
+    old = ws / CACHE_DIR / "snapshot" / "ab" / "old-record"  # an upgrade re-keyed it
+    recent = ws / CACHE_DIR / "build" / "ab" / "recent-record"  # another --out, say
+    for p in (old, recent):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"record")
+    week = 7 * 24 * 3600
+    os.utime(old, (time.time() - week - 60,) * 2)
+    cache = _recompile(ws)
+    cache._prune()
+    assert not old.exists() and recent.exists()
+    assert _entries(ws, "snapshot") and _entries(ws, "build")  # this compile's own stay
