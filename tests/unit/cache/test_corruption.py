@@ -96,11 +96,12 @@ def test_corrupt_entries_are_ignored(ws: Path, primed: tuple[Path, dict[str, byt
 
 
 def test_entry_moved_under_another_key_is_refused(ws: Path) -> None:
-    a, b = _entries(ws, "unit")[:2]
+    a, b = _entries(ws, "unit")[:2]  # two shards of the unit pack
+    units_in_a = len(marshal.loads(a.read_bytes()[40:])[1])
     a.write_bytes(b.read_bytes())  # internally consistent, but it names b's key
     cache = _recompile(ws)
     assert cache.stats.rejected == 1
-    assert cache.stats.misses["unit"] == 1
+    assert cache.stats.misses["unit"] == units_in_a > 0
 
 
 def test_other_compiler_version_does_not_see_the_entries(ws: Path,
@@ -134,11 +135,10 @@ def test_unwritable_cache_does_not_fail_the_compile(ws: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_forged_object_blob_falls_back_to_the_yaml_bytes(ws: Path) -> None:
-    for entry in _entries(ws, "unit"):
-        key, (items, diags, classes) = marshal.loads(entry.read_bytes()[40:])
-        items = [(*item[:5], b"\xffjunk", *item[6:]) for item in items]
-        entry.write_bytes(_sealed(marshal.dumps((key, (items, diags, classes)), 4)))
+def test_forged_object_dicts_fall_back_to_the_yaml_bytes(ws: Path) -> None:
+    for entry in _entries(ws, "unitobj"):
+        key, blobs = marshal.loads(entry.read_bytes()[40:])
+        entry.write_bytes(_sealed(marshal.dumps((key, [b"\xffjunk" for _ in blobs]), 4)))
     args = ["compile", str(ws), "--stdout", "--target", "prod/us-east-1"]
     warm = CliRunner().invoke(main, args)
     cold = CliRunner().invoke(main, [*args, "--no-cache"])

@@ -192,14 +192,14 @@ def test_entries_replaced_by_edits_are_pruned(ws: Path) -> None:
     """Stale entries are deleted once enough new ones were written: the cache stays within
     a bound of what the last compile used, however many edits came before."""
     assert _compile(ws)[0] == 0
-    live = len([p for p in (ws / CACHE_DIR / "unit").rglob("*") if p.is_file()])
+    live = len([p for p in (ws / CACHE_DIR / "unittext").rglob("*") if p.is_file()])
     flow = _flow(ws)
     original = flow.read_text()
     counts = []
     for i in range(40):
         flow.write_text(re.sub(r"owner: team-\d+", f"owner: edit-{i}", original))
         assert _compile(ws)[0] == 0
-        counts.append(len([p for p in (ws / CACHE_DIR / "unit").rglob("*") if p.is_file()]))
+        counts.append(len([p for p in (ws / CACHE_DIR / "unittext").rglob("*") if p.is_file()]))
         manifest = json.loads((ws / MANIFEST).read_text())
         assert 0 <= manifest["unpruned"] <= 2 * live + 64
     assert max(counts) < 2 * live + 64 + 10  # bounded, not one more set per edit
