@@ -70,14 +70,9 @@ def test_cost_json_is_reused_until_a_source_changes(make_ws) -> None:  # type: i
 
 
 def test_tallies_and_waivers_from_the_memo_equal_cold_ones(make_ws) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import FLOW
-    from tests.unit.policy.test_stage import POLICIES, team_rule
+    from tests.unit.policy.test_stage import waived_workspace
 
-    rule = team_rule("three-replicas", "[Deployment]", "object.spec.replicas >= 3")
-    flow = FLOW.replace("labels: {owner: test-team}",
-                        "labels: {owner: test-team},\n  annotations: "
-                        "{mentatlab.io/waive-three-replicas: \"two are enough here\"}")
-    root = make_ws({"team-policies/r.yaml": rule}, workspace=POLICIES, flow=flow)
+    root = waived_workspace(make_ws)
     cold = compile_workspace(root)
     compile_with_cache(root)
     cache = Cache(root)

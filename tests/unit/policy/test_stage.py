@@ -82,13 +82,17 @@ def test_a_waiver_with_a_reason_suppresses_and_is_listed(make_ws: Any) -> None:
         "CPU inference is fast enough (PERF-12)")
 
 
-def test_waivers_reach_rendered_objects_and_the_report(make_ws: Any) -> None:
+def waived_workspace(make_ws: Any) -> Any:
+    """A team rule every Deployment breaks, waived by the flow's annotation."""
     rule = team_rule("three-replicas", "[Deployment]", "object.spec.replicas >= 3")
     flow = FLOW.replace("labels: {owner: test-team}",
                         "labels: {owner: test-team},\n  annotations: "
                         "{mentatlab.io/waive-three-replicas: \"two are enough here\"}")
-    root = make_ws({"team-policies/r.yaml": rule}, workspace=POLICIES, flow=flow)
-    result = compile_workspace(root)
+    return make_ws({"team-policies/r.yaml": rule}, workspace=POLICIES, flow=flow)
+
+
+def test_waivers_reach_rendered_objects_and_the_report(make_ws: Any) -> None:
+    result = compile_workspace(waived_workspace(make_ws))
     assert result.ok, result.diagnostics
     report = json.loads(result.files["policy-report.json"])
     waived = [w for w in report["waivers"] if w["rule"] == "three-replicas"]
