@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["remember", "sha256_hex"]
+__all__ = ["sha256_hex"]
 
 _MAX = 200_000
 _memo: dict[int, tuple[bytes, str]] = {}
@@ -24,10 +24,3 @@ def sha256_hex(content: bytes) -> str:
         _memo.clear()
     _memo[id(content)] = (content, digest)
     return digest
-
-
-def remember(content: bytes, digest: str) -> None:
-    """Record a digest known from a verified source (a cache entry sealed by its own sha256)."""
-    if len(_memo) >= _MAX:
-        _memo.clear()
-    _memo[id(content)] = (content, digest)
