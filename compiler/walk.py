@@ -71,7 +71,7 @@ class Prescan:
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
                               (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
-        except (OSError, AttributeError):  # no posix_spawn here, or no interpreter to run
+        except (OSError, ValueError, AttributeError):  # no posix_spawn, or no interpreter
             out.close()
             return
         # collected when asked for, or when this is dropped unasked (no zombie, no open file)
