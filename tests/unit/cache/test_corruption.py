@@ -241,3 +241,20 @@ def test_records_of_other_outputs_are_pruned_after_a_week_unused(ws: Path) -> No
     cache._prune()
     assert not old.exists() and recent.exists()
     assert _entries(ws, "snapshot") and _entries(ws, "build")  # this compile's own stay
+
+
+def test_forged_snapshots_are_refused_not_trusted(ws: Path,
+                                                  primed: tuple[Path, dict[str, bytes]]) -> None:
+    """A sealed snapshot of the wrong shape (stat columns that are not ints) is refused:
+    the tree is then compared by content, and the compile writes what a cold one does."""
+    forged = 0
+    for entry in _entries(ws, "snapshot"):
+        key, (paths, stats, digests) = marshal.loads(entry.read_bytes()[40:])
+        entry.write_bytes(_sealed(marshal.dumps(
+            (key, (paths, tuple(("x",) * 4 for _ in stats), digests)), 4)))
+        forged += 1
+    edited = ws / "rendered" / "index.json"
+    edited.write_bytes(edited.read_bytes() + b" ")  # an output edited by hand is restored
+    result = CliRunner().invoke(main, ["compile", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert forged and _tree(ws / "rendered") == primed[1]
