@@ -1,16 +1,21 @@
 """Incremental compilation: a content-addressed cache under `<workspace>/.mentat/`.
 
-Three kinds of entries, each keyed by the sha256 of everything its value depends on plus the
-compiler's fingerprint (version, a digest of its own source code and of the libraries whose
-behaviour shapes the output), so a stale entry is never looked up rather than invalidated:
+Entries are keyed by the sha256 of everything their value depends on plus the compiler's
+fingerprint (version, a digest of its own source code and of the libraries whose behaviour
+shapes the output), so a stale entry is never looked up rather than invalidated:
 
 - `parse`: the documents of one source file, keyed by (path, sha256 of its bytes);
-- `unit`: one flow's objects in one environment × region, serialised, keyed by the digests
-  of the flow's document, its resolved agents' documents, the workspace document, the wasm
-  bundles it references and the target (see `render.k8s`);
-- `memo`: other derived values, such as one flow's cost lines, keyed the same way;
+- `unit`: one flow's objects in one environment × region (kind, name, origin, the size and
+  digest of each object's YAML, the digest of its dict), keyed by the digests of the flow's
+  document, its resolved agents' documents, the workspace document, the wasm bundles it
+  references and the target (see `render.k8s`); `unittext` and `unitobj` hold the objects'
+  YAML and marshalled dicts under the same key, read only when needed;
+- `memo`: other derived values, such as one flow's part of cost.json, keyed the same way;
+  `yaml`: large plain documents (kustomizations) by the digest of their data;
+- `policy`: rule outcomes per sibling group or source document (`PolicyMemo`);
 - `checked`: the digests of serialised objects that passed the Kubernetes schema check,
   per schema version (an object with the same bytes passes again);
+- `snapshot`: the stat and digest of every file of an output tree and of its standby copy;
 - `build`: the outcome of the last successful compile into one output directory (its
   diagnostics, waivers and file count) with the sha256 of every file it read. When every
   such file, the list of sources found and the output tree (by its stat snapshot) are as
@@ -18,19 +23,19 @@ behaviour shapes the output), so a stale entry is never looked up rather than in
   skip an up-to-date target; the compiler itself is part of the key.
 
 `.mentat/manifest.json` is the dependency graph of the last compile (dbt-style): sources →
-render units → output files, and a stat snapshot of the output tree so that a no-change
-recompile compares the tree without reading every file.
+render units → output files. `.mentat/standby/` holds the standby copies of output trees
+(write.py).
 
 Entries are `marshal` data (plain dicts, lists, tuples, str, bytes, int) behind a magic
 header and the sha256 of the payload, one file each; the kinds with many small entries
-(`parse`, `policy`, `memo`) are kept as one pack file per kind instead, read at once and
-rewritten with only what the compile used (creating thousands of small files cost more
-than the compile's own work on a cold 10k-object workspace). A truncated, corrupted or
-foreign entry fails the digest or the shape check and is ignored (and deleted), never
-trusted. `marshal` executes
-nothing while loading (unlike pickle), is what CPython itself trusts for `.pyc` caches, and
-loads ~10x faster than JSON for this data; the digest is checked before it sees any byte.
-Diagnostics are cached with what produced them, so a warm run reports what a cold one does.
+(`parse`, `policy`, `memo`, `yaml`, `unit`) are kept as packs of a few shards per kind
+instead, read at once and a shard rewritten with only what the compile used (creating
+thousands of small files cost more than the compile's own work on a cold 10k-object
+workspace). A truncated, corrupted or foreign entry fails the digest or the shape check and
+is ignored (and deleted), never trusted. `marshal` executes nothing while loading (unlike
+pickle), is what CPython itself trusts for `.pyc` caches, and loads ~10x faster than JSON
+for this data; the digest is checked before it sees any byte. Diagnostics are cached with
+what produced them, so a warm run reports what a cold one does.
 """
 
 from __future__ import annotations
