@@ -50,7 +50,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain
@@ -191,8 +191,9 @@ class Cache:
 
     # --- entries ---------------------------------------------------------------------------
 
-    def _path(self, kind: str, key: str) -> Path:
-        return self.dir / kind / key[:2] / key[2:]
+    def _path(self, kind: str, key: str) -> str:
+        # a string, not a Path: units are read by the hundred
+        return os.path.join(self._dir, kind, key[:2], key[2:])
 
     def _pack_path(self, kind: str, shard: int) -> tuple[Path, str]:
         key = _key("pack", (kind, str(shard)))
@@ -204,8 +205,7 @@ class Cache:
             return None
         if kind in _PACKED:
             return self._pack(kind).get(key)
-        # a string, not a Path: units are read by the hundred
-        return self._read(os.path.join(self._dir, kind, key[:2], key[2:]), key)
+        return self._read(self._path(kind, key), key)
 
     def _read(self, path: str | Path, key: str) -> Any:
         try:
@@ -230,7 +230,7 @@ class Cache:
 
     def _pack(self, kind: str) -> dict[str, Any]:
         """All entries of a kind of many small ones, read (and verified) at once from its
-        shards: a new entry rewrites one sixteenth of them, not all."""
+        shards (`_shards`): a new entry rewrites its shard, not the whole kind."""
         pack = self._packs.get(kind)
         if pack is not None:
             return pack
@@ -263,7 +263,7 @@ class Cache:
         with contextlib.suppress(OSError):
             os.unlink(path)
 
-    def _entry(self, kind: str, key: str, value: Any) -> tuple[Path, bytes]:
+    def _entry(self, kind: str, key: str, value: Any) -> tuple[str, bytes]:
         self._used.setdefault(kind, set()).add(key)
         return self._path(kind, key), _seal(key, value)
 
@@ -427,17 +427,9 @@ class Cache:
         known = set(value) if ok else set()
         self.stats.count("checked", ok)
         self._checked = (version, known, [])
-        todo = []
-        for o in objects:
-            if type(o) is _CachedObject:
-                continue
-            text = self._text(o)
-            if text is None:
-                text = dump_object(o)
-                self._bytes[id(o)] = (o, text)
-            if _digest(text) not in known:
-                todo.append(o)
-        return todo
+        dump = self.serialise(dump_object)
+        return [o for o in objects
+                if type(o) is not _CachedObject and _digest(dump(o)) not in known]
 
     def passed(self, objects: list[K8sObject], version: str) -> None:
         """Every one of `objects` passed the check: `save` may store them."""
@@ -568,7 +560,7 @@ class Cache:
     # --- end of compile --------------------------------------------------------------------
 
     def save(self, sources: dict[str, str], out: Path | None = None,
-             files: dict[str, bytes] | None = None, *, written: bool = True,
+             files: Mapping[str, bytes] | None = None, *, written: bool = True,
              standby: Standby | None = None) -> None:
         """After a successful compile: store new entries and the manifest (with a stat
         snapshot of `files` as they now are under `out`; `written` says whether this
@@ -578,7 +570,7 @@ class Cache:
         if self.disabled:
             return
         try:
-            made: set[Path] = set()
+            made: set[str] = set()
             stored = 0
             if clean and self._checked is not None:
                 for key, _, unit, hit in self._units:
@@ -626,7 +618,7 @@ class Cache:
             pass  # a cache that cannot be written only costs speed
 
     def _manifest(self, sources: dict[str, str], out: Path | None,
-                  files: dict[str, bytes], unpruned: int, standby: Standby | None) -> None:
+                  files: Mapping[str, bytes], unpruned: int, standby: Standby | None) -> None:
         if out is not None:
             if standby is not None and standby.written is not None:
                 value = standby.written  # what the writer wrote or kept, as it left them
@@ -785,33 +777,30 @@ def _seal(key: str, value: Any) -> bytes:
     return _MAGIC + hashlib.sha256(payload).digest() + payload
 
 
-def _atomic_write(path: Path, blob: bytes, made: set[Path] | None = None) -> None:
+def _atomic_write(path: str | Path, blob: bytes, made: set[str] | None = None) -> None:
     """Write `blob` to `path` by rename; `made` remembers directories known to exist."""
-    _parent(path, made)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}")
-    tmp.write_bytes(blob)
+    parent, name = os.path.split(path)
+    _parent(parent, made)
+    tmp = os.path.join(parent, f".{name}.{os.getpid()}-{secrets.token_hex(4)}")
+    with open(tmp, "wb") as f:
+        f.write(blob)
     os.replace(tmp, path)
 
 
-def _direct_write(path: Path, blob: bytes, made: set[Path] | None = None) -> None:
+def _direct_write(path: str, blob: bytes, made: set[str] | None = None) -> None:
     """Write a content-addressed entry in place, without the rename: a torn or interleaved
     write fails its digest and is discarded when read, and every writer of a key writes the
     same bytes. Filling the cache at 10k writes ~1,700 of them."""
-    _parent(path, made)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(blob)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+    _parent(os.path.dirname(path), made)
+    with open(path, "wb") as f:
+        f.write(blob)
 
 
-def _parent(path: Path, made: set[Path] | None) -> None:
-    if made is None or path.parent not in made:
-        path.parent.mkdir(parents=True, exist_ok=True)
+def _parent(directory: str, made: set[str] | None) -> None:
+    if made is None or directory not in made:
+        os.makedirs(directory, exist_ok=True)
         if made is not None:
-            made.add(path.parent)
+            made.add(directory)
 
 
 def _docs_out(docs: list[RawDoc], diags: list[Diagnostic]) -> Any:
@@ -942,9 +931,9 @@ def data_digest(data: Any) -> str:
 
 
 class PolicyMemo:
-    """Rendered-phase policy outcomes per sibling group (a flow in one environment × region,
-    the same unit render caches), keyed by the rules, the workspace spec and the group's
-    objects: an unchanged flow is not evaluated again."""
+    """Policy outcomes per sibling group (rendered objects of a flow in one environment ×
+    region, the same unit render caches; or one source document), keyed by the rules, the
+    workspace spec and the group's content: an unchanged flow is not evaluated again."""
 
     def __init__(self, cache: Cache) -> None:
         self._cache = cache
@@ -973,11 +962,14 @@ class PolicyMemo:
 
     def key(self, rules: Any, workspace: Any, group: Any) -> str | None:
         try:
-            parts = [self._rules_digest(rules), self._workspace_digest(workspace)]
-            parts += [s.digest or data_digest(s.data) for s in group]
+            return self._group_key(rules, workspace,
+                                   [s.digest or data_digest(s.data) for s in group])
         except TypeError:  # data orjson cannot encode: evaluate, do not remember
             return None
-        return _key("policy", parts)
+
+    def _group_key(self, rules: Any, workspace: Any, digests: list[str]) -> str:
+        return _key("policy", [self._rules_digest(rules), self._workspace_digest(workspace),
+                               *digests])
 
     def passes(self, rules: Any, workspace: Any, objects: list[K8sObject]) -> dict[str, int] | None:
         """Passes by rule, when every one of `objects` comes from the cache and carries no
@@ -988,9 +980,7 @@ class PolicyMemo:
             if type(o) is not _CachedObject or o.waives:
                 return None
             digests.append(o.data_digest)
-        key = _key("policy", [self._rules_digest(rules), self._workspace_digest(workspace),
-                              *digests])
-        value = self._cache._get("policy", key)
+        value = self._cache._get("policy", self._group_key(rules, workspace, digests))
         counts: dict[str, int] = {}
         if type(value) is not list:
             return None

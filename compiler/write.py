@@ -15,7 +15,7 @@ unlinks 10k files.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import secrets
 import shutil
@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 try:
     import fcntl
@@ -109,9 +110,7 @@ def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None,
             index_same = (known[INDEX][0] == stat_key(st)
                           and known[INDEX][1] == files.digest(INDEX))
     base = str(out)
-    for rel, mode, key in scan(out) if scanned is None else scanned:
-        if stat.S_ISDIR(mode) or _is_signature(rel):
-            continue
+    for rel, key in _files(scan(out) if scanned is None else scanned):
         seen.add(rel)
         if rel not in files:
             diff.removed.append(rel)
@@ -135,10 +134,16 @@ def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None,
 def untouched(out: Path, known: Known) -> bool:
     """Whether the tree under `out` holds exactly the files of the snapshot `known`, each
     with the stat it had then (so with the content the snapshot hashed)."""
-    found = [(rel, key) for rel, mode, key in scan(out)
-             if not stat.S_ISDIR(mode) and not _is_signature(rel)]
+    found = list(_files(scan(out)))
     return len(found) == len(known) and all(
         (prior := known.get(rel)) is not None and prior[0] == key for rel, key in found)
+
+
+def _files(entries: Scan) -> Iterator[tuple[str, Stat]]:
+    """The output files of a walk: no directories, no signature files."""
+    for rel, mode, key in entries:
+        if not stat.S_ISDIR(mode) and not _is_signature(rel):
+            yield rel, key
 
 
 def snapshot(out: Path, paths: Iterable[str]) -> dict[str, Stat]:
@@ -155,15 +160,21 @@ def snapshot(out: Path, paths: Iterable[str]) -> dict[str, Stat]:
 
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two directory entries; False where the platform cannot."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    fn = getattr(libc, "renameat2", None)
+    fn = _renameat2()
     if fn is None:
         return False
     rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     return rc == 0
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """libc's renameat2 from the symbols this process already has (ctypes.util.find_library
+    would run ldconfig on every write: 1.5-3.5 ms), or None."""
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    except (OSError, TypeError):  # no dlopen(NULL): Windows
+        return None
 
 
 def write_tree(out: Path, files: Mapping[str, bytes], diff: TreeDiff | None = None,
