@@ -164,7 +164,8 @@ def _check(s: State) -> None:
         return
     version = s.workspace.spec.spec.get("kubernetesVersion", check_stage.DEFAULT_VERSION)
     objects = s.cache.unchecked(s.rendered.objects, version) if s.cache else s.rendered.objects
-    found = check_stage.check(objects, version)
+    found = check_stage.check(objects, version, s.cache.schemas(check_stage.schema_text)
+                              if s.cache else check_stage.schema_text)
     s.diagnostics += found
     if s.cache and not found:
         s.cache.passed(s.rendered.objects, version)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from compiler.check.otel import check_collector_objects
 from compiler.diagnostics import Diagnostic
 from compiler.render import K8sObject
 
-__all__ = ["CUSTOM_KINDS", "DEFAULT_VERSION", "check", "schema_version"]
+__all__ = ["CUSTOM_KINDS", "DEFAULT_VERSION", "check", "schema_text", "schema_version"]
 
 DEFAULT_VERSION = "1.31"
 # Custom resources we render whose schemas are not part of Kubernetes; each has its own check.
@@ -60,8 +61,9 @@ def _definitions(version: str) -> dict[str, Any]:
     return orjson.loads(path.read_bytes())["$defs"]
 
 
-@cache
-def _validator(version: str, api_version: str, kind: str) -> Any:
+def schema_text(version: str, api_version: str, kind: str) -> bytes | None:
+    """The JSON schema of one kind with the definitions it reaches (None: no such kind).
+    The incremental cache keeps these: reading all definitions costs ~15 ms."""
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     path = _root() / f"v{version}.0-local-strict" / f"{kind.lower()}-{group_version}.json"
     if not path.is_file():
@@ -69,7 +71,12 @@ def _validator(version: str, api_version: str, kind: str) -> Any:
     text = path.read_text().replace('"/api/_definitions.json#/$defs/', '"#/$defs/')
     schema = orjson.loads(text)
     schema["$defs"] = _reachable(text, _definitions(version))
-    return jsonschema_rs.Draft202012Validator(schema)
+    return orjson.dumps(schema)
+
+
+@cache
+def _validator(schema: bytes) -> Any:
+    return jsonschema_rs.Draft202012Validator(orjson.loads(schema))
 
 
 _REF = re.compile(r'"#/\$defs/([^"]+)"')
@@ -89,14 +96,20 @@ def _reachable(text: str, defs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check(objects: list[K8sObject], kubernetes_version: str = DEFAULT_VERSION) -> list[Diagnostic]:
+def check(objects: list[K8sObject], kubernetes_version: str = DEFAULT_VERSION,
+          schemas: Callable[[str, str, str], bytes | None] = schema_text) -> list[Diagnostic]:
+    """`schemas` gives `schema_text` (the incremental cache passes one that remembers)."""
     version = schema_version(kubernetes_version)
     diags: list[Diagnostic] = check_collector_objects(objects)
+    validators: dict[tuple[str, str], Any] = {}
     for o in objects:
         api, kind = o.obj.get("apiVersion", ""), o.obj.get("kind", "")
         if (api, kind) in CUSTOM_KINDS:
             continue
-        validator = _validator(version, api, kind)
+        if (api, kind) not in validators:
+            schema = schemas(version, api, kind)
+            validators[api, kind] = _validator(schema) if schema is not None else None
+        validator = validators[api, kind]
         f, line, col = o.origin if o.origin[0] else (o.sources[0] if o.sources else "", 0, 0)
         if validator is None:
             diags.append(Diagnostic("M600", f"no Kubernetes {version} schema for {api} {kind} "

@@ -95,6 +95,26 @@ def test_corrupt_entries_are_ignored(ws: Path, primed: tuple[Path, dict[str, byt
     assert _tree(ws / "rendered") == primed[1]
 
 
+@pytest.mark.parametrize("field, bad", [(6, "597"), (4, ("f.yaml", 1)), (3, ["a.yaml"]),
+                                        (9, 1), (1, None)])
+def test_one_unit_of_the_wrong_shape_in_a_sound_pack_is_rebuilt(
+        ws: Path, primed: tuple[Path, dict[str, bytes]], field: int, bad: object) -> None:
+    shard = _entries(ws, "unit")[0]
+    key, units = marshal.loads(shard.read_bytes()[40:])
+    victim = sorted(units)[0]
+    items, diags, classes = units[victim]
+    row = list(items[0])
+    row[field] = bad  # a size as text, a short origin, sources as a list, ...
+    units[victim] = ([tuple(row), *items[1:]], diags, classes)
+    shard.write_bytes(_sealed(marshal.dumps((key, units))))
+    cache = _recompile(ws)
+    assert cache.stats.rejected == 1 and cache.stats.misses["unit"] == 1
+    assert cache.stats.hits["unit"] > 1
+    shutil.rmtree(ws / "rendered")
+    assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
+    assert _tree(ws / "rendered") == primed[1]
+
+
 def test_entry_moved_under_another_key_is_refused(ws: Path) -> None:
     a, b = _entries(ws, "unit")[:2]  # two shards of the unit pack
     units_in_a = len(marshal.loads(a.read_bytes()[40:])[1])

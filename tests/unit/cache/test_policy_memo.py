@@ -48,7 +48,7 @@ def test_a_no_change_compile_leaves_cached_objects_packed(make_ws) -> None:  # t
     assert result.ok and result.rendered is not None
     cached = [o for o in result.rendered.objects if type(o).__name__ == "_CachedObject"]
     assert cached and cache.stats.hits.get("policy")
-    assert all(o._value is None for o in cached)  # type: ignore[attr-defined]
+    assert not any(o.blobs.values for o in cached)  # type: ignore[attr-defined]
 
 
 def test_cost_json_is_reused_until_a_source_changes(make_ws) -> None:  # type: ignore[no-untyped-def]

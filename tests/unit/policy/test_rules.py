@@ -238,6 +238,6 @@ def test_a_rule_id_defined_twice_is_an_error(tmp_path: Path) -> None:
 def test_admission_resources_name_real_kubernetes_kinds(kind: str) -> None:
     group, version, resource = KUBE_RESOURCES[kind]
     api_version = f"{group}/{version}" if group else version
-    assert check_stage._validator("1.31", api_version, kind) is not None
+    assert check_stage.schema_text("1.31", api_version, kind) is not None
     assert resource == kind.lower() + ("es" if kind.endswith(("s", "ss")) else "s") or (
         kind.endswith("y") and resource == kind.lower()[:-1] + "ies")
