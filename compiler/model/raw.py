@@ -34,12 +34,11 @@ class RawDoc:
         table = self.key_positions if key else self.positions
         p = tuple(path)
         while p:
-            if p in table:
-                return Pos(*table[p])
-            if key and p in self.positions:
-                return Pos(*self.positions[p])
+            found = _pos(table, p) or (_pos(self.positions, p) if key else None)
+            if found:
+                return found
             p = p[:-1]
-        return Pos(*self.positions.get((), (1, 1)))
+        return _pos(self.positions, ()) or Pos(1, 1)
 
     @property
     def kind(self) -> str:
@@ -48,3 +47,12 @@ class RawDoc:
     @property
     def api_version(self) -> str:
         return self.data.get("apiVersion", "") if isinstance(self.data, dict) else ""
+
+
+def _pos(table: dict[Path_, Pos], path: Path_) -> Pos | None:
+    """The position at `path`, if the table has one of the right shape (tables from the
+    parse cache are checked here, where they are read, not all of them when loaded)."""
+    v = table.get(path)
+    if isinstance(v, tuple) and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:
+        return Pos(*v)
+    return None

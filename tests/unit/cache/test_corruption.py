@@ -17,6 +17,7 @@ from benchmarks.generate import generate
 from compiler import cache as cache_mod
 from compiler.cache import _MAGIC, CACHE_DIR, MANIFEST, Cache
 from compiler.cli import main
+from compiler.model.raw import RawDoc
 from compiler.pipeline import compile_workspace
 
 
@@ -110,6 +111,22 @@ def test_one_unit_of_the_wrong_shape_in_a_sound_pack_is_rebuilt(
     cache = _recompile(ws)
     assert cache.stats.rejected == 1 and cache.stats.misses["unit"] == 1
     assert cache.stats.hits["unit"] > 1
+    shutil.rmtree(ws / "rendered")
+    assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
+    assert _tree(ws / "rendered") == primed[1]
+
+
+def test_positions_of_the_wrong_shape_are_ignored_where_read(
+        ws: Path, primed: tuple[Path, dict[str, bytes]]) -> None:
+    for shard in _entries(ws, "parse"):
+        key, entries = marshal.loads(shard.read_bytes()[40:])
+        for k, (docs, diags) in entries.items():
+            entries[k] = ([(i, data, {p: ("x", None) for p in pos}, {(): (1,)})
+                           for i, data, pos, _ in docs], diags)
+        shard.write_bytes(_sealed(marshal.dumps((key, entries))))
+    cache = _recompile(ws)
+    assert cache.stats.hits["parse"] and not cache.stats.rejected
+    assert RawDoc("f.yaml", 0, {}, {("a",): ("x", None)}, {(): (1,)}).pos(("a",)) == (1, 1)
     shutil.rmtree(ws / "rendered")
     assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
     assert _tree(ws / "rendered") == primed[1]
