@@ -65,6 +65,7 @@ import orjson
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.digest import sha256_hex
+from compiler.load import Discovered, input_digests  # the loader's own discovery, not a copy
 from compiler.model.raw import RawDoc
 from compiler.policy.stage import WAIVER_PREFIX
 from compiler.render import K8sObject
@@ -186,6 +187,7 @@ class Cache:
         self._record: tuple[str, dict[str, str], tuple[Any, ...]] | None = None
         self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (_PACKED kinds)
         self._sound: set[str] | None = None  # unit entries of the right shape (_sound_units)
+        self._discovered: Discovered | None = None  # what replay read (load reads no more)
         # where the last compile wrote, and how many files (its build entry)
         self._last_output: tuple[Path, int] | None = None
         # the output tree a Prescan walks, its standby (held, when it has one), the walker
@@ -557,9 +559,9 @@ class Cache:
             if value is not None:
                 self._reject("build", key)
             return None
-        from compiler.load import input_digests  # the loader's own discovery, not a copy
-
-        if input_digests(self.root, output, inputs) != (inputs, Path(out)):
+        now = input_digests(self.root, output, inputs)
+        self._discovered = now[2] if now is not None else None
+        if now is None or now[:2] != (inputs, Path(out)):
             return None
         known = self.output_stats(Path(out))
         index = known.get(INDEX)
@@ -568,6 +570,11 @@ class Cache:
             return None  # the snapshot must list every file the compile wrote, as it is now
         self.stats.count("build", True)
         return replay
+
+    def discovered(self) -> Discovered | None:
+        """What `replay` found and read of the workspace, once (for `load`)."""
+        found, self._discovered = self._discovered, None
+        return found
 
     def record(self, output: str | None, inputs: dict[str, str], replay: Replay) -> None:
         """Remember this compile's outcome for `replay`; `save` stores it when the output

@@ -382,20 +382,36 @@ def discover(root: Path, output: str | None = None) -> LoadResult:
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """A discovery and the bytes of the files it read (`input_digests`, when the incremental
+    cache checks whether anything changed), for `load` to use instead of reading again."""
+
+    found: LoadResult
+    contents: dict[str, bytes]
+
+
 def load(
     root: Path,
     output: str | None = None,
     parse: Callable[[str, bytes], tuple[list[RawDoc], list[Diagnostic]]] = parse_yaml,
+    discovered: Discovered | None = None,
 ) -> LoadResult:
     """Read mentat.yaml and every source file it names. Collects diagnostics; never raises.
-    `parse` is `parse_yaml` or a memoised version of it (compiler/cache.py)."""
-    result = discover(root, output)
+    `parse` is `parse_yaml` or a memoised version of it (compiler/cache.py); `discovered`,
+    what `input_digests` found and read just before, for the same `root` and `output`."""
+    if discovered is not None and discovered.found.root == root.resolve():
+        result, contents = discovered.found, discovered.contents
+    else:
+        result, contents = discover(root, output), {}
     dirs: dict[str, Path] = {}
     for rel in result.files:
-        content, err = read_source(result.root, rel, dirs)
-        if err:
-            result.diagnostics.append(err)
-            continue
+        content = contents.get(rel)
+        if content is None:
+            content, err = read_source(result.root, rel, dirs)
+            if err:
+                result.diagnostics.append(err)
+                continue
         assert content is not None
         result.digests[rel] = hashlib.sha256(content).hexdigest()
         docs, diags = parse(rel, content)
@@ -447,11 +463,11 @@ def output_dir(root: Path, rel: Any) -> Path | None:
 
 
 def input_digests(root: Path, output: str | None, extra: Iterable[str]
-                  ) -> tuple[dict[str, str], Path | None] | None:
+                  ) -> tuple[dict[str, str], Path | None, Discovered] | None:
     """The sha256 of every file a compile of `root` reads (mentat.yaml, the sources it finds,
-    the workspace's policy rule files and `extra`, the wasm modules), and where its output
-    directory resolves now (`output` when given). None when a file cannot be read: only a
-    compile can say why."""
+    the workspace's policy rule files and `extra`, the wasm modules), where its output
+    directory resolves now (`output` when given), and what was read (for `load`). None when
+    a file cannot be read: only a compile can say why."""
     found = discover(root, output)
     if found.workspace is None or found.diagnostics:
         return None
@@ -461,11 +477,15 @@ def input_digests(root: Path, output: str | None, extra: Iterable[str]
     if rules is None:
         return None
     digests = dict(found.digests)
+    contents: dict[str, bytes] = {}
     dirs: dict[str, Path] = {}
     for rel in (*found.files, *rules, *extra):
+        if rel in digests:  # listed twice (extra names the sources too)
+            continue
         content, err = read_source(found.root, rel, dirs)
         if err or content is None:
             return None
         digests[rel] = hashlib.sha256(content).hexdigest()
-    return digests, Path(output) if output is not None else output_dir(found.root,
-                                                                        spec.get("output"))
+        contents[rel] = content
+    return digests, Path(output) if output is not None else output_dir(
+        found.root, spec.get("output")), Discovered(found, contents)

@@ -67,7 +67,8 @@ def _blocked(s: State) -> bool:
 
 
 def _load(s: State) -> None:
-    s.loaded = load(s.root, s.output, s.cache.parse(parse_yaml) if s.cache else parse_yaml)
+    s.loaded = (load(s.root, s.output, s.cache.parse(parse_yaml), s.cache.discovered())
+                if s.cache else load(s.root, s.output))
     s.diagnostics += s.loaded.diagnostics
 
 

@@ -55,3 +55,16 @@ def test_an_output_reached_through_a_symlink_is_not_read_as_sources(make_ws) -> 
         result = CliRunner().invoke(main, ["compile", str(root), "--no-cache"])
         assert result.exit_code == 0, result.output
     assert not [rel for rel in load(root).digests if rel.startswith(("gen/", "rendered/"))]
+
+
+def test_load_uses_what_input_digests_read_and_digests_those_bytes(make_ws) -> None:  # type: ignore[no-untyped-def]
+    from compiler.load import input_digests
+
+    root = make_ws()
+    found = input_digests(root, None, [])
+    assert found is not None
+    digests, _, discovered = found
+    (root / "flows" / "flow.yaml").write_text("kind: [\n")  # changed after the check
+    result = load(root, discovered=discovered)
+    assert not result.diagnostics and result.digests == digests
+    assert load(root).diagnostics  # without it, the file is read again
