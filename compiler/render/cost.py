@@ -12,12 +12,14 @@ Every line carries the formula that produced it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from croniter import CroniterBadDateError, croniter
@@ -323,7 +325,7 @@ def estimate(ws: Workspace) -> CostReport:
 # (environment, region, flow, node, cost center, monthly as numerator and denominator).
 Sum = tuple[str, str, str, str, str, int, int]
 Part = tuple[list[dict[str, Any]], list[Sum]]
-_SCALARS = (str, int, float)
+_SCALARS = frozenset({str, int, float})
 
 
 def _part(lines: Iterable[CostLine]) -> Part:
@@ -346,21 +348,32 @@ def _part_in(data: Any) -> Part:
     json_lines, sums = data
     if type(json_lines) is not list or type(sums) is not list or len(json_lines) != len(sums):
         raise TypeError("bad cost entry")
-    for line in json_lines:
-        if type(line) is not dict or not all(type(k) is str and type(v) in _SCALARS
-                                             for k, v in line.items()):
+    # checked in C (map, set): cost.json has a line per node and environment × region
+    if (not set(map(type, json_lines)) <= {dict}
+            or not set(map(type, chain.from_iterable(json_lines))) <= {str}
+            or not set(map(type, chain.from_iterable(map(dict.values, json_lines)))) <= _SCALARS
+            or not set(map(type, sums)) <= {tuple} or not set(map(len, sums)) <= {7}):
+        raise TypeError("bad cost entry")
+    if sums:
+        *names, numerators, denominators = zip(*sums, strict=True)
+        if (not set(map(type, chain.from_iterable(names))) <= {str}
+                or set(map(type, numerators)) != {int} or set(map(type, denominators)) != {int}):
             raise TypeError("bad cost entry")
-    for t in sums:
-        if not (type(t) is tuple and len(t) == 7 and all(type(x) is str for x in t[:5])
-                and type(t[5]) is int and type(t[6]) is int):
-            raise TypeError("bad cost entry")
-        if t[6] <= 0:
+        if min(denominators) <= 0:
             raise ValueError("bad cost entry: denominator")
     return json_lines, sums
 
 
 def _money_json(x: Fraction) -> float:
     return float(money(x))
+
+
+def _money_of_sums(by_den: dict[int, int]) -> float:
+    """`_money_json` of `_of_sums` without Fractions (a gcd per addition): the sum over the
+    least common denominator, whose decimal quotient is the same (common factors aside)."""
+    lcd = math.lcm(*by_den)
+    total = sum(n * (lcd // d) for d, n in by_den.items())
+    return float((Decimal(total) / Decimal(lcd)).quantize(_MONEY_PLACES, rounding=ROUND_HALF_UP))
 
 
 _TOTALS: tuple[tuple[str, Callable[[Sum], str]], ...] = (
@@ -382,11 +395,11 @@ def _document(workspace: str, prices: Prices, rows: list[tuple[dict[str, Any], S
         for _, t in rows:
             by_den = groups.setdefault(key(t), {})
             by_den[t[6]] = by_den.get(t[6], 0) + t[5]
-        totals[name] = {k: _money_json(_of_sums(v)) for k, v in groups.items()}
+        totals[name] = {k: _money_of_sums(v) for k, v in groups.items()}
     everything: dict[int, int] = {}
     for _, t in rows:
         everything[t[6]] = everything.get(t[6], 0) + t[5]
-    totals["total"] = _money_json(_of_sums(everything))
+    totals["total"] = _money_of_sums(everything)
     doc = {
         "apiVersion": "mentatlab.io/v1",
         "kind": "CostReport",

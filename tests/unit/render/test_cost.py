@@ -295,3 +295,15 @@ def test_totals_by_cost_center(build):
     assert report.by_cost_center() == {"(none)": Fraction("25.55"), "cc-1": Fraction("76.65")}
     assert json.loads(cost_json(report))["totals"]["costCenters"] == {"(none)": 25.55,
                                                                      "cc-1": 76.65}
+
+
+def test_money_of_sums_equals_the_fraction_sum_rounded() -> None:
+    import random
+
+    from compiler.render.cost import _money_json, _money_of_sums, _of_sums
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        by_den = {rng.choice([1, 3, 7, 10, 12, 100, 730, 8760, 10**6, rng.randint(1, 10**9)]):
+                  rng.randint(0, 10**12) for _ in range(rng.randint(0, 6))}
+        assert _money_of_sums(by_den) == _money_json(_of_sums(by_den)), by_den
