@@ -16,7 +16,8 @@ shapes the output), so a stale entry is never looked up rather than invalidated:
 - `policy`: rule outcomes per sibling group or source document (`PolicyMemo`);
 - `checked`: the digests of serialised objects that passed the Kubernetes schema check,
   per schema version (an object with the same bytes passes again);
-- `snapshot`: the stat and digest of every file of an output tree and of its standby copy;
+- `snapshot`: the stat and digest of every file of an output tree and of its standby copy,
+  in two slots per output directory, the newer the output's;
 - `build`: the outcome of the last successful compile into one output directory (its
   diagnostics, waivers and file count) with the sha256 of every file it read. When every
   such file, the list of sources found and the output tree (by its stat snapshot) are as
@@ -188,6 +189,7 @@ class Cache:
         self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (_PACKED kinds)
         self._sound: set[str] | None = None  # unit entries of the right shape (_sound_units)
         self._discovered: Discovered | None = None  # what replay read (load reads no more)
+        self._slots: dict[str, tuple[_Slot, _Slot]] = {}  # out -> its and its standby's
         # where the last compile wrote, and how many files (its build entry)
         self._last_output: tuple[Path, int] | None = None
         # the output tree a Prescan walks, its standby (held, when it has one), the walker
@@ -489,10 +491,30 @@ class Cache:
     def output_stats(self, out: Path) -> Known:
         """The stat and sha256 of every output file under `out` as the last compile left
         it (empty when unknown: the tree is then read in full)."""
-        known = self._known("snapshot", _key("snapshot", (str(out),)))
+        known = self._tree_snapshots(out)[0].known
         if known:
             self._snapshot = (str(out), known)
         return known
+
+    def _tree_snapshots(self, out: Path) -> tuple[_Slot, _Slot]:
+        """The snapshots of the output tree `out` and of its standby. They are two slots,
+        the newer the output's: exchanging the trees makes the output's snapshot the
+        standby's by writing the new one over the older slot, not by copying it."""
+        found = self._slots.get(str(out))
+        if found is None:
+            slots = []
+            for n in ("0", "1"):
+                key = _key("snapshot", (str(out), n))
+                value, slot = self._get("snapshot", key), _Slot(key, -1, {})
+                try:
+                    if value is not None:
+                        slot = _slot_in(key, value)
+                except (TypeError, ValueError):
+                    self._reject("snapshot", key)
+                slots.append(slot)
+            newer, older = sorted(slots, key=_GENERATION, reverse=True)
+            found = self._slots[str(out)] = (newer, older)
+        return found
 
     def standby(self, out: Path) -> Standby | None:
         """The second buffer of the output tree `out`, with what the last compile left in it
@@ -505,8 +527,7 @@ class Cache:
                 sb.scanned = self._prescan[2].walk(sb.path)
             return sb
         name = hashlib.sha256(str(out).encode()).hexdigest()[:16]
-        return Standby(self.root / STANDBY_DIR / name,
-                       self._known("snapshot", _key("standby", (str(out),))))
+        return Standby(self.root / STANDBY_DIR / name, self._tree_snapshots(out)[1].known)
 
     def prescan(self) -> None:
         """Walk the last compile's output tree and its standby in a helper process while
@@ -527,16 +548,6 @@ class Cache:
         if self._prescan is None or self._prescan[0] != out:
             return None
         return self._prescan[2].walk(out)
-
-    def _known(self, kind: str, key: str) -> Known:
-        value = self._get(kind, key)
-        if value is None:
-            return {}
-        try:
-            return _known_in(value)
-        except (TypeError, ValueError):
-            self._reject(kind, key)
-            return {}
 
     # --- the whole compile: nothing changed since the last one ------------------------------
 
@@ -650,18 +661,19 @@ class Cache:
     def _manifest(self, sources: dict[str, str], out: Path | None,
                   files: Mapping[str, bytes], unpruned: int, standby: Standby | None) -> None:
         if out is not None:
+            current, older = self._tree_snapshots(out)
             if standby is not None and standby.written is not None:
                 value = standby.written  # what the writer wrote or kept, as it left them
-                # the tree the output held is the standby now, with the stats it had there
-                before = self._snapshot[1] if self._snapshot and self._snapshot[0] == str(out) \
-                    else {}
-                _atomic_write(*self._entry("snapshot", _key("standby", (str(out),)),
-                                           _known_out(before)))
+                # The tree the output held is the standby now: the output's slot, as it is,
+                # holds its snapshot once the new one is written over the older slot. (Were
+                # it stale, its stats would not match: nothing is kept on a snapshot's word.)
+                slot = _Slot(older.key, current.generation + 1, value)
             else:
                 tree = files_of(files)
                 value = {rel: (st, tree.digest(rel)) for rel, st in snapshot(out, tree).items()}
-            _atomic_write(*self._entry("snapshot", _key("snapshot", (str(out),)),
-                                       _known_out(value)))
+                slot = _Slot(current.key, max(current.generation, 0), value)
+            _atomic_write(*self._entry("snapshot", slot.key,
+                                       (slot.generation, _known_out(slot.known))))
         manifest = {
             "compiler": fingerprint(),
             "sources": dict(sorted(sources.items())),
@@ -763,6 +775,24 @@ def _redirected(root: Path) -> bool:
     except OSError:
         return True
     return False
+
+
+class _Slot(NamedTuple):
+    """One of the two snapshot entries of an output tree (`Cache._tree_snapshots`)."""
+
+    key: str
+    generation: int  # -1: empty or refused
+    known: Known
+
+
+_GENERATION = attrgetter("generation")
+
+
+def _slot_in(key: str, value: Any) -> _Slot:
+    generation, columns = value
+    if type(generation) is not int:
+        raise TypeError("bad snapshot entry")
+    return _Slot(key, generation, _known_in(columns))
 
 
 def _known_out(known: Known) -> tuple[Any, ...]:

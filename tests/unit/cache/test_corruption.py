@@ -286,9 +286,9 @@ def test_forged_snapshots_are_refused_not_trusted(ws: Path,
     the tree is then compared by content, and the compile writes what a cold one does."""
     forged = 0
     for entry in _entries(ws, "snapshot"):
-        key, (paths, stats, digests) = marshal.loads(entry.read_bytes()[40:])
+        key, (generation, (paths, stats, digests)) = marshal.loads(entry.read_bytes()[40:])
         entry.write_bytes(_sealed(marshal.dumps(
-            (key, (paths, tuple(("x",) * 4 for _ in stats), digests)), 4)))
+            (key, (generation, (paths, tuple(("x",) * 4 for _ in stats), digests))), 4)))
         forged += 1
     edited = ws / "rendered" / "index.json"
     edited.write_bytes(edited.read_bytes() + b" ")  # an output edited by hand is restored

@@ -230,3 +230,24 @@ def test_recompiles_with_the_trees_walked_ahead_equal_cold_ones(
         assert edited.relative_to(ws / "rendered").as_posix() in changed
         assert _tree(ws / "rendered") == _cold(ws, tmp_path)
     assert len(made) == 3
+
+
+def test_the_standby_is_refreshed_from_the_snapshot_of_the_tree_it_was(
+        ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an exchange the output's snapshot slot describes the standby: the next compile
+    writes into it only what differs, and the trees stay those of cold compiles."""
+    from compiler import write as write_mod
+
+    writes: list[str] = []
+    real = write_mod._write
+    monkeypatch.setattr(write_mod, "_write", lambda p, c: writes.append(p) or real(p, c))
+    flow, text = _flow(ws), _flow(ws).read_text()
+    for n in range(4):
+        flow.write_text(re.sub(r"owner: team-\d+", f"owner: edit-{n}", text))
+        writes.clear()
+        code, output = _compile(ws)
+        assert code == 0, output
+        written = len(writes)
+        assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+    files = len(_tree(ws / "rendered"))
+    assert 0 < written < files // 2, (written, files)  # not the whole tree again
