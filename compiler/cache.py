@@ -52,6 +52,7 @@ import shutil
 import sys
 import threading
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -795,20 +796,28 @@ def _slot_in(key: str, value: Any) -> _Slot:
     return _Slot(key, generation, _known_in(columns))
 
 
-def _known_out(known: Known) -> tuple[Any, ...]:
-    """A snapshot as columns: paths, stats, digests (checked in C when read back)."""
-    return tuple(known), tuple(v[0] for v in known.values()), tuple(v[1] for v in known.values())
+def _known_out(known: Known) -> tuple[str, str, bytes]:
+    """A snapshot as three blobs: its paths and its digests, each joined by NULs, and its
+    stats as 64-bit ints. Marshal reads three objects instead of 60k at 10k files."""
+    values = known.values()
+    stats = array("q", chain.from_iterable(map(itemgetter(0), values)))
+    return "\0".join(known), "\0".join(map(itemgetter(1), values)), stats.tobytes()
 
 
 def _known_in(value: Any) -> Known:
-    paths, stats, digests = value
-    if not (type(paths) is type(stats) is type(digests) is tuple
-            and len(paths) == len(stats) == len(digests)
-            and set(map(type, paths)) <= {str} and set(map(type, digests)) <= {str}
-            and set(map(type, stats)) <= {tuple} and set(map(len, stats)) <= {4}
-            and set(map(type, chain.from_iterable(stats))) <= {int}):
+    paths, digests, stats = value
+    if not (type(paths) is type(digests) is str and type(stats) is bytes):
         raise TypeError("bad snapshot entry")
-    return dict(zip(paths, zip(stats, digests, strict=True), strict=True))
+    if not paths:
+        if digests or stats:
+            raise ValueError("bad snapshot entry")
+        return {}
+    path_list, digest_list = paths.split("\0"), digests.split("\0")
+    if not len(path_list) == len(digest_list) == len(stats) // 32 or len(stats) % 32:
+        raise ValueError("bad snapshot entry")
+    flat = iter(array("q", stats))
+    stat_tuples = zip(flat, flat, flat, flat, strict=True)  # one iterator: in fours
+    return dict(zip(path_list, zip(stat_tuples, digest_list, strict=True), strict=True))
 
 
 def _bytes_in(value: Any) -> bytes:
