@@ -7,6 +7,7 @@ them in (apiVersion, kind, metadata first), no timestamps; libyaml emits the tex
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -121,11 +122,12 @@ def layout(
     sources: dict[str, tuple[str, ...]] = {}
     by_dir: dict[str, list[str]] = defaultdict(list)
     dir_sources: dict[str, set[str]] = defaultdict(set)
-    for path, o in sorted(((object_path(o), o) for o in objects), key=itemgetter(0)):
+    for path, o in sorted(zip(map(object_path, objects), objects, strict=True),
+                          key=itemgetter(0)):
         items[path] = dump(o)
         sources[path] = o.sources
         by_dir[o.dir].append(path.rsplit("/", 1)[1])
-        dir_sources[o.dir] |= set(o.sources)
+        dir_sources[o.dir].update(o.sources)
     for d, names in sorted(by_dir.items()):
         kust = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -138,14 +140,15 @@ def layout(
     for a in sorted(artifacts, key=lambda a: a.path):
         items[a.path] = a.content
         sources[a.path] = a.sources
+    # most objects of a flow share one tuple of sources: sort each distinct one once
+    ordered = functools.cache(sorted)
     index = {
         "apiVersion": "mentatlab.io/v1",
         "kind": "Index",
         "compiler": {"name": "mentatctl", "version": __version__},
         "workspace": workspace,
         "files": [
-            {"path": p, "sha256": files.digest(p),
-             "sources": sorted(sources[p])}
+            {"path": p, "sha256": files.digest(p), "sources": ordered(sources[p])}
             for p in sorted(files)
         ],
         "sources": [{"path": p, "sha256": d} for p, d in sorted(source_digests.items())],
