@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISDIR
 from typing import Any
 
 try:
@@ -110,16 +111,18 @@ def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None,
             index_same = (known[INDEX][0] == stat_key(st)
                           and known[INDEX][1] == files.digest(INDEX))
     base = str(out)
+    sizes, digests = files.sizes(), {} if index_same else files.digests()
     for rel, key in _files(scan(out) if scanned is None else scanned):
         seen.add(rel)
-        if rel not in files:
+        size = sizes.get(rel)
+        if size is None:
             diff.removed.append(rel)
             continue
         prior = known.get(rel)
-        if files.size(rel) != key[0]:
+        if size != key[0]:
             same = False
         elif prior is not None and prior[0] == key:
-            same = index_same or prior[1] == files.digest(rel)
+            same = index_same or prior[1] == digests[rel]
         else:
             with open(os.path.join(base, rel), "rb") as f:
                 same = f.read() == files[rel]
@@ -139,11 +142,10 @@ def untouched(out: Path, known: Known) -> bool:
         (prior := known.get(rel)) is not None and prior[0] == key for rel, key in found)
 
 
-def _files(entries: Scan) -> Iterator[tuple[str, Stat]]:
+def _files(entries: Scan) -> list[tuple[str, Stat]]:
     """The output files of a walk: no directories, no signature files."""
-    for rel, mode, key in entries:
-        if not stat.S_ISDIR(mode) and not _is_signature(rel):
-            yield rel, key
+    return [(rel, key) for rel, mode, key in entries
+            if not S_ISDIR(mode) and not _is_signature(rel)]
 
 
 def snapshot(out: Path, paths: Iterable[str]) -> dict[str, Stat]:
@@ -314,13 +316,14 @@ def _refresh(sb: Standby, files: Files) -> Known:
     keep: Known = {}
     dirs: list[str] = []
     base = str(sb.path)
+    digests = files.digests()
     for rel, mode, key in scan(sb.path) if sb.scanned is None else sb.scanned:
-        if stat.S_ISDIR(mode):
+        if S_ISDIR(mode):
             dirs.append(os.path.join(base, rel))
             continue
         prior = sb.known.get(rel)
-        if (prior is not None and rel in files and stat.S_ISREG(mode) and prior[0] == key
-                and prior[1] == files.digest(rel)):
+        if (prior is not None and prior[0] == key and stat.S_ISREG(mode)
+                and prior[1] == digests.get(rel)):
             keep[rel] = prior
         else:
             os.unlink(os.path.join(base, rel))
@@ -337,7 +340,7 @@ def _refresh(sb: Standby, files: Files) -> Known:
             os.makedirs(os.path.join(base, d), exist_ok=True)
             made.add(d)
         st = _write(os.path.join(base, rel), files[rel])
-        written[rel] = (stat_key(st), files.digest(rel))
+        written[rel] = (stat_key(st), digests[rel])
     return written
 
 

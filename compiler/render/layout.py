@@ -92,6 +92,16 @@ class Files(Mapping[str, bytes]):
         value = self._items[rel]
         return len(value) if type(value) is bytes else value.size  # type: ignore[union-attr,arg-type]
 
+    def sizes(self) -> dict[str, int]:
+        """Every file's size (loops over 10k files then call no method per file)."""
+        return {rel: len(v) if type(v) is bytes else v.size  # type: ignore[union-attr,arg-type]
+                for rel, v in self._items.items()}
+
+    def digests(self) -> dict[str, str]:
+        """Every file's sha256, as `sizes`."""
+        return {rel: sha256_hex(v) if type(v) is bytes else v.digest  # type: ignore[union-attr,arg-type]
+                for rel, v in self._items.items()}
+
 
 def files_of(files: Mapping[str, bytes]) -> Files:
     return files if isinstance(files, Files) else Files(dict(files))
