@@ -853,7 +853,12 @@ def _atomic_write(path: str | Path, blob: bytes, made: set[str] | None = None) -
     tmp = os.path.join(parent, f".{name}.{os.getpid()}-{secrets.token_hex(4)}")
     with open(tmp, "wb") as f:
         f.write(blob)
-    os.replace(tmp, path)
+    # Renamed over nothing: ext4 flushes a file renamed over another (auto_da_alloc), 0.4
+    # ms each here, a durability the cache does not need. A reader in between sees no
+    # entry, which only costs it speed.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    os.rename(tmp, path)
 
 
 def _direct_write(path: str, blob: bytes, made: set[str] | None = None) -> None:

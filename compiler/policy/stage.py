@@ -159,12 +159,12 @@ def source_subjects(ws: Workspace) -> list[Subject]:
     digests = ws.source_digests
     for kind, doc, name in docs:
         p = doc.pos(())
-        # each document its own group: source rules have no siblings, and the policy memo
-        # then reuses outcomes per unchanged document, known by its file's digest (the
-        # parse is part of the compiler, whose fingerprint keys the memo)
+        # each file its own group: source rules have no siblings, and the policy memo then
+        # reuses outcomes per unchanged file, known by its digest (the parse is part of the
+        # compiler, whose fingerprint keys the memo)
         file_digest = digests.get(doc.file)
         out.append(Subject(kind, doc.data, doc.file, p.line, p.col, f"{kind}/{name}",
-                           f"{doc.file}#{doc.index}", doc=doc,
+                           doc.file, doc=doc,
                            digest=f"{file_digest}#{doc.index}" if file_digest else ""))
     return out
 
