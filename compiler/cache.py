@@ -13,7 +13,7 @@ shapes the output), so a stale entry is never looked up rather than invalidated:
 - `memo`: other derived values, such as one flow's part of cost.json, keyed the same way;
   `yaml`: large plain documents (kustomizations) by the digest of their data;
   `schema`: the Kubernetes schema of a kind with the definitions it reaches (`check`);
-- `policy`: rule outcomes per sibling group or source document (`PolicyMemo`);
+- `policy`: rule outcomes per sibling group or source file (`PolicyMemo`);
 - `checked`: the digests of serialised objects that passed the Kubernetes schema check,
   per schema version (an object with the same bytes passes again);
 - `snapshot`: the stat and digest of every file of an output tree and of its standby copy,
@@ -30,8 +30,8 @@ render units → output files. `.mentat/standby/` holds the standby copies of ou
 
 Entries are `marshal` data (plain dicts, lists, tuples, str, bytes, int) behind a magic
 header and the sha256 of the payload, one file each; the kinds with many small entries
-(`parse`, `policy`, `memo`, `yaml`, `schema`, `unit`) are kept as packs of a few shards per kind
-instead, read at once and a shard rewritten with only what the compile used (creating
+(`parse`, `policy`, `memo`, `yaml`, `schema`, `unit`) are kept as packs of a few shards per
+kind instead, read at once and a shard rewritten with only what the compile used (creating
 thousands of small files cost more than the compile's own work on a cold 10k-object
 workspace). A truncated, corrupted or foreign entry fails the digest or the shape check and
 is ignored (and deleted), never trusted. `marshal` executes nothing while loading (unlike
@@ -92,7 +92,7 @@ _WAIVER_MARK = WAIVER_PREFIX.encode()
 RECORDS_KEPT_S = 7 * 24 * 3600  # unused build and snapshot records, then pruned
 PRESCAN_MIN_FILES = 2000  # below, walking the trees inline costs about what the helper does
 STANDBY_DIR = ".mentat/standby"  # the second buffer of each output tree (write.Standby)
-_FORMAT = 2  # bump when an entry's layout changes
+_FORMAT = 3  # bump when an entry's layout changes
 _MAGIC = b"MENTATC1"
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
 # many small entries: a few files per kind
@@ -1017,8 +1017,9 @@ _RULE, _STATUS = itemgetter(0), itemgetter(2)  # of a remembered outcome
 
 class PolicyMemo:
     """Policy outcomes per sibling group (rendered objects of a flow in one environment ×
-    region, the same unit render caches; or one source document), keyed by the rules, the
-    workspace spec and the group's content: an unchanged flow is not evaluated again."""
+    region, the same unit render caches; or the documents of one source file), keyed by the
+    rules, the workspace spec and the group's content: an unchanged flow is not evaluated
+    again."""
 
     def __init__(self, cache: Cache) -> None:
         self._cache = cache

@@ -63,9 +63,9 @@ class Subject:
     line: int
     col: int
     name: str  # how reports name it: "Agent/summarizer@1.2.0", "prod/eu-west-1/Deployment/x"
-    group: str = ""  # sibling group (output dir and flow of rendered objects)
+    group: str = ""  # sibling group (output dir and flow of rendered objects; source file)
     doc: RawDoc | None = field(default=None, compare=False, repr=False)  # source documents
-    digest: str = ""  # of the object's content, when known without unpacking it (memo keys)
+    digest: str = ""  # names its content, when known without unpacking it (memo keys)
     waivable: bool = True  # False when the object certainly carries no waiver annotation
 
     @property
