@@ -167,7 +167,11 @@ def fmt(x: Fraction, places: int = 6) -> str:
 
 def money(x: Fraction) -> Decimal:
     """Round for display only: 4 decimals, half up."""
-    return (Decimal(x.numerator) / Decimal(x.denominator)).quantize(
+    return _money(x.numerator, x.denominator)
+
+
+def _money(numerator: int, denominator: int) -> Decimal:
+    return (Decimal(numerator) / Decimal(denominator)).quantize(
         _MONEY_PLACES, rounding=ROUND_HALF_UP
     )
 
@@ -372,8 +376,7 @@ def _money_of_sums(by_den: dict[int, int]) -> float:
     """`_money_json` of `_of_sums` without Fractions (a gcd per addition): the sum over the
     least common denominator, whose decimal quotient is the same (common factors aside)."""
     lcd = math.lcm(*by_den)
-    total = sum(n * (lcd // d) for d, n in by_den.items())
-    return float((Decimal(total) / Decimal(lcd)).quantize(_MONEY_PLACES, rounding=ROUND_HALF_UP))
+    return float(_money(sum(n * (lcd // d) for d, n in by_den.items()), lcd))
 
 
 _TOTALS: tuple[tuple[str, Callable[[Sum], str]], ...] = (
