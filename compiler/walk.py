@@ -41,7 +41,9 @@ def scan(out: Path) -> Scan:
     return found
 
 
-# The helper: `python -S -c` with the directory holding the compiler package as argv[1].
+# The helper: `python -I -S -B -c` with the directory holding the compiler package as
+# argv[1]. Isolated (-I): `-c` would put the working directory, a repository being compiled,
+# first on sys.path, where a `tempfile.py` in it would run in place of the standard one.
 _HELPER = ("import sys; sys.path.insert(0, sys.argv[1]); "
            "from compiler.walk import _helper; _helper(sys.argv[2:])")
 
@@ -62,18 +64,21 @@ class Prescan:
         self._walks: dict[str, Scan] | None = None
         self._done: Callable[[], dict[str, Scan] | None] | None = None
         package_parent = str(Path(__file__).resolve().parent.parent)
-        out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _collect)
+        out: IO[bytes] | None = None
         try:
+            out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _collect)
             pid = os.posix_spawn(
                 sys.executable,
-                [sys.executable, "-S", "-c", _HELPER, package_parent, *map(str, paths)],
-                {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                [sys.executable, "-I", "-S", "-B", "-c", _HELPER, package_parent,
+                 *map(str, paths)],
+                dict(os.environ),
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
                               (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
-        except (OSError, ValueError, AttributeError):  # no posix_spawn, or no interpreter
-            out.close()
-            return
+        except (OSError, ValueError, AttributeError):  # no temp file, posix_spawn or python
+            if out is not None:
+                out.close()
+            return  # walking inline costs only speed
         # collected when asked for, or when this is dropped unasked (no zombie, no open file)
         self._done = weakref.finalize(self, _collect, out, pid)
 

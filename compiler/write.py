@@ -210,11 +210,7 @@ def write_tree(out: Path, files: Mapping[str, bytes], diff: TreeDiff | None = No
             _copy_signatures(out, tmp, files)
             if out.exists():
                 _swap(tmp, out)  # tmp now holds the replaced tree
-                if sb is not None:
-                    shutil.rmtree(sb.path, ignore_errors=True)
-                    os.rename(tmp, sb.path)
-                else:
-                    shutil.rmtree(tmp, ignore_errors=True)
+                _retire(tmp, sb)
             else:
                 os.rename(tmp, out)
                 if sb is not None:  # it was the copy of a tree that is gone
@@ -231,12 +227,27 @@ def write_tree(out: Path, files: Mapping[str, bytes], diff: TreeDiff | None = No
 
 
 def _swap(new: Path, out: Path) -> None:
-    """Put `new` in place of `out`, leaving the replaced tree at `new`."""
+    """Put `new` in place of `out`, leaving the replaced tree at `new` (or nowhere, when
+    only that last step fails: the new tree is in place by then)."""
     if not _exchange(new, out):
-        old = new.parent / f".{new.name}.old-{secrets.token_hex(4)}"
+        old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"  # see _clean_stale
         os.rename(out, old)
         os.rename(new, out)
-        os.rename(old, new)
+        try:
+            os.rename(old, new)
+        except OSError:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _retire(replaced: Path, sb: Standby | None) -> None:
+    """The tree a swap replaced becomes the standby, or goes. The new tree is in place by
+    now: a failure here costs the standby copy, not the compile."""
+    if sb is not None:
+        shutil.rmtree(sb.path, ignore_errors=True)
+        with suppress(OSError):
+            os.rename(replaced, sb.path)
+            return
+    shutil.rmtree(replaced, ignore_errors=True)
 
 
 def _copy_signatures(out: Path, new: Path, files: Mapping[str, bytes]) -> None:

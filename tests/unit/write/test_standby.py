@@ -140,3 +140,22 @@ def test_a_failure_while_refreshing_leaves_the_output(tmp_path: Path,
     assert [d.code for d in diags] == ["M701"]
     assert read_tree(b.out) == V2
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mentat", "rendered"]
+
+
+def test_keeping_the_replaced_tree_may_fail_without_failing_the_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    b = Buffers(tmp_path)
+    b.write(V1)
+    real = os.rename
+
+    def no_standby(src: object, dst: object) -> None:
+        if str(dst) == str(b.path):
+            raise OSError(28, "No space left on device")
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(write_mod.os, "rename", no_standby)
+    sb = Standby(b.path, {})
+    assert write_tree(b.out, V2, None, sb) == []  # the new tree is in place
+    assert read_tree(b.out) == V2 and sb.written == _known(b.out, V2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mentat", "rendered"]
+    assert not b.path.exists()  # only the copy for next time is lost

@@ -55,3 +55,25 @@ def test_an_unused_prescan_leaves_no_process_or_file(tmp_path: Path) -> None:
     assert len(os.listdir("/proc/self/fd")) == before
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no child left to reap
+
+
+def test_modules_in_the_working_directory_do_not_run_in_the_helper(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repository compiled in place is untrusted: its files are not the standard library."""
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    marker = tmp_path / "ran"
+    for name in ("tempfile", "pathlib", "marshal", "weakref"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name}')\n")
+    monkeypatch.chdir(tmp_path)
+    assert sorted(Prescan([out]).walk(out) or []) == sorted(scan(out))
+    assert not marker.exists()
+
+
+def test_no_temporary_file_means_walking_inline(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_tmp() -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(walk_mod.tempfile, "TemporaryFile", no_tmp)
+    assert Prescan([tmp_path]).walk(tmp_path) is None

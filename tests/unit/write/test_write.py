@@ -73,6 +73,28 @@ def test_falls_back_to_two_renames_without_renameat2(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
 
 
+def test_the_replaced_tree_of_an_interrupted_two_rename_swap_is_cleaned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "rendered"
+    write_tree(out, TREE)
+    monkeypatch.setattr(write_mod, "_exchange", lambda a, b: False)
+    real = os.rename
+
+    def stop_after_two(src: Any, dst: Any) -> None:  # as if killed after the second rename
+        if ".old-" in str(src):
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(write_mod.os, "rename", stop_after_two)
+    assert write_tree(out, {"index.json": b"2"}) == []  # the new tree is in place: success
+    assert read_tree(out) == {"index.json": b"2"}
+    monkeypatch.undo()
+    leftover = out.parent / ".rendered.old-dead"  # what a killed compile leaves
+    leftover.mkdir()
+    assert write_tree(out, {"index.json": b"3"}) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
+
+
 def test_stale_temp_trees_of_dead_processes_are_cleaned(tmp_path: Path) -> None:
     stale = tmp_path / ".rendered.tmp-999999999-abcd"
     stale.mkdir()
