@@ -5,11 +5,12 @@ fingerprint (version, a digest of its own source code and of the libraries whose
 shapes the output), so a stale entry is never looked up rather than invalidated:
 
 - `parse`: the documents of one source file, keyed by (path, sha256 of its bytes);
-- `unit`: one flow's objects in one environment × region (kind, name, origin, the size and
-  digest of each object's YAML, the digest of its dict), keyed by the digests of the flow's
-  document, its resolved agents' documents, the workspace document, the wasm bundles it
-  references and the target (see `render.k8s`); `unittext` and `unitobj` hold the objects'
-  YAML and marshalled dicts under the same key, read only when needed;
+- `unit`: one flow's objects in one environment × region (a `_Row` each: directory, kind,
+  name, sources, origin, flow, the size and digest of its YAML, the digest of its dict,
+  whether it names a waiver), keyed by the digests of the flow's document, its resolved
+  agents' documents, the workspace document, the wasm bundles it references and the target
+  (see `render.k8s`); `unittext` and `unitobj` hold the objects' YAML and marshalled dicts
+  under the same key, read only when needed, and checked against those digests;
 - `memo`: other derived values, such as one flow's part of cost.json, keyed the same way;
   `yaml`: large plain documents (kustomizations) by the digest of their data;
   `schema`: the Kubernetes schema of a kind with the definitions it reaches (`check`);
@@ -54,7 +55,7 @@ import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain, count, repeat
@@ -97,7 +98,7 @@ _MAGIC = b"MENTATC1"
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
 # many small entries: a few files per kind
 _PACKED = frozenset({"parse", "policy", "memo", "yaml", "schema", "unit"})
-_KINDS = _PACKED | {"unit", "unittext", "unitobj", "checked", "snapshot", "build"}
+_KINDS = _PACKED | {"unittext", "unitobj", "checked", "snapshot", "build"}
 _LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema",
          "cel_expr_python.cel", "wasmtime", "croniter", "orjson", "semantic_version")
 
@@ -155,7 +156,7 @@ class Replay:
 
 @dataclass(slots=True)
 class Stats:
-    """What the cache did in one compile (for tests and `--format json` summaries)."""
+    """What the cache did in one compile (tests read it)."""
 
     hits: dict[str, int] = field(default_factory=dict)
     misses: dict[str, int] = field(default_factory=dict)
@@ -166,6 +167,10 @@ class Stats:
         table = self.hits if hit else self.misses
         with self._lock:  # the policy phases count from their threads
             table[kind] = table.get(kind, 0) + 1
+
+    def reject(self) -> None:
+        with self._lock:
+            self.rejected += 1
 
 
 class Cache:
@@ -183,14 +188,13 @@ class Cache:
         self._checked: tuple[str, set[str], list[K8sObject]] | None = None
         self._manifest_data: dict[str, Any] | None = None
         self._manifest_units: dict[Any, Any] | None = None  # its units by key, when asked
-        # the output dir whose snapshot was read intact, and that snapshot
-        self._snapshot: tuple[str, Known] | None = None
         # the build entry `save` stores: key, inputs, the rest of the outcome
         self._record: tuple[str, dict[str, str], tuple[Any, ...]] | None = None
         self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (_PACKED kinds)
         self._sound: set[str] | None = None  # unit entries of the right shape (_sound_units)
         self._discovered: Discovered | None = None  # what replay read (load reads no more)
         self._slots: dict[str, tuple[_Slot, _Slot]] = {}  # out -> its and its standby's
+        self._lost: set[str] = set()  # units whose objects' bytes could not be had
         # where the last compile wrote, and how many files (its build entry)
         self._last_output: tuple[Path, int] | None = None
         # the output tree a Prescan walks, its standby (held, when it has one), the walker
@@ -264,14 +268,14 @@ class Cache:
     def _reject(self, kind: str, key: str) -> None:
         """An entry that passed its digest but not the shape check of its reader."""
         if kind in _PACKED:
-            self.stats.rejected += 1
+            self.stats.reject()
             self._pack(kind).pop(key, None)
             self._dirty.add((kind, _shard(kind, key)))
         else:
             self._discard(self._path(kind, key))
 
     def _discard(self, path: str | Path) -> None:
-        self.stats.rejected += 1
+        self.stats.reject()
         with contextlib.suppress(OSError):
             os.unlink(path)
 
@@ -339,10 +343,10 @@ class Cache:
     def memo(self, parts: tuple[str, ...], build: Callable[[], tuple[T, list[Diagnostic]]],
              dump: Callable[[T], Any], load: Callable[[Any], T],
              kind: str = "memo") -> tuple[T, list[Diagnostic]]:
-        """A derived value (a flow's cost lines), with the diagnostics found making it, from
-        the cache or built and stored. `dump` makes it marshal data and `load` makes it back,
-        raising TypeError, ValueError or ArithmeticError for an entry of the wrong shape
-        (then ignored)."""
+        """A derived value of `kind` (one flow's part of cost.json, say), with the diagnostics
+        found making it, from the cache or built and stored. `dump` makes it marshal data and
+        `load` makes it back, raising TypeError, ValueError or ArithmeticError for an entry
+        of the wrong shape (then ignored)."""
         key = _key(kind, parts)
         value = self._get(kind, key)
         if value is not None:
@@ -365,8 +369,7 @@ class Cache:
 
         def cached(doc: dict[str, Any]) -> bytes:
             parts = (hashlib.sha256(orjson.dumps(doc)).hexdigest(),)
-            text, _ = self.memo(parts, lambda: (dump(doc), []), lambda b: b, _bytes_in, "yaml")
-            return text
+            return self._memo_bytes("yaml", parts, lambda: dump(doc))
 
         return cached
 
@@ -376,12 +379,17 @@ class Cache:
         schemas are part of the compiler's fingerprint."""
 
         def cached(version: str, api: str, kind: str) -> bytes | None:
-            found, _ = self.memo(("schema", version, api, kind),
-                                 lambda: (text(version, api, kind) or b"", []),
-                                 lambda b: b, _bytes_in, "schema")
+            found = self._memo_bytes("schema", (version, api, kind),
+                                     lambda: text(version, api, kind) or b"")
             return found or None
 
         return cached
+
+    def _memo_bytes(self, kind: str, parts: tuple[str, ...],
+                    build: Callable[[], bytes]) -> bytes:
+        """`memo` for a value that is bytes and comes with no diagnostics."""
+        value, _ = self.memo(parts, lambda: (build(), []), lambda b: b, _bytes_in, kind)
+        return value
 
     def _unit_in(self, key: str, value: Any) -> Unit:
         items, diags, classes = value
@@ -457,7 +465,7 @@ class Cache:
         self._checked = (version, known, [])
         dump = self.serialise(dump_object)
         return [o for o in objects
-                if type(o) is not _CachedObject and _digest(dump(o)) not in known]
+                if type(o) is not _CachedObject and sha256_hex(dump(o)) not in known]
 
     def passed(self, objects: list[K8sObject], version: str) -> None:
         """Every one of `objects` passed the check: `save` may store them."""
@@ -482,8 +490,9 @@ class Cache:
 
     def _manifest_current(self, sources: dict[str, str], out: Path | None) -> bool:
         m = self._read_manifest()
-        if out is not None and (self._snapshot is None or self._snapshot[0] != str(out)
-                                or not untouched(out, self._snapshot[1])):
+        slots = self._slots.get(str(out)) if out is not None else None
+        if out is not None and (slots is None or not slots[0].known
+                                or not untouched(out, slots[0].known)):
             return False  # the snapshot is missing, refused or stale: write a new one
         return (m.get("compiler") == fingerprint() and m.get("sources") == sources
                 and m.get("output") == (str(out) if out is not None else None)
@@ -492,10 +501,7 @@ class Cache:
     def output_stats(self, out: Path) -> Known:
         """The stat and sha256 of every output file under `out` as the last compile left
         it (empty when unknown: the tree is then read in full)."""
-        known = self._tree_snapshots(out)[0].known
-        if known:
-            self._snapshot = (str(out), known)
-        return known
+        return self._tree_snapshots(out)[0].known
 
     def _tree_snapshots(self, out: Path) -> tuple[_Slot, _Slot]:
         """The snapshots of the output tree `out` and of its standby. They are two slots,
@@ -563,7 +569,7 @@ class Cache:
             inputs, index_sha, out, files, diags, waivers, lines = value
             if not (type(inputs) is dict and type(out) is str and type(files) is int
                     and type(index_sha) is str and type(waivers) is list
-                    and all(type(x) is str for x in lines)):
+                    and set(map(type, chain(inputs, inputs.values(), lines))) <= {str}):
                 raise TypeError("bad build entry")
             replay = Replay(out, files, [_diag_in(t) for t in diags], waivers, list(lines))
             self._last_output = (Path(out), files)
@@ -581,6 +587,11 @@ class Cache:
                 or not untouched(Path(out), known)):
             return None  # the snapshot must list every file the compile wrote, as it is now
         self.stats.count("build", True)
+        # in use, though not written again: pruning keeps records unused for a week
+        for kind, used in (("build", key), *(("snapshot", s.key)
+                                              for s in self._tree_snapshots(Path(out)))):
+            with contextlib.suppress(OSError):
+                os.utime(self._path(kind, used))
         return replay
 
     def discovered(self) -> Discovered | None:
@@ -624,7 +635,7 @@ class Cache:
                         self._put("unit", key, value[0])
                         stored += 1
                 version, known, objects = self._checked
-                fresh = {_digest(t) for o in objects if type(o) is not _CachedObject
+                fresh = {sha256_hex(t) for o in objects if type(o) is not _CachedObject
                          and (t := self._text(o)) is not None}
                 if not fresh <= known:
                     # Keep older digests (an edit undone hits again), within a bound.
@@ -641,11 +652,7 @@ class Cache:
             for (kind, key), blob in self._pending.items():
                 _atomic_write(self._path(kind, key), blob, made)
             for kind, shard in sorted(self._dirty):  # keeping only what this compile used
-                used = self._used.get(kind, set())
-                live = {k: v for k, v in self._pack(kind).items()
-                        if k in used and _shard(kind, k) == shard}
-                path, key = self._pack_path(kind, shard)
-                _atomic_write(path, _seal(key, live), made)
+                self._write_shard(kind, shard, self._used.get(kind, set()), made)
             self._dirty.clear()
             # Pruning lists every shard: do it once enough new entries may have replaced old
             # ones, not after every small recompile.
@@ -658,6 +665,35 @@ class Cache:
             self._manifest(sources, out, files or {}, unpruned, standby)
         except OSError:
             pass  # a cache that cannot be written only costs speed
+
+    def _write_shard(self, kind: str, shard: int, keep: Container[str] | None,
+                     made: set[str] | None = None) -> None:
+        """Rewrite one shard of a packed kind with its entries in `keep` (None: all)."""
+        live = {k: v for k, v in self._pack(kind).items()
+                if _shard(kind, k) == shard and (keep is None or k in keep)}
+        path, key = self._pack_path(kind, shard)
+        _atomic_write(path, _seal(key, live), made)
+
+    def forget_lost(self) -> None:
+        """After a `LostContent`: drop from the cache on disk, at once, every unit of this
+        compile whose objects' bytes are lost (neither its YAML nor its dicts entry reads
+        back). The compile that follows runs without the cache and saves nothing; the next
+        one must rebuild those units, not lose them again one by one."""
+        if self.disabled or not self._lost:
+            return
+        for key, _, _, hit in self._units:
+            if hit and key not in self._lost and all(
+                    self._read(self._path(lazy, key), key) is None
+                    for lazy in ("unittext", "unitobj")):
+                self._lost.add(key)
+        with contextlib.suppress(OSError):
+            for key in self._lost:
+                self._reject("unit", key)
+                for lazy in ("unittext", "unitobj"):
+                    self._discard(self._path(lazy, key))
+            for shard in sorted({_shard("unit", key) for key in self._lost}):
+                self._write_shard("unit", shard, None)
+        self._lost.clear()
 
     def _manifest(self, sources: dict[str, str], out: Path | None,
                   files: Mapping[str, bytes], unpruned: int, standby: Standby | None) -> None:
@@ -836,10 +872,6 @@ def _shard(kind: str, key: str) -> int:
     return int(key[0], 16) % _shards(kind)
 
 
-def _digest(b: bytes) -> str:
-    return sha256_hex(b)
-
-
 def _seal(key: str, value: Any) -> bytes:
     """An entry: magic, the sha256 of the payload, then the payload naming its own key."""
     payload = marshal.dumps((key, value), 4)
@@ -847,7 +879,9 @@ def _seal(key: str, value: Any) -> bytes:
 
 
 def _atomic_write(path: str | Path, blob: bytes, made: set[str] | None = None) -> None:
-    """Write `blob` to `path` by rename; `made` remembers directories known to exist."""
+    """Write `blob` to `path` through a temporary file renamed into place, so a reader sees
+    the old entry, none or the new one, never part of one; `made` remembers directories
+    known to exist."""
     parent, name = os.path.split(path)
     _parent(parent, made)
     tmp = os.path.join(parent, f".{name}.{os.getpid()}-{secrets.token_hex(4)}")
@@ -898,14 +932,13 @@ def _docs_in(rel: str, value: Any) -> tuple[list[RawDoc], list[Diagnostic]]:
     return docs, [_diag_in(t) for t in raw_diags]
 
 
-_ROW = 10  # fields of an object's row in a unit entry (_Row without blobs and index)
 
 
 def _rows_ok(rows: list[Any]) -> bool:
     """Object rows of unit entries of the right shape, checked in C (map, set, zip)."""
     if not rows:
         return True
-    if set(map(type, rows)) != {tuple} or set(map(len, rows)) != {_ROW}:
+    if set(map(type, rows)) != {tuple} or set(map(len, rows)) != {_ROW_FIELDS}:
         return False
     d, kind, name, sources, origin, group, size, digest, ddigest, waives = zip(*rows, strict=True)
     if (not set(map(type, chain(d, kind, name, group, digest, ddigest))) <= {str}
@@ -934,9 +967,16 @@ class _Blobs:
         blobs = self._entries.get(kind)
         if blobs is None:
             value = self._cache._get(kind, self._key)
+            if value is not None and type(value) is not list:
+                self._cache._reject(kind, self._key)
             blobs = self._entries[kind] = value if type(value) is list else []
         blob = blobs[index] if index < len(blobs) else None
         return blob if type(blob) is bytes else None
+
+    def lost(self, what: str) -> LostContent:
+        """Neither entry has an object's bytes: the unit goes (`Cache.forget_lost`)."""
+        self._cache._lost.add(self._key)
+        return LostContent(what)
 
 
 class _Row(NamedTuple):
@@ -952,6 +992,9 @@ class _Row(NamedTuple):
     waives: bool  # its YAML names a policy waiver
     blobs: _Blobs
     index: int  # in its unit
+
+
+_ROW_FIELDS = len(_Row._fields) - 2  # stored in a unit entry: all but blobs and index
 
 
 class _CachedObject(_Row):
@@ -972,7 +1015,7 @@ class _CachedObject(_Row):
                 value = self._dict()
                 text = dump_yaml(value) if value is not None else None
                 if text is None or sha256_hex(text) != self.digest:
-                    raise LostContent(f"{self.dir}/{self.kind} {self.name}")
+                    raise blobs.lost(f"{self.dir}/{self.kind} {self.name}")
             blobs.texts[i] = text
         return text
 
@@ -985,7 +1028,8 @@ class _CachedObject(_Row):
                 loaded = marshal.loads(blob) if blob is not None else None
             except (EOFError, ValueError, TypeError):
                 loaded = None
-            if isinstance(loaded, dict):
+            # the dict its unit recorded, as its YAML is (else the YAML, checked, serves)
+            if isinstance(loaded, dict) and data_digest(loaded) == self.data_digest:
                 value = blobs.values[i] = loaded
         return value
 
@@ -999,7 +1043,7 @@ class _CachedObject(_Row):
             value = yaml.load(self.content(), Loader=getattr(yaml, "CSafeLoader",
                                                             yaml.SafeLoader))
             if not isinstance(value, dict):
-                raise LostContent(f"{self.dir}/{self.kind} {self.name}")
+                raise self.blobs.lost(f"{self.dir}/{self.kind} {self.name}")
             self.blobs.values[self.index] = value
         return value
 
@@ -1009,6 +1053,18 @@ def data_digest(data: Any) -> str:
     # hashlib, not sha256_hex: that memo keeps the bytes it hashed alive (it is for output
     # files, hashed several times), and these are throwaway (77 MB held at 10k objects)
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _outcomes_ok(value: Any) -> bool:
+    """Remembered outcomes of a group: (rule, index in the group, status, message) tuples,
+    checked in C (a 10k-object compile reads ~600 groups of them)."""
+    if type(value) is not list or not value:
+        return type(value) is list
+    if set(map(type, value)) != {tuple} or set(map(len, value)) != {4}:
+        return False
+    rules, members, statuses, messages = zip(*value, strict=True)
+    return (set(map(type, chain(rules, statuses, messages))) == {str}
+            and set(map(type, members)) == {int})
 
 
 _WAIVES, _DATA_DIGEST = attrgetter("waives"), attrgetter("data_digest")
@@ -1065,20 +1121,20 @@ class PolicyMemo:
         if set(map(type, objects)) != {_CachedObject} or any(map(_WAIVES, objects)):
             return None
         digests = list(map(_DATA_DIGEST, objects))
-        value = self._cache._get("policy", self._group_key(rules, workspace, digests))
-        if (type(value) is not list or not set(map(type, value)) <= {tuple}
-                or not set(map(len, value)) <= {4} or not set(map(_STATUS, value)) <= {"pass"}
-                or not set(map(type, rules_of := list(map(_RULE, value)))) <= {str}):
-            return None  # a violation, or an entry `get` will refuse
+        key = self._group_key(rules, workspace, digests)
+        value = self._cache._get("policy", key)
+        if not _outcomes_ok(value):
+            if value is not None:
+                self._cache._reject("policy", key)
+            return None
+        if not set(map(_STATUS, value)) <= {"pass"}:
+            return None  # a violation: evaluated (and reported) through `get`
         self._cache.stats.count("policy", True)
-        return Counter(rules_of)
+        return Counter(map(_RULE, value))
 
     def get(self, key: str) -> list[tuple[str, int, str, str]] | None:
         value = self._cache._get("policy", key)
-        ok = isinstance(value, list) and all(
-            isinstance(x, tuple) and len(x) == 4 and isinstance(x[0], str)
-            and isinstance(x[1], int) and isinstance(x[2], str) and isinstance(x[3], str)
-            for x in value)
+        ok = _outcomes_ok(value)
         if value is not None and not ok:
             self._cache._reject("policy", key)
         self._cache.stats.count("policy", ok)

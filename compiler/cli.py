@@ -189,11 +189,14 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         if replay is not None:  # nothing changed since the last compile: it stands
             _finish(fmt, check, Path(replay.output), replay.files, TreeDiff(),
                     replay.diagnostics, replay.waivers, replay.waiver_lines)
-        cache.prescan()  # the output trees are walked while the compile runs
+        if not check:  # it writes nothing: no standby to walk or hold
+            cache.prescan()  # the output trees are walked while the compile runs
     try:
         _deliver(root, _compile(root, out, fmt, cache), out, fmt, check, to_stdout, target,
                  cache)
     except LostContent:  # cache entries went missing or bad during the compile
+        if cache is not None:
+            cache.forget_lost()
         _deliver(root, _compile(root, out, fmt, None), out, fmt, check, to_stdout, target,
                  None)
 
@@ -215,13 +218,20 @@ def _deliver(root: Path, result: CompileResult, out: str | None, fmt: str, check
     if diag is not None:
         _emit(fmt, [*result.diagnostics, diag])
         _exit(1)
-    diff = diff_tree(out_dir, result.files, cache.output_stats(out_dir) if cache else None,
-                     cache.scanned(out_dir) if cache else None)
+    known = cache.output_stats(out_dir) if cache else None
+    scanned = cache.scanned(out_dir) if cache else None
+    diff = diff_tree(out_dir, result.files, known, scanned)
+    standby = cache.standby(out_dir) if cache and diff and not check else None
+    if scanned is not None and (standby is None or standby.lock is None):
+        # The helper walked the tree before the compile: enough to choose what the held
+        # standby rewrites (it replaces the whole tree), not to find nothing changed or
+        # to decide which files to link, when a file may have been edited meanwhile.
+        diff = diff_tree(out_dir, result.files, known)
+        standby = cache.standby(out_dir) if diff and not check else None
     from compiler.policy import waiver_lines, waivers_json
 
     diags = list(result.diagnostics)
     waivers, lines = waivers_json(result.policy.waivers), waiver_lines(result.policy.waivers)
-    standby = cache.standby(out_dir) if cache and diff and not check else None
     if diff and not check:
         diags += write_tree(out_dir, result.files, diff, standby)
     failed = any(d.severity == "error" for d in diags)

@@ -172,10 +172,13 @@ def test_unwritable_cache_does_not_fail_the_compile(ws: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_forged_object_dicts_fall_back_to_the_yaml_bytes(ws: Path) -> None:
+@pytest.mark.parametrize("forge", ["undecodable", "another object's dict"])
+def test_forged_object_dicts_fall_back_to_the_yaml_bytes(ws: Path, forge: str) -> None:
     for entry in _entries(ws, "unitobj"):
         key, blobs = marshal.loads(entry.read_bytes()[40:])
-        entry.write_bytes(_sealed(marshal.dumps((key, [b"\xffjunk" for _ in blobs]), 4)))
+        forged = ([b"\xffjunk" for _ in blobs] if forge == "undecodable"
+                  else blobs[1:] + blobs[:1])  # well-formed dicts, each another's
+        entry.write_bytes(_sealed(marshal.dumps((key, forged), 4)))
     args = ["compile", str(ws), "--stdout", "--target", "prod/us-east-1"]
     warm = CliRunner().invoke(main, args)
     cold = CliRunner().invoke(main, [*args, "--no-cache"])
@@ -249,7 +252,8 @@ def test_lost_yaml_of_cached_objects_never_reaches_the_output(
         ws: Path, primed: tuple[Path, dict[str, bytes]], lost: tuple[str, ...],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Without its YAML entry a cached object is dumped again from its dict; without both,
-    the compile runs again without the cache. Either way the tree is a cold compile's."""
+    the compile runs again without the cache, and the lost units are dropped from it, so the
+    next compile rebuilds them instead of losing them again. The tree is a cold compile's."""
     from compiler import pipeline
 
     caches: list[object] = []
@@ -264,32 +268,58 @@ def test_lost_yaml_of_cached_objects_never_reaches_the_output(
     assert result.exit_code == 0, result.output
     assert _tree(ws / "rendered") == primed[1]
     assert [c is None for c in caches] == ([False] if len(lost) == 1 else [False, True])
+    caches.clear()
+    shutil.rmtree(ws / "rendered")
+    result = CliRunner().invoke(main, ["compile", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert _tree(ws / "rendered") == primed[1]
+    assert [c is None for c in caches] == [False]  # healed: no second compile
 
 
-def test_records_of_other_outputs_are_pruned_after_a_week_unused(ws: Path) -> None:
+def test_records_are_pruned_after_a_week_unused_and_kept_while_used(ws: Path) -> None:
+    """Build and snapshot records of other output directories go once unused for
+    RECORDS_KEPT_S; the records a compile uses stay however old their files are (a replay
+    reads them without writing them again)."""
+    own_before = {*_entries(ws, "build"), *_entries(ws, "snapshot")}  # the original's
+    shutil.rmtree(ws / "rendered")
+    assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0  # records of its own
     old = ws / CACHE_DIR / "snapshot" / "ab" / "old-record"  # an upgrade re-keyed it
     recent = ws / CACHE_DIR / "build" / "ab" / "recent-record"  # another --out, say
     for p in (old, recent):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"record")
-    week = 7 * 24 * 3600
-    os.utime(old, (time.time() - week - 60,) * 2)
-    cache = _recompile(ws)
-    cache._prune()
+    long_ago = time.time() - cache_mod.RECORDS_KEPT_S - 60
+    own = [p for p in (*_entries(ws, "build"), *_entries(ws, "snapshot"))
+           if p not in own_before and p not in (old, recent)]
+    for p in (old, *own_before, *own):
+        os.utime(p, (long_ago, long_ago))
+    cache = Cache(ws)
+    assert cache.replay(None) is not None  # reads this output's build and snapshot records
+    Cache(ws)._prune()  # a compile of another output, say: it reads none of them
     assert not old.exists() and recent.exists()
-    assert _entries(ws, "snapshot") and _entries(ws, "build")  # this compile's own stay
+    assert not any(p.exists() for p in own_before)  # the copied workspace's, unused here
+    assert all(p.exists() for p in own) and own  # a replay counts as a use
+    for p in own:
+        os.utime(p, (long_ago, long_ago))
+    cache._prune()
+    assert all(p.exists() for p in own)  # used by the compile that prunes
 
 
 def test_forged_snapshots_are_refused_not_trusted(ws: Path,
                                                   primed: tuple[Path, dict[str, bytes]]) -> None:
     """A sealed snapshot of the wrong shape (stats cut short) is refused:
     the tree is then compared by content, and the compile writes what a cold one does."""
+    shutil.rmtree(ws / "rendered")
+    shutil.rmtree(ws / CACHE_DIR / "snapshot")  # the copied workspace's: other paths
+    assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
     forged = 0
     for entry in _entries(ws, "snapshot"):
         key, (generation, (paths, digests, stats)) = marshal.loads(entry.read_bytes()[40:])
         entry.write_bytes(_sealed(marshal.dumps(
             (key, (generation, (paths, digests, stats[:-1]))), 4)))  # a stat cut short
         forged += 1
+    cache = Cache(ws)
+    assert cache.output_stats(ws / "rendered") == {} and cache.stats.rejected == forged
     edited = ws / "rendered" / "index.json"
     edited.write_bytes(edited.read_bytes() + b" ")  # an output edited by hand is restored
     result = CliRunner().invoke(main, ["compile", str(ws)])

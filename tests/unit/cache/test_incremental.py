@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks.generate import generate
-from compiler.cache import CACHE_DIR, MANIFEST, Cache
+from compiler.cache import CACHE_DIR, MANIFEST, STANDBY_DIR, Cache
 from compiler.cli import main
 from compiler.pipeline import compile_workspace
 
@@ -211,12 +211,16 @@ def test_recompiles_with_the_trees_walked_ahead_equal_cold_ones(
     """The helper walks rendered/ and its standby while the compile runs (large trees
     only; here every tree): each recompile still writes exactly a cold compile's tree."""
     from compiler import cache as cache_mod
+    from compiler import write as write_mod
     from compiler.walk import Prescan
 
     made: list[Prescan] = []
     monkeypatch.setattr(cache_mod, "PRESCAN_MIN_FILES", 0)
     monkeypatch.setattr(cache_mod, "Prescan", lambda paths: made.append(Prescan(paths))
                         or made[-1])
+    walked_here: list[Path] = []
+    real_scan = write_mod.scan
+    monkeypatch.setattr(write_mod, "scan", lambda p: walked_here.append(p) or real_scan(p))
     assert _compile(ws)[0] == 0
     flow = _flow(ws)
     original = flow.read_text()
@@ -224,12 +228,41 @@ def test_recompiles_with_the_trees_walked_ahead_equal_cold_ones(
         flow.write_text(re.sub(r"owner: team-\d+", f"owner: walked-{i}", original))
         edited = sorted((ws / "rendered" / "crds").glob("*.yaml"))[i]
         edited.write_bytes(edited.read_bytes() + b"# edited behind our back\n")
+        walked_here.clear()
         code, out = _compile(ws, "--format", "json")
         assert code == 0, out
         changed = json.loads(out)["changed"]
         assert edited.relative_to(ws / "rendered").as_posix() in changed
+        if i:  # a standby exists and is held: the helper's walks served, none made here
+            assert walked_here == []
         assert _tree(ws / "rendered") == _cold(ws, tmp_path)
     assert len(made) == 3
+
+
+def test_an_output_file_edited_while_the_helper_walked_is_still_found(
+        ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper's walk predates the compile: when it finds nothing to write, the tree is
+    compared again as it is now (an edit made meanwhile must not be kept)."""
+    from compiler import cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "PRESCAN_MIN_FILES", 0)
+    assert _compile(ws)[0] == 0
+    flow = _flow(ws)
+    flow.write_text(flow.read_text() + "# a comment: compiled again, the same output\n")
+    edited = sorted((ws / "rendered" / "crds").glob("*.yaml"))[0]
+    real = cache_mod.Cache.scanned
+
+    def edit_after_walk(self: Cache, out: Path) -> object:
+        walk = real(self, out)
+        edited.write_bytes(edited.read_bytes() + b"# edited during the compile\n")
+        return walk
+
+    monkeypatch.setattr(cache_mod.Cache, "scanned", edit_after_walk)
+    code, out = _compile(ws, "--format", "json")
+    assert code == 0, out
+    assert edited.relative_to(ws / "rendered").as_posix() in json.loads(out)["changed"]
+    monkeypatch.undo()
+    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
 
 
 def test_the_standby_is_refreshed_from_the_snapshot_of_the_tree_it_was(
@@ -242,12 +275,18 @@ def test_the_standby_is_refreshed_from_the_snapshot_of_the_tree_it_was(
     real = write_mod._write
     monkeypatch.setattr(write_mod, "_write", lambda p, c: writes.append(p) or real(p, c))
     flow, text = _flow(ws), _flow(ws).read_text()
+    assert _compile(ws)[0] == 0  # cold: no standby yet
+    before = _tree(ws / "rendered")
     for n in range(4):
         flow.write_text(re.sub(r"owner: team-\d+", f"owner: edit-{n}", text))
         writes.clear()
         code, output = _compile(ws)
         assert code == 0, output
-        written = len(writes)
-        assert _tree(ws / "rendered") == _cold(ws, tmp_path)
-    files = len(_tree(ws / "rendered"))
-    assert 0 < written < files // 2, (written, files)  # not the whole tree again
+        written = list(writes)
+        (standby,) = [d for d in (ws / STANDBY_DIR).iterdir() if d.is_dir()]
+        assert _tree(standby) == before  # the replaced tree, kept as the standby
+        before = _tree(ws / "rendered")
+        if n:  # written into the standby: only what differs from it, every time
+            in_standby = [p for p in written if p.startswith(str(ws / STANDBY_DIR))]
+            assert 0 < len(in_standby) == len(written) < len(before) // 2, len(written)
+        assert before == _cold(ws, tmp_path)

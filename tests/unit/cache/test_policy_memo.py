@@ -40,7 +40,7 @@ def test_a_changed_flow_is_evaluated_again(make_ws) -> None:  # type: ignore[no-
     assert cache.stats.misses.get("policy")
 
 
-def test_a_no_change_compile_leaves_cached_objects_packed(make_ws) -> None:  # type: ignore[no-untyped-def]
+def test_a_no_change_compile_reads_no_cached_object_bytes(make_ws) -> None:  # type: ignore[no-untyped-def]
     root = make_ws()
     compile_with_cache(root)
     cache = Cache(root)
@@ -48,7 +48,8 @@ def test_a_no_change_compile_leaves_cached_objects_packed(make_ws) -> None:  # t
     assert result.ok and result.rendered is not None
     cached = [o for o in result.rendered.objects if type(o).__name__ == "_CachedObject"]
     assert cached and cache.stats.hits.get("policy")
-    assert not any(o.blobs.values for o in cached)  # type: ignore[attr-defined]
+    # neither their YAML nor their dicts were read: policy counted them from the memo
+    assert not any(o.blobs._entries for o in cached)  # type: ignore[attr-defined]
 
 
 def test_cost_json_is_reused_until_a_source_changes(make_ws) -> None:  # type: ignore[no-untyped-def]

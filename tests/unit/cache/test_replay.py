@@ -168,6 +168,21 @@ def test_a_damaged_record_is_ignored(ws: Path, runs: list[Path], damage: bytes) 
     assert _compile(ws).exit_code == 0 and len(runs) == 2
 
 
+def test_a_sealed_record_naming_inputs_that_are_not_paths_is_refused(
+        ws: Path, runs: list[Path]) -> None:
+    import hashlib
+    import marshal
+
+    assert _compile(ws).exit_code == 0
+    (entry,) = [p for p in (ws / CACHE_DIR / "build").rglob("*") if p.is_file()]
+    key, (inputs, *rest) = marshal.loads(entry.read_bytes()[40:])
+    payload = marshal.dumps((key, ({**inputs, 5: "x"}, *rest)), 4)
+    entry.write_bytes(b"MENTATC1" + hashlib.sha256(payload).digest() + payload)
+    result = _compile(ws)
+    assert result.exit_code == 0, result.output
+    assert len(runs) == 2  # compiled: the record was refused, not trusted or fatal
+
+
 def test_a_failed_compile_is_never_replayed(ws: Path, runs: list[Path]) -> None:
     assert _compile(ws).exit_code == 0
     flow = sorted((ws / "flows").rglob("*.yaml"))[0]
