@@ -25,13 +25,10 @@ __all__ = ["cost", "render_markdown", "render_table"]
 
 
 def _totals(report: CostReport) -> list[tuple[str, dict[str, Fraction]]]:
-    return [
-        ("environment", report.by_environment()),
-        ("region", report.by_region()),
-        ("environment/region", report.by_environment_region()),
-        ("flow", report.by_flow()),
-        ("cost center", report.by_cost_center()),
-    ]
+    return [(label, report.total_by(grouping)) for label, grouping in (
+        ("environment", "environments"), ("region", "regions"),
+        ("environment/region", "environmentRegions"), ("flow", "flows"),
+        ("cost center", "costCenters"))]
 
 
 def render_table(report: CostReport, width: int | None = None) -> str:

@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
 
 from croniter import CroniterBadDateError, croniter
 
@@ -100,6 +100,20 @@ class CostLine:
     cost_center: str = ""  # the flow's `cost-center` label, as agents report it in telemetry
 
 
+T = TypeVar("T")
+
+# The groups cost.json totals and `mentatctl cost` reports, by name in cost.json: a line's
+# group from its (environment, region, flow, node, cost center).
+GROUPINGS: dict[str, Callable[[str, str, str, str, str], str]] = {
+    "flows": lambda env, region, flow, node, center: flow,
+    "nodes": lambda env, region, flow, node, center: f"{flow}/{node}",
+    "environments": lambda env, region, flow, node, center: env,
+    "costCenters": lambda env, region, flow, node, center: center or "(none)",
+    "regions": lambda env, region, flow, node, center: region,
+    "environmentRegions": lambda env, region, flow, node, center: f"{env}/{region}",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class CostReport:
     workspace: str
@@ -107,29 +121,14 @@ class CostReport:
     lines: tuple[CostLine, ...]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
-    def _sum(self, key: Any) -> dict[str, Fraction]:
+    def total_by(self, grouping: str) -> dict[str, Fraction]:
+        """Monthly totals per group of `GROUPINGS[grouping]`, sorted."""
+        key = GROUPINGS[grouping]
         groups: dict[str, list[Fraction]] = {}
-        for line in self.lines:
-            groups.setdefault(key(line), []).append(line.monthly)
+        for c in self.lines:
+            group = key(c.environment, c.region, c.flow, c.node, c.cost_center)
+            groups.setdefault(group, []).append(c.monthly)
         return {k: _exact_sum(v) for k, v in sorted(groups.items())}
-
-    def by_flow(self) -> dict[str, Fraction]:
-        return self._sum(lambda c: c.flow)
-
-    def by_node(self) -> dict[str, Fraction]:
-        return self._sum(lambda c: f"{c.flow}/{c.node}")
-
-    def by_environment(self) -> dict[str, Fraction]:
-        return self._sum(lambda c: c.environment)
-
-    def by_region(self) -> dict[str, Fraction]:
-        return self._sum(lambda c: c.region)
-
-    def by_environment_region(self) -> dict[str, Fraction]:
-        return self._sum(lambda c: f"{c.environment}/{c.region}")
-
-    def by_cost_center(self) -> dict[str, Fraction]:
-        return self._sum(lambda c: c.cost_center or "(none)")
 
     @property
     def total(self) -> Fraction:
@@ -313,16 +312,24 @@ def flow_cost(ws: Workspace, prices: Prices, lf: LinkedFlow) -> FlowCost:
 def estimate(ws: Workspace) -> CostReport:
     """Cost per (environment, region, flow, node), from the workspace's pricing."""
     prices = Prices.of(ws.spec.pricing or {})
+    per_flow, diags = _per_flow(ws, lambda lf: flow_cost(ws, prices, lf))
+    lines = sorted((c for found in per_flow for c in found),
+                   key=lambda c: (c.environment, c.region, c.flow, c.node))
+    return CostReport(ws.spec.name, prices, tuple(lines), diags)
+
+
+def _per_flow(ws: Workspace, each: Callable[[LinkedFlow], tuple[T, list[Diagnostic]]]
+              ) -> tuple[list[T], tuple[Diagnostic, ...]]:
+    """`each` flow's cost (its lines, or its part of cost.json) with the diagnostics of them
+    all: the region overrides checked once, each warning once however many placements it
+    has."""
+    found: list[T] = []
     diags: list[Diagnostic] = list(check_region_overrides(ws))
-    lines: list[CostLine] = []
     for lf in ws.flows:
-        found, flow_diags = flow_cost(ws, prices, lf)
-        lines += found
+        value, flow_diags = each(lf)
+        found.append(value)
         diags += flow_diags
-    lines.sort(key=lambda c: (c.environment, c.region, c.flow, c.node))
-    # one warning per flow or agent, however many placements it has
-    unique = tuple(dict.fromkeys(diags))
-    return CostReport(ws.spec.name, prices, tuple(lines), unique)
+    return found, tuple(dict.fromkeys(diags))
 
 
 # A flow's part of cost.json: its lines as JSON, and per line what the totals add up
@@ -379,24 +386,14 @@ def _money_of_sums(by_den: dict[int, int]) -> float:
     return float(_money(sum(n * (lcd // d) for d, n in by_den.items()), lcd))
 
 
-_TOTALS: tuple[tuple[str, Callable[[Sum], str]], ...] = (
-    ("flows", lambda t: t[2]),
-    ("nodes", lambda t: f"{t[2]}/{t[3]}"),
-    ("environments", lambda t: t[0]),
-    ("costCenters", lambda t: t[4] or "(none)"),
-    ("regions", lambda t: t[1]),
-    ("environmentRegions", lambda t: f"{t[0]}/{t[1]}"),
-)
-
-
 def _document(workspace: str, prices: Prices, rows: list[tuple[dict[str, Any], Sum]]) -> bytes:
     """cost.json from its lines, sorted by environment, region, flow and node."""
     rows = sorted(rows, key=lambda r: r[1][:4])
     totals: dict[str, Any] = {}
-    for name, key in _TOTALS:
+    for name, key in GROUPINGS.items():
         groups: dict[str, dict[int, int]] = {}
         for _, t in rows:
-            by_den = groups.setdefault(key(t), {})
+            by_den = groups.setdefault(key(*t[:5]), {})
             by_den[t[6]] = by_den.get(t[6], 0) + t[5]
         totals[name] = {k: _money_of_sums(v) for k, v in groups.items()}
     everything: dict[int, int] = {}
@@ -447,22 +444,19 @@ def render_cost(inp: RenderInput) -> Rendered:
         lines, diags = flow_cost(ws, prices, lf)
         return _part(lines), diags
 
-    diags: list[Diagnostic] = list(check_region_overrides(ws))
-    rows: list[tuple[dict[str, Any], Sum]] = []
-    for lf in ws.flows:
+    def part(lf: LinkedFlow) -> tuple[Part, list[Diagnostic]]:
         if cache is None:
-            (json_lines, sums), found = build(lf)
-        else:
-            # a flow's cost reads the workspace (prices, environments, overrides), the flow
-            # and the agents it resolved to
-            docs = [ws.spec.doc, lf.flow.doc, *(n.agent.doc for n in lf.nodes)]
-            parts = ("cost", *(f"{d.file}#{d.index}@{digests.get(d.file, '')}" for d in docs),
-                     *(n.agent.key for n in lf.nodes))
-            (json_lines, sums), found = cache.memo(parts, lambda lf=lf: build(lf),
-                                                   lambda part: part, _part_in)
-        rows += zip(json_lines, sums, strict=True)
-        diags += found
+            return build(lf)
+        # a flow's cost reads the workspace (prices, environments, overrides), the flow and
+        # the agents it resolved to
+        docs = [ws.spec.doc, lf.flow.doc, *(n.agent.doc for n in lf.nodes)]
+        parts = ("cost", *(f"{d.file}#{d.index}@{digests.get(d.file, '')}" for d in docs),
+                 *(n.agent.key for n in lf.nodes))
+        return cache.memo(parts, lambda: build(lf), lambda p: p, _part_in)
+
+    parts, diags = _per_flow(ws, part)
+    rows = [row for json_lines, sums in parts for row in zip(json_lines, sums, strict=True)]
     out.artifacts.append(Artifact(COST_FILE, _document(ws.spec.name, prices, rows),
                                   tuple(sources)))
-    out.diagnostics += tuple(dict.fromkeys(diags))  # once per flow or agent, as `estimate`
+    out.diagnostics += diags
     return out

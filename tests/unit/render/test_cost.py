@@ -174,13 +174,13 @@ def test_environment_overrides_regions_and_sums(build):
     # staging: 1; prod us-east-1: override 3; prod eu-west-1: ceil(3 * 0.5) = 2
     assert replicas == {("staging", "eu-west-1"): 1, ("prod", "us-east-1"): 3,
                         ("prod", "eu-west-1"): 2}
-    assert report.by_environment() == {"prod": Fraction("127.75"), "staging": Fraction("25.55")}
-    assert report.by_region() == {"eu-west-1": Fraction("76.65"), "us-east-1": Fraction("76.65")}
-    assert report.by_environment_region() == {
+    assert report.total_by("environments") == {"prod": Fraction("127.75"), "staging": Fraction("25.55")}
+    assert report.total_by("regions") == {"eu-west-1": Fraction("76.65"), "us-east-1": Fraction("76.65")}
+    assert report.total_by("environmentRegions") == {
         "prod/eu-west-1": Fraction("51.1"), "prod/us-east-1": Fraction("76.65"),
         "staging/eu-west-1": Fraction("25.55")}
-    assert report.total == Fraction("153.3") == sum(report.by_region().values())
-    assert report.by_flow() == {"svc@1.0.0": Fraction("153.3")}
+    assert report.total == Fraction("153.3") == sum(report.total_by("regions").values())
+    assert report.total_by("flows") == {"svc@1.0.0": Fraction("153.3")}
     assert report.only("staging").total == Fraction("25.55")
 
 
@@ -197,7 +197,7 @@ def test_flow_regions_restrict_and_exact_region_override_wins(build):
     assert lines["h"].replicas == 2          # ceil(4 * 0.5)
     # h: 0.25 * 0.031 + 0.5 * 0.004 = 0.00975 /h * 2 * 730 = 14.235
     assert lines["h"].monthly == Fraction("14.235")
-    assert report.by_node() == {"svc@1.0.0/h": Fraction("14.235"),
+    assert report.total_by("nodes") == {"svc@1.0.0/h": Fraction("14.235"),
                                 "svc@1.0.0/w": Fraction("25.55")}
 
 
@@ -267,7 +267,7 @@ def test_per_environment_resource_override(build):
     assert cpu == {("staging", "eu-west-1"): 1, ("prod", "us-east-1"): 2,
                    ("prod", "eu-west-1"): 2}
     # prod: (2 * 0.031 + 1 * 0.004) * 730 = 48.18 per region; memory kept from the agent
-    assert report.by_environment() == {"prod": Fraction("96.36"), "staging": Fraction("25.55")}
+    assert report.total_by("environments") == {"prod": Fraction("96.36"), "staging": Fraction("25.55")}
 
 
 def test_replica_factor_rounding_and_zero(build):
@@ -292,7 +292,7 @@ def test_totals_by_cost_center(build):
     misc = build.flow("misc", [("w", a, 1)])
     report = estimate(build.workspace([STAGING], (news, chat, misc), pricing=PRICING))
     # 25.55 per replica-month: cc-1 has 3 replicas, misc 1
-    assert report.by_cost_center() == {"(none)": Fraction("25.55"), "cc-1": Fraction("76.65")}
+    assert report.total_by("costCenters") == {"(none)": Fraction("25.55"), "cc-1": Fraction("76.65")}
     assert json.loads(cost_json(report))["totals"]["costCenters"] == {"(none)": 25.55,
                                                                      "cc-1": 76.65}
 
