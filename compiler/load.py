@@ -389,6 +389,7 @@ class Discovered:
 
     found: LoadResult
     contents: dict[str, bytes]
+    digests: dict[str, str]  # of the contents
 
 
 def load(
@@ -401,19 +402,21 @@ def load(
     `parse` is `parse_yaml` or a memoised version of it (compiler/cache.py); `discovered`,
     what `input_digests` found and read just before, for the same `root` and `output`."""
     if discovered is not None and discovered.found.root == root.resolve():
-        result, contents = discovered.found, discovered.contents
+        result, contents, known = discovered.found, discovered.contents, discovered.digests
     else:
-        result, contents = discover(root, output), {}
+        result, contents, known = discover(root, output), {}, {}
     dirs: dict[str, Path] = {}
     for rel in result.files:
         content = contents.get(rel)
-        if content is None:
+        if content is not None:
+            result.digests[rel] = known[rel]
+        else:
             content, err = read_source(result.root, rel, dirs)
             if err:
                 result.diagnostics.append(err)
                 continue
-        assert content is not None
-        result.digests[rel] = hashlib.sha256(content).hexdigest()
+            assert content is not None
+            result.digests[rel] = hashlib.sha256(content).hexdigest()
         docs, diags = parse(rel, content)
         result.docs += docs
         result.diagnostics += diags
@@ -488,4 +491,4 @@ def input_digests(root: Path, output: str | None, extra: Iterable[str]
         digests[rel] = hashlib.sha256(content).hexdigest()
         contents[rel] = content
     return digests, Path(output) if output is not None else output_dir(
-        found.root, spec.get("output")), Discovered(found, contents)
+        found.root, spec.get("output")), Discovered(found, contents, digests)

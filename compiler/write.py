@@ -137,7 +137,7 @@ def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None,
 def untouched(out: Path, known: Known) -> bool:
     """Whether the tree under `out` holds exactly the files of the snapshot `known`, each
     with the stat it had then (so with the content the snapshot hashed)."""
-    found = list(_files(scan(out)))
+    found = _files(scan(out))
     return len(found) == len(known) and all(
         (prior := known.get(rel)) is not None and prior[0] == key for rel, key in found)
 

@@ -85,22 +85,19 @@ class Files(Mapping[str, bytes]):
         return rel in self._items
 
     def digest(self, rel: str) -> str:
-        value = self._items[rel]
-        return sha256_hex(value) if type(value) is bytes else value.digest  # type: ignore[union-attr,arg-type]
-
-    def size(self, rel: str) -> int:
-        value = self._items[rel]
-        return len(value) if type(value) is bytes else value.size  # type: ignore[union-attr,arg-type]
-
-    def sizes(self) -> dict[str, int]:
-        """Every file's size (loops over 10k files then call no method per file)."""
-        return {rel: len(v) if type(v) is bytes else v.size  # type: ignore[union-attr,arg-type]
-                for rel, v in self._items.items()}
+        return _digest(self._items[rel])
 
     def digests(self) -> dict[str, str]:
-        """Every file's sha256, as `sizes`."""
-        return {rel: sha256_hex(v) if type(v) is bytes else v.digest  # type: ignore[union-attr,arg-type]
+        """Every file's sha256 (for loops over every file)."""
+        return {rel: _digest(v) for rel, v in self._items.items()}
+
+    def sizes(self) -> dict[str, int]:
+        return {rel: len(v) if type(v) is bytes else v.size  # type: ignore[union-attr]
                 for rel, v in self._items.items()}
+
+
+def _digest(value: bytes | Deferred) -> str:
+    return sha256_hex(value) if type(value) is bytes else value.digest  # type: ignore[union-attr,arg-type]
 
 
 def files_of(files: Mapping[str, bytes]) -> Files:
