@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import shutil
@@ -15,15 +14,12 @@ from click.testing import CliRunner
 
 from benchmarks.generate import generate
 from compiler import cache as cache_mod
-from compiler.cache import _MAGIC, CACHE_DIR, MANIFEST, Cache
+from compiler.cache import CACHE_DIR, MANIFEST, Cache
 from compiler.cli import main
 from compiler.model.raw import RawDoc
 from compiler.pipeline import compile_workspace
-
-
-def _tree(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file()}
+from tests.unit.cache.cachekit import sealed
+from tests.unit.write.treekit import tree_of
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +28,7 @@ def primed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, by
     root = tmp_path_factory.mktemp("primed") / "ws"
     generate(150, root, seed=5)
     assert CliRunner().invoke(main, ["compile", str(root)]).exit_code == 0
-    return root, _tree(root / "rendered")
+    return root, tree_of(root / "rendered")
 
 
 @pytest.fixture
@@ -58,20 +54,15 @@ def _flip(blob: bytes) -> bytes:
     return blob[:i] + bytes([blob[i] ^ 0xFF]) + blob[i + 1:]
 
 
-def _sealed(payload: bytes) -> bytes:
-    """An entry with a valid digest around `payload`: only the shape check can refuse it."""
-    return _MAGIC + hashlib.sha256(payload).digest() + payload
-
-
 CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
     "truncated": lambda b: b[: len(b) // 2],
     "empty": lambda b: b"",
     "bit flip": _flip,
     "wrong magic": lambda b: b"NOTMENTA" + b[8:],
-    "bad marshal, valid digest": lambda b: _sealed(b"\xff\x00garbage"),
-    "json instead of marshal": lambda b: _sealed(b'{"not": "marshal"}'),
-    "wrong shape, valid digest": lambda b: _sealed(marshal.dumps(("other-key", [1, 2, 3]))),
-    "right key, wrong value shape": lambda b: _sealed(
+    "bad marshal, valid digest": lambda b: sealed(b"\xff\x00garbage"),
+    "json instead of marshal": lambda b: sealed(b'{"not": "marshal"}'),
+    "wrong shape, valid digest": lambda b: sealed(marshal.dumps(("other-key", [1, 2, 3]))),
+    "right key, wrong value shape": lambda b: sealed(
         marshal.dumps((marshal.loads(b[40:])[0], ([("x",)], [], [])))),
 }
 
@@ -93,7 +84,7 @@ def test_corrupt_entries_are_ignored(ws: Path, primed: tuple[Path, dict[str, byt
     shutil.rmtree(ws / "rendered")
     result = CliRunner().invoke(main, ["compile", str(ws)])
     assert result.exit_code == 0, result.output
-    assert _tree(ws / "rendered") == primed[1]
+    assert tree_of(ws / "rendered") == primed[1]
 
 
 @pytest.mark.parametrize("field, bad", [(6, "597"), (4, ("f.yaml", 1)), (3, ["a.yaml"]),
@@ -107,13 +98,13 @@ def test_one_unit_of_the_wrong_shape_in_a_sound_pack_is_rebuilt(
     row = list(items[0])
     row[field] = bad  # a size as text, a short origin, sources as a list, ...
     units[victim] = ([tuple(row), *items[1:]], diags, classes)
-    shard.write_bytes(_sealed(marshal.dumps((key, units))))
+    shard.write_bytes(sealed(marshal.dumps((key, units))))
     cache = _recompile(ws)
     assert cache.stats.rejected == 1 and cache.stats.misses["unit"] == 1
     assert cache.stats.hits["unit"] > 1
     shutil.rmtree(ws / "rendered")
     assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
-    assert _tree(ws / "rendered") == primed[1]
+    assert tree_of(ws / "rendered") == primed[1]
 
 
 def test_positions_of_the_wrong_shape_are_ignored_where_read(
@@ -123,13 +114,13 @@ def test_positions_of_the_wrong_shape_are_ignored_where_read(
         for k, (docs, diags) in entries.items():
             entries[k] = ([(i, data, {p: ("x", None) for p in pos}, {(): (1,)})
                            for i, data, pos, _ in docs], diags)
-        shard.write_bytes(_sealed(marshal.dumps((key, entries))))
+        shard.write_bytes(sealed(marshal.dumps((key, entries))))
     cache = _recompile(ws)
     assert cache.stats.hits["parse"] and not cache.stats.rejected
     assert RawDoc("f.yaml", 0, {}, {("a",): ("x", None)}, {(): (1,)}).pos(("a",)) == (1, 1)
     shutil.rmtree(ws / "rendered")
     assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
-    assert _tree(ws / "rendered") == primed[1]
+    assert tree_of(ws / "rendered") == primed[1]
 
 
 def test_entry_moved_under_another_key_is_refused(ws: Path) -> None:
@@ -155,7 +146,7 @@ def test_corrupt_manifest_only_costs_a_full_tree_read(
         (ws / MANIFEST).write_bytes(junk)
         result = CliRunner().invoke(main, ["compile", str(ws), "--check"])
         assert result.exit_code == 0, result.output
-    assert _tree(ws / "rendered") == primed[1]
+    assert tree_of(ws / "rendered") == primed[1]
 
 
 def test_lying_stat_snapshot_is_not_trusted_for_changed_sizes(ws: Path) -> None:
@@ -178,7 +169,7 @@ def test_forged_object_dicts_fall_back_to_the_yaml_bytes(ws: Path, forge: str) -
         key, blobs = marshal.loads(entry.read_bytes()[40:])
         forged = ([b"\xffjunk" for _ in blobs] if forge == "undecodable"
                   else blobs[1:] + blobs[:1])  # well-formed dicts, each another's
-        entry.write_bytes(_sealed(marshal.dumps((key, forged), 4)))
+        entry.write_bytes(sealed(marshal.dumps((key, forged), 4)))
     args = ["compile", str(ws), "--stdout", "--target", "prod/us-east-1"]
     warm = CliRunner().invoke(main, args)
     cold = CliRunner().invoke(main, [*args, "--no-cache"])
@@ -212,12 +203,12 @@ def test_forged_cost_lines_with_a_zero_denominator_are_refused(
             first[6] = 0  # the monthly cost's denominator
             pack[k] = ((json_lines, [tuple(first), *sums[1:]]), diags)
             forged += 1
-        entry.write_bytes(_sealed(marshal.dumps((key, pack), 4)))
+        entry.write_bytes(sealed(marshal.dumps((key, pack), 4)))
     cache = _recompile(ws)
     assert forged and cache.stats.rejected == forged and "memo" not in cache.stats.hits
     shutil.rmtree(ws / "rendered")
     assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
-    assert _tree(ws / "rendered") == primed[1]
+    assert tree_of(ws / "rendered") == primed[1]
 
 
 def test_pruning_removes_what_older_compilers_left(ws: Path) -> None:
@@ -244,7 +235,7 @@ def test_objects_load_back_from_their_yaml_without_their_dicts(
     assert cache.stats.hits.get("unit") and cache.stats.misses.get("policy")
     shutil.rmtree(ws / "rendered")
     assert CliRunner().invoke(main, ["compile", str(ws)]).exit_code == 0
-    assert _tree(ws / "rendered") == primed[1]
+    assert tree_of(ws / "rendered") == primed[1]
 
 
 @pytest.mark.parametrize("lost", [("unittext",), ("unittext", "unitobj")])
@@ -266,13 +257,13 @@ def test_lost_yaml_of_cached_objects_never_reaches_the_output(
     shutil.rmtree(ws / "rendered")  # every file must be written, so every YAML is needed
     result = CliRunner().invoke(main, ["compile", str(ws)])
     assert result.exit_code == 0, result.output
-    assert _tree(ws / "rendered") == primed[1]
+    assert tree_of(ws / "rendered") == primed[1]
     assert [c is None for c in caches] == ([False] if len(lost) == 1 else [False, True])
     caches.clear()
     shutil.rmtree(ws / "rendered")
     result = CliRunner().invoke(main, ["compile", str(ws)])
     assert result.exit_code == 0, result.output
-    assert _tree(ws / "rendered") == primed[1]
+    assert tree_of(ws / "rendered") == primed[1]
     assert [c is None for c in caches] == [False]  # healed: no second compile
 
 
@@ -315,7 +306,7 @@ def test_forged_snapshots_are_refused_not_trusted(ws: Path,
     forged = 0
     for entry in _entries(ws, "snapshot"):
         key, (generation, (paths, digests, stats)) = marshal.loads(entry.read_bytes()[40:])
-        entry.write_bytes(_sealed(marshal.dumps(
+        entry.write_bytes(sealed(marshal.dumps(
             (key, (generation, (paths, digests, stats[:-1]))), 4)))  # a stat cut short
         forged += 1
     cache = Cache(ws)
@@ -324,4 +315,4 @@ def test_forged_snapshots_are_refused_not_trusted(ws: Path,
     edited.write_bytes(edited.read_bytes() + b" ")  # an output edited by hand is restored
     result = CliRunner().invoke(main, ["compile", str(ws)])
     assert result.exit_code == 0, result.output
-    assert forged and _tree(ws / "rendered") == primed[1]
+    assert forged and tree_of(ws / "rendered") == primed[1]

@@ -14,11 +14,7 @@ from benchmarks.generate import generate
 from compiler.cache import CACHE_DIR, MANIFEST, STANDBY_DIR, Cache
 from compiler.cli import main
 from compiler.pipeline import compile_workspace
-
-
-def _tree(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file()}
+from tests.unit.write.treekit import tree_of
 
 
 def _compile(ws: Path, *args: str) -> tuple[int, str]:
@@ -32,7 +28,7 @@ def _cold(ws: Path, tmp: Path) -> dict[str, bytes]:
     shutil.rmtree(out, ignore_errors=True)
     code, output = _compile(ws, "--no-cache", "--out", str(out))
     assert code == 0, output
-    return _tree(out)
+    return tree_of(out)
 
 
 @pytest.fixture
@@ -57,31 +53,31 @@ def _stats(ws: Path) -> Cache:
 def test_warm_compiles_are_byte_identical_to_cold_ones(ws: Path, tmp_path: Path) -> None:
     code, out = _compile(ws)
     assert code == 0, out
-    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+    assert tree_of(ws / "rendered") == _cold(ws, tmp_path)
     assert (ws / MANIFEST).is_file() and (ws / CACHE_DIR / "unit").is_dir()
 
     code, out = _compile(ws)  # no change
     assert code == 0 and "up to date" in out
-    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+    assert tree_of(ws / "rendered") == _cold(ws, tmp_path)
 
     flow = _flow(ws)
     flow.write_text(re.sub(r"owner: team-\d+", "owner: changed", flow.read_text()))
     code, out = _compile(ws)
     assert code == 0, out
-    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+    assert tree_of(ws / "rendered") == _cold(ws, tmp_path)
 
     agents = ws / "flows" / "agents" / "agents-0000.yaml"
     agents.write_text(agents.read_text().replace("value: info", "value: debug"))
     code, out = _compile(ws)
     assert code == 0, out
-    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+    assert tree_of(ws / "rendered") == _cold(ws, tmp_path)
 
     mentat = ws / "mentat.yaml"
     mentat.write_text(mentat.read_text().replace("ratio: 0.1", "ratio: 0.2")
                       .replace("bench-media", "other-bucket"))
     code, out = _compile(ws)
     assert code == 0, out
-    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+    assert tree_of(ws / "rendered") == _cold(ws, tmp_path)
 
 
 def test_each_kind_of_change_invalidates_exactly_what_depends_on_it(ws: Path) -> None:
@@ -235,7 +231,7 @@ def test_recompiles_with_the_trees_walked_ahead_equal_cold_ones(
         assert edited.relative_to(ws / "rendered").as_posix() in changed
         if i:  # a standby exists and is held: the helper's walks served, none made here
             assert walked_here == []
-        assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+        assert tree_of(ws / "rendered") == _cold(ws, tmp_path)
     assert len(made) == 3
 
 
@@ -262,7 +258,7 @@ def test_an_output_file_edited_while_the_helper_walked_is_still_found(
     assert code == 0, out
     assert edited.relative_to(ws / "rendered").as_posix() in json.loads(out)["changed"]
     monkeypatch.undo()
-    assert _tree(ws / "rendered") == _cold(ws, tmp_path)
+    assert tree_of(ws / "rendered") == _cold(ws, tmp_path)
 
 
 def test_the_standby_is_refreshed_from_the_snapshot_of_the_tree_it_was(
@@ -276,7 +272,7 @@ def test_the_standby_is_refreshed_from_the_snapshot_of_the_tree_it_was(
     monkeypatch.setattr(write_mod, "_write", lambda p, c: writes.append(p) or real(p, c))
     flow, text = _flow(ws), _flow(ws).read_text()
     assert _compile(ws)[0] == 0  # cold: no standby yet
-    before = _tree(ws / "rendered")
+    before = tree_of(ws / "rendered")
     for n in range(4):
         flow.write_text(re.sub(r"owner: team-\d+", f"owner: edit-{n}", text))
         writes.clear()
@@ -284,8 +280,8 @@ def test_the_standby_is_refreshed_from_the_snapshot_of_the_tree_it_was(
         assert code == 0, output
         written = list(writes)
         (standby,) = [d for d in (ws / STANDBY_DIR).iterdir() if d.is_dir()]
-        assert _tree(standby) == before  # the replaced tree, kept as the standby
-        before = _tree(ws / "rendered")
+        assert tree_of(standby) == before  # the replaced tree, kept as the standby
+        before = tree_of(ws / "rendered")
         if n:  # written into the standby: only what differs from it, every time
             in_standby = [p for p in written if p.startswith(str(ws / STANDBY_DIR))]
             assert 0 < len(in_standby) == len(written) < len(before) // 2, len(written)

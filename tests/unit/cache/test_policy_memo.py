@@ -71,7 +71,7 @@ def test_cost_json_is_reused_until_a_source_changes(make_ws) -> None:  # type: i
 
 
 def test_tallies_and_waivers_from_the_memo_equal_cold_ones(make_ws) -> None:  # type: ignore[no-untyped-def]
-    from tests.unit.policy.test_stage import waived_workspace
+    from tests.unit.policy.policykit import waived_workspace
 
     root = waived_workspace(make_ws)
     cold = compile_workspace(root)

@@ -18,7 +18,8 @@ from compiler import pipeline
 from compiler.cache import CACHE_DIR
 from compiler.cli import main
 from tests.conftest import REPO
-from tests.unit.policy.test_stage import team_rule
+from tests.unit.policy.policykit import team_rule
+from tests.unit.write.treekit import tree_of
 
 WARN = team_rule("prefer-gpu", "[Agent]", "has(object.spec.resources.gpu)", "warning")
 WAIVED = "mentatlab.io/waive-prefer-gpu: \"CPU is fast enough\"\n"
@@ -60,17 +61,12 @@ def _compile(ws: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["compile", str(ws), *args])
 
 
-def _tree(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file()}
-
-
 def test_an_unchanged_workspace_is_replayed_with_the_same_report(ws: Path,
                                                                  runs: list[Path]) -> None:
     first, first_json = _compile(ws), _compile(ws, "--format", "json", "--no-cache")
     assert first.exit_code == 0 and len(runs) == 2
     assert "warning[M400]" in first.stderr and "waived prefer-gpu" in first.stderr
-    tree = _tree(ws / "rendered")
+    tree = tree_of(ws / "rendered")
     for fmt in ("text", "json", "github"):
         full = _compile(ws, "--format", fmt, "--no-cache")
         again = _compile(ws, "--format", fmt)
@@ -81,7 +77,7 @@ def test_an_unchanged_workspace_is_replayed_with_the_same_report(ws: Path,
     assert payload["waivers"] and payload["diagnostics"]
     check = _compile(ws, "--check")
     assert check.exit_code == 0 and "is up to date" in check.stderr and len(runs) == 5
-    assert _tree(ws / "rendered") == tree
+    assert tree_of(ws / "rendered") == tree
 
 
 def _edit(path: str, change: Callable[[str], str]) -> Callable[[Path], None]:
@@ -129,7 +125,7 @@ def test_any_change_compiles_again(ws: Path, runs: list[Path], tmp_path: Path,
     assert len(runs) == 2, f"{change}: the compile was replayed"
     cold = tmp_path / "cold"
     assert _compile(ws, "--no-cache", "--out", str(cold)).exit_code == 0
-    assert _tree(ws / "rendered") == _tree(cold)
+    assert tree_of(ws / "rendered") == tree_of(cold)
     assert _compile(ws).exit_code == 0 and len(runs) == 3  # then replayed again
 
 
@@ -148,7 +144,7 @@ def test_each_output_directory_has_its_own_record(ws: Path, runs: list[Path],
     assert len(runs) == 2
     assert _compile(ws).exit_code == 0 and _compile(ws, "--out", str(other)).exit_code == 0
     assert len(runs) == 2
-    assert _tree(other) == _tree(ws / "rendered")
+    assert tree_of(other) == tree_of(ws / "rendered")
 
 
 def test_a_copied_workspace_does_not_replay_the_original(ws: Path, runs: list[Path],
@@ -157,7 +153,7 @@ def test_a_copied_workspace_does_not_replay_the_original(ws: Path, runs: list[Pa
     copy = tmp_path / "copy"
     shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("rendered"))
     assert _compile(copy).exit_code == 0 and len(runs) == 2
-    assert _tree(copy / "rendered") == _tree(ws / "rendered")
+    assert tree_of(copy / "rendered") == tree_of(ws / "rendered")
 
 
 @pytest.mark.parametrize("damage", [b"", b"MENTATC1" + bytes(32) + b"junk"])
@@ -170,14 +166,14 @@ def test_a_damaged_record_is_ignored(ws: Path, runs: list[Path], damage: bytes) 
 
 def test_a_sealed_record_naming_inputs_that_are_not_paths_is_refused(
         ws: Path, runs: list[Path]) -> None:
-    import hashlib
     import marshal
+
+    from tests.unit.cache.cachekit import sealed
 
     assert _compile(ws).exit_code == 0
     (entry,) = [p for p in (ws / CACHE_DIR / "build").rglob("*") if p.is_file()]
     key, (inputs, *rest) = marshal.loads(entry.read_bytes()[40:])
-    payload = marshal.dumps((key, ({**inputs, 5: "x"}, *rest)), 4)
-    entry.write_bytes(b"MENTATC1" + hashlib.sha256(payload).digest() + payload)
+    entry.write_bytes(sealed(marshal.dumps((key, ({**inputs, 5: "x"}, *rest)), 4)))
     result = _compile(ws)
     assert result.exit_code == 0, result.output
     assert len(runs) == 2  # compiled: the record was refused, not trusted or fatal

@@ -8,16 +8,8 @@ from typing import Any
 
 from compiler.diagnostics import Severity
 from compiler.pipeline import compile_workspace
-from tests.conftest import AGENTS, FLOW, WORKSPACE
-
-POLICIES = WORKSPACE + "  policies: [team-policies/]\n"
-
-
-def team_rule(rid: str, kinds: str, expression: str, severity: str = "error") -> str:
-    return ("apiVersion: mentatlab.io/v1\nkind: PolicyRule\n"
-            f"metadata: {{name: {rid}}}\nspec:\n  description: team rule {rid}\n"
-            f"  severity: {severity}\n  match: {{kinds: {kinds}}}\n"
-            f"  expression: \"{expression}\"\n  message: {rid} says no\n")
+from tests.conftest import AGENTS, FLOW
+from tests.unit.policy.policykit import POLICIES, team_rule, waived_workspace
 
 
 def codes(result: Any) -> list[str]:
@@ -80,15 +72,6 @@ def test_a_waiver_with_a_reason_suppresses_and_is_listed(make_ws: Any) -> None:
     assert (w.rule, w.object, w.file, w.waiver) == (
         "prefer-gpu", "Agent/summarizer@1.2.0", "flows/agents.yaml",
         "CPU inference is fast enough (PERF-12)")
-
-
-def waived_workspace(make_ws: Any) -> Any:
-    """A team rule every Deployment breaks, waived by the flow's annotation."""
-    rule = team_rule("three-replicas", "[Deployment]", "object.spec.replicas >= 3")
-    flow = FLOW.replace("labels: {owner: test-team}",
-                        "labels: {owner: test-team},\n  annotations: "
-                        "{mentatlab.io/waive-three-replicas: \"two are enough here\"}")
-    return make_ws({"team-policies/r.yaml": rule}, workspace=POLICIES, flow=flow)
 
 
 def test_waivers_reach_rendered_objects_and_the_report(make_ws: Any) -> None:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
-from compiler.write import diff_tree, snapshot, write_tree
-
-
-def _known(out: Path, files: dict[str, bytes]) -> dict[str, tuple[tuple[int, int, int, int], str]]:
-    snap = snapshot(out, files)
-    return {p: (st, hashlib.sha256(files[p]).hexdigest()) for p, st in snap.items()}
+from compiler.write import diff_tree, write_tree
+from tests.unit.write.treekit import known_of
 
 
 def _files() -> dict[str, bytes]:
@@ -23,7 +18,7 @@ def test_snapshot_diff_equals_full_diff(tmp_path: Path) -> None:
     out = tmp_path / "out"
     files = _files()
     assert not write_tree(out, files)
-    known = _known(out, files)
+    known = known_of(out, files)
     assert not diff_tree(out, files, known)
 
     new = {**files, "a/x.yaml": b"x: 9\n", "c/new.yaml": b"n: 1\n", "index.json": b'{"i": 2}\n'}
@@ -38,7 +33,7 @@ def test_same_size_edit_with_new_mtime_is_seen(tmp_path: Path) -> None:
     out = tmp_path / "out"
     files = _files()
     assert not write_tree(out, files)
-    known = _known(out, files)
+    known = known_of(out, files)
     target = out / "a" / "y.yaml"
     target.write_bytes(b"y: 7\n")  # same size, same inode: only the times change
     st = target.stat()
@@ -50,7 +45,7 @@ def test_replaced_index_defeats_the_shortcut(tmp_path: Path) -> None:
     out = tmp_path / "out"
     files = _files()
     assert not write_tree(out, files)
-    known = _known(out, files)
+    known = known_of(out, files)
     (out / "index.json").write_bytes(b'{"i": 1}\n')  # same bytes, but a new stat
     (out / "a" / "x.yaml").write_bytes(b"x: 5\n")
     assert diff_tree(out, files, known).changed == ["a/x.yaml"]

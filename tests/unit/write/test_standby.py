@@ -8,16 +8,12 @@ from pathlib import Path
 import pytest
 
 from compiler import write as write_mod
-from compiler.digest import sha256_hex
-from compiler.write import Known, Standby, read_tree, snapshot, write_tree
+from compiler.write import Known, Standby, read_tree, write_tree
+from tests.unit.write.treekit import known_of
 
 V1 = {"index.json": b"1\n", "a/x.yaml": b"x: 1\n", "a/y.yaml": b"y: 1\n", "b/z.yaml": b"z: 1\n"}
 V2 = {**V1, "index.json": b"2\n", "a/x.yaml": b"x: 2\n"}
 V3 = {"index.json": b"3\n", "a/x.yaml": b"x: 3\n", "a/y.yaml": b"y: 1\n", "c/n.yaml": b"n\n"}
-
-
-def _known(out: Path, files: dict[str, bytes]) -> Known:
-    return {p: (st, sha256_hex(files[p])) for p, st in snapshot(out, files).items()}
 
 
 class Buffers:
@@ -44,7 +40,7 @@ def test_each_compile_writes_only_what_differs_from_the_standby(
     assert not b.path.exists()
     b.write(V2)  # no standby yet: built in full, the replaced tree is kept
     assert read_tree(b.out) == V2 and read_tree(b.path) == V1
-    assert b.current == _known(b.out, V2)  # the writer's snapshot is the tree's real stat
+    assert b.current == known_of(b.out, V2)  # the writer's snapshot is the tree's real stat
 
     writes: list[str] = []
     real = write_mod._write
@@ -55,7 +51,7 @@ def test_each_compile_writes_only_what_differs_from_the_standby(
                                                                    "index.json"]
     assert read_tree(b.out) == V3 and read_tree(b.path) == V2
     assert not (b.out / "b").exists()
-    assert b.current == _known(b.out, V3)
+    assert b.current == known_of(b.out, V3)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mentat", "rendered"]
 
 
@@ -156,6 +152,6 @@ def test_keeping_the_replaced_tree_may_fail_without_failing_the_write(
     monkeypatch.setattr(write_mod.os, "rename", no_standby)
     sb = Standby(b.path, {})
     assert write_tree(b.out, V2, None, sb) == []  # the new tree is in place
-    assert read_tree(b.out) == V2 and sb.written == _known(b.out, V2)
+    assert read_tree(b.out) == V2 and sb.written == known_of(b.out, V2)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mentat", "rendered"]
     assert not b.path.exists()  # only the copy for next time is lost

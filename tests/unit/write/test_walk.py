@@ -11,8 +11,7 @@ import pytest
 from compiler import walk as walk_mod
 from compiler.walk import Prescan, scan
 from compiler.write import diff_tree, write_tree
-
-TREE = {"index.json": b"{}\n", "a/x.yaml": b"x: 1\n", "a/b/y.yaml": b"y: 2\n"}
+from tests.unit.write.treekit import TREE
 
 
 def test_the_helper_walks_what_an_inline_walk_sees(tmp_path: Path) -> None:

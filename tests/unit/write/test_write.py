@@ -10,8 +10,7 @@ import pytest
 
 from compiler import write as write_mod
 from compiler.write import diff_tree, read_tree, write_tree
-
-TREE = {"index.json": b"{}\n", "a/x.yaml": b"x: 1\n", "a/b/y.yaml": b"y: 2\n"}
+from tests.unit.write.treekit import TREE
 
 
 def test_writes_exactly_the_tree_and_replaces_the_old_one(tmp_path: Path) -> None:

@@ -1,0 +1,21 @@
+"""Trees the writer tests share, and what the writer's snapshots and the cache tests read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compiler.digest import sha256_hex
+from compiler.write import Known, snapshot
+
+TREE = {"index.json": b"{}\n", "a/x.yaml": b"x: 1\n", "a/b/y.yaml": b"y: 2\n"}
+
+
+def known_of(out: Path, files: dict[str, bytes]) -> Known:
+    """The snapshot of `files` as written under `out`: their stat now and their sha256."""
+    return {p: (st, sha256_hex(files[p])) for p, st in snapshot(out, files).items()}
+
+
+def tree_of(out: Path) -> dict[str, bytes]:
+    """Every file under `out`, signatures included, by output-relative POSIX path."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file()}
