@@ -94,11 +94,14 @@ class _LazyGroup(click.Group):
     for cryptography, sigstore, wasmtime or rich tables at start-up."""
 
     LAZY = {
+        "apply": "compiler.commands.apply:apply",
+        "audit": "compiler.commands.apply:audit",
         "cost": "compiler.commands.cost:cost",
         "pki": "compiler.commands.sign:pki",
         "policy": "compiler.commands.policy:policy",
         "sign": "compiler.commands.sign:sign",
         "verify": "compiler.commands.sign:verify",
+        "verify-attestation": "compiler.commands.apply:verify_attestation",
         "wasm": "compiler.commands.wasm:wasm",
     }
 

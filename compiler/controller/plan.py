@@ -156,10 +156,16 @@ def _named(items: Sequence[Any]) -> dict[str, Any] | None:
     return by_name if len(by_name) == len(items) else None
 
 
+def _zero(value: Any) -> bool:
+    """A value the API server omits when it stores the object (Go's omitempty)."""
+    return value is None or value is False or (not isinstance(value, bool) and value in ("", 0, [], {}))
+
+
 def subset_of(desired: Any, live: Any) -> bool:
     """Every field we set has the same value live (fields others set are not our business)."""
     if isinstance(desired, dict):
-        return isinstance(live, dict) and all(k in live and subset_of(v, live[k]) for k, v in desired.items())
+        return isinstance(live, dict) and all(
+            subset_of(v, live[k]) if k in live else _zero(v) for k, v in desired.items())
     if isinstance(desired, list):
         if not isinstance(live, list) or len(desired) != len(live):
             return False
@@ -207,7 +213,8 @@ def field_diff(before: Any, after: Any, path: str = "", *, secret: bool = False)
 def _managed_view(desired: Any, live: Any) -> Any:
     """The live document reduced to the fields `desired` sets, for a readable diff."""
     if isinstance(desired, dict) and isinstance(live, dict):
-        return {k: _managed_view(v, live[k]) for k, v in desired.items() if k in live}
+        return {k: _managed_view(v, live[k]) if k in live else v for k, v in desired.items()
+                if k in live or _zero(v)}
     if isinstance(desired, list) and isinstance(live, list):
         d, lv = _named(desired), _named(live)
         if d is not None and lv is not None:

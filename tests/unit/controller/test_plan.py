@@ -127,3 +127,13 @@ def test_render_plan_lists_changes_and_counts() -> None:
     ]
     assert plan.to_dict()["counts"]["noop"] == 1
     assert [c["op"] for c in plan.to_dict()["changes"]] == ["update", "create", "delete"]
+
+
+def test_values_the_server_omits_are_not_drift() -> None:
+    want = copy.deepcopy(DESIRED)
+    want["spec"]["template"]["spec"]["containers"][0]["args"] = []
+    want["spec"]["template"]["spec"]["hostNetwork"] = False
+    want["spec"]["template"]["spec"]["priorityClassName"] = ""
+    live = _live(DESIRED)
+    live["metadata"]["annotations"][DIGEST_ANNOTATION] = object_digest(want)
+    assert decide(want, live).op is Op.NOOP
