@@ -96,6 +96,7 @@ class _LazyGroup(click.Group):
     LAZY = {
         "apply": "compiler.commands.apply:apply",
         "audit": "compiler.commands.apply:audit",
+        "controller": "compiler.commands.apply:controller",
         "cost": "compiler.commands.cost:cost",
         "pki": "compiler.commands.sign:pki",
         "policy": "compiler.commands.policy:policy",

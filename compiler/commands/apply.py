@@ -18,7 +18,7 @@ import click
 
 from compiler.load import WORKSPACE_FILE, find_workspace_root, output_dir, parse_yaml
 
-__all__ = ["apply", "audit", "verify_attestation"]
+__all__ = ["apply", "audit", "controller", "verify_attestation"]
 
 _OUTPUT = click.option("-o", "--output", "--format", "fmt", type=click.Choice(["text", "json"]),
                        default="text", show_default=True, help="Print the plan and result as text or JSON.")
@@ -222,6 +222,69 @@ def apply(rendered: Path | None, env: str, region: str, trust: Path | None, iden
                          timeout, wait, inventory_namespace)
     outcome = run_once(opts, kubeconfig, context, fmt)
     sys.exit(0 if outcome.ok else 1)
+
+
+# --- controller --------------------------------------------------------------------------------
+
+
+@click.command("controller")
+@click.option("--source", required=True, metavar="DIR|GIT_URL",
+              help="The signed rendered tree: a directory, or a git repository pulled before each reconcile.")
+@click.option("--path", "subdir", default="rendered", show_default=True,
+              help="The rendered tree's directory inside the source.")
+@click.option("--interval", default="60s", show_default=True, help="Time between reconciles.")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True,
+              help="Address of /healthz, /readyz and /metrics.")
+@click.option("--once", is_flag=True, help="Reconcile once and exit (exit 1 if it failed).")
+@_common
+def controller(source: str, subdir: str, interval: str, listen: str, once: bool, env: str, region: str,
+               trust: Path | None, identity: str | None, issuer: str | None, kubeconfig: Path | None,
+               context: str | None, force_conflicts: bool, allow_prune: tuple[str, ...], allow_unsigned: bool,
+               audit_log: Path | None, sign_pki: Path | None, passphrase_env: str | None, timeout: str,
+               wait: bool, inventory_namespace: str) -> NoReturn:
+    """Reconcile a source again and again: pull or re-read, verify → plan → apply → health →
+    prune → attest → audit, sleep. SIGTERM finishes the running step and exits.
+
+    
+    Example:
+      mentatctl controller --source https://github.com/acme/flows.git --env prod \
+        --region us-east-1 --trust /etc/mentat/root.pem --interval 60s --listen 0.0.0.0:8080
+    """
+    import signal
+
+    from compiler.controller.loop import Controller, Source, serve
+
+    cache = Path(os.environ.get("MENTAT_CACHE", "") or (Path.cwd() / ".mentat" / "controller"))
+    src = Source(source, cache, subdir)
+    placeholder = Path(source) if not src.is_git and Path(source).is_dir() else Path.cwd()
+    opts = build_options(placeholder, env, region, trust, identity, issuer, allow_unsigned, False,
+                         force_conflicts, allow_prune, audit_log, None, sign_pki, passphrase_env, timeout,
+                         wait, inventory_namespace)
+    opts.attestation_out = opts.audit_log.parent / "attestations" / f"{env}.{region}.latest.json"
+
+    def log(line: str) -> None:
+        click.echo(f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} {line}", err=True)
+
+    ctl = Controller(src, opts, _connector(kubeconfig, context), _duration(interval), log=log)
+    if once:
+        outcome = ctl.once()
+        sys.exit(0 if outcome is not None and outcome.ok else 1)
+    host, _, port = listen.rpartition(":")
+    try:
+        server = serve(ctl, host or "127.0.0.1", int(port))
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(f"--listen {listen}: {exc}") from exc
+
+    def stop(signum: int, _frame: object) -> None:
+        ctl.log(f"signal {signum}: finishing the current step, then exiting")
+        ctl.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    ctl.log(f"controller: {source} → {env}/{region} every {interval}; probes on http://{listen}")
+    ctl.run()
+    server.shutdown()
+    sys.exit(0)
 
 
 # --- audit -------------------------------------------------------------------------------------

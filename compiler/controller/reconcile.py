@@ -95,7 +95,7 @@ class State:
     connect: Callable[[], Cluster]
     started: dt.datetime
     cluster: Cluster | None = None
-    result: str = "succeeded"  # succeeded | planned | refused | failed
+    result: str = "succeeded"  # succeeded | planned | refused | failed | interrupted
     reason: str = ""
     source: Source | None = None
     workspace: str = ""
@@ -480,7 +480,8 @@ FINALLY: tuple[tuple[str, Runner], ...] = (("attest", step_attest), ("audit", st
 
 def reconcile(opts: Options, connect: Callable[[], Cluster],
               on_plan: Callable[[Plan], None] | None = None,
-              on_step: Callable[[str], None] | None = None) -> Outcome:
+              on_step: Callable[[str], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> Outcome:
     """Run the chain. Connection and configuration errors become a failed outcome, never a
     traceback; the Lease is always released."""
     s = State(opts, connect, _now(), on_plan=on_plan)
@@ -495,6 +496,9 @@ def reconcile(opts: Options, connect: Callable[[], Cluster],
             ok = go_on or s.result in ("succeeded", "planned")
             s.steps.append(Step(name, ok, "" if go_on else s.reason))
             if not go_on or name == opts.stop_after:
+                break
+            if should_stop is not None and should_stop() and name != STEPS[-1][0]:
+                s.stop("interrupted", f"stopped after step {name} (SIGTERM); the next reconcile goes on")
                 break
         if s.result != "planned" and opts.stop_after not in {n for n, _ in STEPS}:
             for name, run in FINALLY:
