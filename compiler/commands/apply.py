@@ -56,7 +56,7 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
                   issuer: str | None, allow_unsigned: bool, dry_run: bool, force_conflicts: bool,
                   allow_prune: tuple[str, ...], audit_log: Path | None, attestation_out: Path | None,
                   sign_pki: Path | None, passphrase_env: str | None, timeout: str, wait: bool,
-                  inventory_namespace: str) -> Any:
+                  inventory_namespace: str, lease_wait: str = "20s") -> Any:
     """Options for one reconcile from the command line and the workspace (usage errors: exit 2)."""
     from compiler.controller.budget import BudgetError, parse_allow
     from compiler.controller.reconcile import Options
@@ -101,7 +101,7 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
         rendered=rendered, env=env, region=region, trust_roots=roots, identity=identity or "",
         issuer=issuer or "", allow_unsigned=allow_unsigned, dry_run=dry_run,
         force_conflicts=force_conflicts, budget=budget, wait=wait, timeout=_duration(timeout),
-        inventory_namespace=inventory_namespace, signer=signer,
+        inventory_namespace=inventory_namespace, signer=signer, lease_wait=_duration(lease_wait),
         audit_log=audit_log or state / "audit.jsonl",
         attestation_out=attestation_out or state / "attestations" / f"{env}.{region}.{_stamp()}.json",
     )
@@ -182,6 +182,8 @@ _COMMON = [
     click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for health before pruning."),
     click.option("--inventory-namespace", default="mentat-system", show_default=True,
                  help="Namespace of the inventory record and its Lease."),
+    click.option("--lease-wait", default="20s", show_default=True,
+                 help="How long to wait for another reconcile of the same inventory to finish."),
 ]
 
 
@@ -201,8 +203,8 @@ def _common(fn: Any) -> Any:
 def apply(rendered: Path | None, env: str, region: str, trust: Path | None, identity: str | None,
           issuer: str | None, kubeconfig: Path | None, context: str | None, force_conflicts: bool,
           allow_prune: tuple[str, ...], allow_unsigned: bool, audit_log: Path | None, sign_pki: Path | None,
-          passphrase_env: str | None, timeout: str, wait: bool, inventory_namespace: str, dry_run: bool,
-          attestation_out: Path | None, fmt: str) -> NoReturn:
+          passphrase_env: str | None, timeout: str, wait: bool, inventory_namespace: str, lease_wait: str,
+          dry_run: bool, attestation_out: Path | None, fmt: str) -> NoReturn:
     """Apply one target of a signed output tree to a cluster: verify → plan → apply → health →
     prune → attest → audit.
 
@@ -219,7 +221,7 @@ def apply(rendered: Path | None, env: str, region: str, trust: Path | None, iden
     """
     opts = build_options(rendered, env, region, trust, identity, issuer, allow_unsigned, dry_run,
                          force_conflicts, allow_prune, audit_log, attestation_out, sign_pki, passphrase_env,
-                         timeout, wait, inventory_namespace)
+                         timeout, wait, inventory_namespace, lease_wait)
     outcome = run_once(opts, kubeconfig, context, fmt)
     sys.exit(0 if outcome.ok else 1)
 
@@ -241,7 +243,7 @@ def controller(source: str, subdir: str, interval: str, listen: str, once: bool,
                trust: Path | None, identity: str | None, issuer: str | None, kubeconfig: Path | None,
                context: str | None, force_conflicts: bool, allow_prune: tuple[str, ...], allow_unsigned: bool,
                audit_log: Path | None, sign_pki: Path | None, passphrase_env: str | None, timeout: str,
-               wait: bool, inventory_namespace: str) -> NoReturn:
+               wait: bool, inventory_namespace: str, lease_wait: str) -> NoReturn:
     """Reconcile a source again and again: pull or re-read, verify → plan → apply → health →
     prune → attest → audit, sleep. SIGTERM finishes the running step and exits.
 
@@ -259,7 +261,7 @@ def controller(source: str, subdir: str, interval: str, listen: str, once: bool,
     placeholder = Path(source) if not src.is_git and Path(source).is_dir() else Path.cwd()
     opts = build_options(placeholder, env, region, trust, identity, issuer, allow_unsigned, False,
                          force_conflicts, allow_prune, audit_log, None, sign_pki, passphrase_env, timeout,
-                         wait, inventory_namespace)
+                         wait, inventory_namespace, lease_wait)
     opts.attestation_out = opts.audit_log.parent / "attestations" / f"{env}.{region}.latest.json"
 
     def log(line: str) -> None:

@@ -98,9 +98,10 @@ class UnknownKindError(ClientError):
 class Retry:
     """Capped exponential backoff with full jitter (AWS architecture blog's "full jitter")."""
 
-    attempts: int = 8
+    attempts: int = 10
     base: float = 0.2
-    cap: float = 8.0
+    cap: float = 5.0
+    outage: float = 45.0  # connection errors are retried this long: an apiserver restart takes a while
     sleep: Callable[[float], None] = time.sleep
     rand: Callable[[], float] = random.random
     retried: int = field(default=0)
@@ -182,7 +183,7 @@ class Cluster:
         return self._dyn
 
     def _call(self, fn: Callable[[], Any], what: str) -> Any:
-        attempt = 0
+        attempt, first_failure = 0, 0.0
         while True:
             try:
                 try:
@@ -195,7 +196,10 @@ class Cluster:
                     raise UnreachableError(0, "", f"cannot reach the API server {self.server}: "
                                            f"{type(exc).__name__}: {exc}", what) from exc
             except ApiError as exc:
-                if not _retryable(exc) or attempt + 1 >= self.retry.attempts:
+                first_failure = first_failure or time.monotonic()
+                down = isinstance(exc, UnreachableError) and \
+                    time.monotonic() - first_failure < self.retry.outage
+                if not _retryable(exc) or (attempt + 1 >= self.retry.attempts and not down):
                     raise
                 self.retry.retried += 1
                 self.retry.sleep(self.retry.delay(attempt))

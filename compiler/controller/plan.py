@@ -59,7 +59,8 @@ _CUSTOM = 9
 _SERVER_OWNED_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                       "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
 _SERVER_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",
-                       "deployment.kubernetes.io/revision")
+                       "deployment.kubernetes.io/revision",
+                       DIGEST_ANNOTATION)  # compared on its own; in a field diff it is noise
 
 
 class Op(StrEnum):

@@ -152,8 +152,8 @@ class FaultProxy:
                 if action == "cut":
                     self.close_connection = True
                     return
-                self._reply(status, [(k, v) for k, v in rheaders if k.lower() not in _HOP | {"content-length"}],
-                            data)
+                skip = _HOP | {"content-length"}
+                self._reply(status, [(k, v) for k, v in rheaders if k.lower() not in skip], data)
 
             def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
                 self.send_response(status)

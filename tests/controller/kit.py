@@ -77,6 +77,7 @@ class Kit:
             import shutil
 
             shutil.rmtree(out)
+        out.mkdir(parents=True)
         files = {file_name(o): yaml.safe_dump(dict(o), sort_keys=True).encode() for o in objs}
         write_tree(out, files, workspace=self.workspace)
         if sign:
@@ -86,13 +87,16 @@ class Kit:
             assert write_signature(out, result.bundle) is None
         return out
 
-    def apply(self, tree: Path, *args: str, kubeconfig: Path | None = None, env: str = ENV,
-              timeout: float = 240) -> tuple[int, dict[str, Any], str]:
-        """`mentatctl apply -o json` as a process: (exit code, its JSON, stderr)."""
-        cmd = [sys.executable, "-m", "compiler.cli", "apply", str(tree), "--env", env, "--region", REGION,
+    def command(self, tree: Path, *args: str, kubeconfig: Path | None = None, env: str = ENV) -> list[str]:
+        return [sys.executable, "-m", "compiler.cli", "apply", str(tree), "--env", env, "--region", REGION,
                "--trust", str(self.root), "--kubeconfig", str(kubeconfig or self.kubeconfig),
                "--audit-log", str(self.tmp / "audit.jsonl"), "--attestation-out", str(self.tmp / "att.json"),
                "--sign-pki", str(self.pki), "--timeout", "60s", "-o", "json", *args]
+
+    def apply(self, tree: Path, *args: str, kubeconfig: Path | None = None, env: str = ENV,
+              timeout: float = 240) -> tuple[int, dict[str, Any], str]:
+        """`mentatctl apply -o json` as a process: (exit code, its JSON, stderr)."""
+        cmd = self.command(tree, *args, kubeconfig=kubeconfig, env=env)
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.tmp, check=False)
         try:
             data = json.loads(done.stdout) if done.stdout.strip() else {}
@@ -101,8 +105,32 @@ class Kit:
         return done.returncode, data, done.stderr
 
 
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The live object via kubectl, or None."""
+        ns = ["-n", namespace or self.ns] if kind.lower() not in ("namespace", "ns") else []
+        done = subprocess.run([kubectl(), "--kubeconfig", str(self.kubeconfig), "get", kind, name, *ns,
+                               "-o", "json", "--ignore-not-found"],
+                              capture_output=True, text=True, check=True)
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    def kubectl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([kubectl(), "--kubeconfig", str(self.kubeconfig), *args], input=input,
+                              capture_output=True, text=True, check=True)
+
+    def inventory(self, inventory_id: str) -> list[str]:
+        """`KIND/NAME` of every object the inventory record holds."""
+        record = self.get("configmap", f"mentat-inventory-{inventory_id}", "mentat-system")
+        assert record is not None
+        return sorted(f"{o[2]}/{o[4]}" for o in json.loads(record["data"]["inventory.json"])["objects"])
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return cli(*args, cwd=self.tmp)
+
+
+def kubectl() -> str:
+    from testenv import binary
+
+    return str(binary("kubectl"))
 
 
 def make_pki(directory: Path) -> Path:

@@ -24,7 +24,8 @@ def test_first_apply_creates_records_attests_and_audits(cluster: Any, kit: Kit) 
                                                  "audit"]
     inventory = out["inventory"]
 
-    got = json.loads(cluster.kubectl("get", "deployment", "web", "-n", ns, "-o", "json").stdout)
+    got = json.loads(cluster.kubectl("get", "deployment", "web", "-n", ns, "-o", "json",
+                                     "--show-managed-fields").stdout)
     assert got["metadata"]["labels"]["mentatlab.io/inventory"] == inventory
     managers = {m["manager"] for m in got["metadata"]["managedFields"] if m["operation"] == "Apply"}
     assert managers == {"mentatctl"}
