@@ -41,7 +41,8 @@ def _timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProces
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])}... failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        raise SystemExit(f"{' '.join(cmd[:4])}... failed ({done.returncode}):\n{done.stderr[-2000:]}"
+                         f"{done.stdout[-3000:]}")
     return elapsed, done
 
 
@@ -59,14 +60,19 @@ def _kubectl_copy(rendered: Path, env: str, region: str, out: Path, namespace: s
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     n = 0
-    for sub in ("crds", "policies", f"{env}/{region}"):
+    for sub in ("policies", f"{env}/{region}"):  # CRDs are cluster-wide: mentatctl alone applies them
         for f in sorted((rendered / sub).glob("*.yaml")):
             if f.name == "kustomization.yaml":
                 continue
             text = f.read_text()
             if sub.startswith(env):
                 text = re.sub(rf"\b{re.escape(namespace)}\b", namespace + "-k", text)
-            (out / f"{sub.replace('/', '-')}-{f.name}").write_text(text)
+            else:  # admission policies and bindings: kubectl's own copies, not shared fields
+                text = re.sub(r"(name|policyName): (mentatlab-\S+)", r"\1: \2-k", text)
+            # kubectl applies the files of a directory in name order: definitions and the
+            # namespace first, as mentatctl orders them
+            rank = {"crds": 0, "policies": 9}.get(sub, 1 if f.name.startswith("namespace-") else 2)
+            (out / f"{rank}-{sub.replace('/', '-')}-{f.name}").write_text(text)
             n += 1
     return n
 
@@ -89,7 +95,7 @@ def bench(size: int, work: Path, plane: ControlPlane) -> dict[str, Any]:
     apply = _mentat("apply", str(rendered), "--env", env, "--region", region,
                     "--trust", str(pki / "root.pem"), "--kubeconfig", kc, "--no-wait",
                     "--audit-log", str(work / f"audit-{size}.jsonl"),
-                    "--attestation-out", str(work / f"att-{size}.json"), "-o", "json")
+                    "--attestation-out", str(work / f"att-{size}.json"), "--sign-pki", str(pki), "-o", "json")
     flat = work / f"kubectl-{size}"
     files = _kubectl_copy(rendered, env, region, flat, namespace)
     kubectl = [kube, "--kubeconfig", kc, "apply", "--server-side", "--field-manager", "kubectl-bench", "-f",
@@ -134,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="mentat-controller-bench-"))
     results: dict[str, Any] = {}
-    with ControlPlane(with_nodes=False) as plane:
+    # testenv's service range (/24) holds 254 ClusterIPs; two copies of a 10k target need more
+    wide = {"kube-apiserver": ["--service-cluster-ip-range", "10.96.0.0/16"]}
+    with ControlPlane(with_nodes=False, extra_args=wide) as plane:
         for size in (int(s) for s in args.sizes.split(",")):
             print(f"== {size}", file=sys.stderr)
             results[str(size)] = bench(size, work, plane)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
@@ -212,7 +213,7 @@ class Cluster:
             resp = self._dynamic().request(method, path, body=body, serialize=False,
                                            _request_timeout=self.timeout, **extra, **params)
             data = resp.data if hasattr(resp, "data") else resp
-            return json.loads(data) if data else {}
+            return orjson.loads(data) if data else {}  # a 10k-object LIST: orjson is ~3x json
 
         return self._call(go, what or f"{method.upper()} {path}")  # type: ignore[no-any-return]
 
