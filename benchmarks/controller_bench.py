@@ -108,8 +108,14 @@ def bench(size: int, work: Path, plane: ControlPlane) -> dict[str, Any]:
     secs, done = _timed(apply, REPO)
     res["mentat_noop"], res["mentat_noop_plan"] = secs, json.loads(done.stdout)["plan"]["counts"]
 
-    flow = sorted((ws / "flows").glob("group-*/flow-*.yaml"))[0]
-    flow.write_text(re.sub(r"owner: team-\d+", "owner: bench-edit", flow.read_text()))
+    # a flow that runs in the target: the one of its first Deployment
+    first = sorted((rendered / env / region).glob("deployment-*.yaml"))[0].read_text()
+    name = re.search(r"mentatlab.io/flow: (\S+)", first).group(1)  # type: ignore[union-attr]
+    flow = next(f for f in sorted((ws / "flows").glob("group-*/flow-*.yaml"))
+                if re.search(rf"name: {re.escape(name)}\b", f.read_text()))
+    edited = re.sub(r"owner: team-\d+", "owner: bench-edit", flow.read_text())
+    assert edited != flow.read_text(), f"no owner label to change in {flow}"
+    flow.write_text(edited)
     _timed(_mentat("compile", str(ws)), REPO)
     _timed(_mentat("sign", str(rendered), "--pki", str(pki)), REPO)
     _kubectl_copy(rendered, env, region, flat, namespace)

@@ -13,6 +13,7 @@ and resourceVersion, what was pruned, the result and the time.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -24,6 +25,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from compiler.sign.bundle import BundleError, dump_bundle, parse_bundle, pki_bundle
 from compiler.sign.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope
@@ -39,6 +41,7 @@ __all__ = [
     "build_statement",
     "sign_statement",
     "subject_name",
+    "trusted_root",
     "verify_attestation",
 ]
 
@@ -135,9 +138,30 @@ def build_statement(
 
 
 def sign_statement(statement: Mapping[str, Any], pki: Pki) -> bytes:
-    """A Sigstore bundle (v0.3, DSSE) of the statement, signed by the PKI's leaf."""
+    """A Sigstore bundle (v0.3, DSSE) of the statement, signed by the PKI's leaf. v0.3 holds
+    the signing certificate alone (sigstore-go, hence cosign, refuses a chain there): the
+    verifier brings the intermediate with the root (`trusted_root`, `verify_attestation`)."""
     envelope = sign_envelope(canonical_json(statement), INTOTO_PAYLOAD_TYPE, pki.key.sign)
-    return dump_bundle(pki_bundle(envelope, pki.leaf, [pki.intermediate]))
+    bundle = pki_bundle(envelope, pki.leaf, [])
+    material = bundle["verificationMaterial"]
+    material["certificate"] = material.pop("x509CertificateChain")["certificates"][0]
+    return dump_bundle(bundle)
+
+
+def trusted_root(chain: Sequence[x509.Certificate], start: dt.datetime) -> dict[str, Any]:
+    """A Sigstore TrustedRoot naming the PKI (intermediate, then root) as its certificate
+    authority, for `cosign verify-blob-attestation --new-bundle-format --trusted-root`."""
+    der = [{"rawBytes": base64.b64encode(c.public_bytes(Encoding.DER)).decode()} for c in chain]
+    return {
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [], "ctlogs": [], "timestampAuthorities": [],
+        "certificateAuthorities": [{
+            "subject": {"commonName": chain[-1].subject.rfc4514_string()},
+            "uri": "https://mentatlab.io/pki",
+            "certChain": {"certificates": der},
+            "validFor": {"start": start.isoformat().replace("+00:00", "Z")},
+        }],
+    }
 
 
 @dataclass(slots=True)
@@ -170,7 +194,11 @@ def verify_attestation(raw: bytes, roots: list[x509.Certificate], now: dt.dateti
         return check
     leaf = bundle.certificates[0]
     check.signer = signer_identity(leaf)
-    cause = verify_chain(bundle.certificates, roots, now)
+    # The trust file may hold the intermediate beside the root (a v0.3 bundle carries only
+    # the signing certificate): self-signed certificates are roots, the others intermediates.
+    anchors = [c for c in roots if c.subject == c.issuer]
+    intermediates = [c for c in roots if c.subject != c.issuer and c not in bundle.certificates]
+    cause = verify_chain((*bundle.certificates, *intermediates), anchors or roots, now)
     if cause:
         check.problems.append(cause)
         return check
