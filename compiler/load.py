@@ -175,9 +175,10 @@ def _short(tag: str | None) -> str:
     return tag or "?"
 
 
-def parse_yaml(rel: str, content: bytes) -> tuple[list[RawDoc], list[Diagnostic]]:
+def parse_yaml(rel: str, content: bytes, *, convert: bool = True
+               ) -> tuple[list[RawDoc], list[Diagnostic]]:
     """Parse one source file's bytes into documents, older API versions converted to the
-    newest (compiler/convert). Pure: depends only on its arguments."""
+    newest (compiler/convert) unless `convert` is False. Pure: depends only on its arguments."""
     if len(content) > MAX_FILE_BYTES:
         return [], [_file_too_large(rel, len(content))]
     try:
@@ -207,7 +208,9 @@ def parse_yaml(rel: str, content: bytes) -> tuple[list[RawDoc], list[Diagnostic]
                 p = _pos(node)
                 return docs, [*warnings, Diagnostic("M109", "a document must be a mapping", rel,
                                                     p.line, p.col)]
-            doc, warning = upgrade(RawDoc(rel, index, data, conv.positions, conv.key_positions))
+            doc, warning = RawDoc(rel, index, data, conv.positions, conv.key_positions), None
+            if convert:
+                doc, warning = upgrade(doc)
             docs.append(doc)
             if warning is not None:
                 warnings.append(warning)

@@ -37,7 +37,7 @@ from compiler.schema import API_VERSION, KINDS, bundled_schema
 if TYPE_CHECKING:  # imported when a document is invalid: it costs ~30 ms at startup
     import jsonschema
 
-__all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "validate"]
+__all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "schema_diagnostics", "validate"]
 
 
 
@@ -103,6 +103,13 @@ def _bad_kind(doc: RawDoc) -> Diagnostic:
         msg = "a Workspace belongs in mentat.yaml at the workspace root, not among the sources"
     hint = f"did you mean '{guess[0]}'?" if guess and kind != "Workspace" else "kinds: Agent, Flow"
     return Diagnostic("M200", msg, doc.file, p.line, p.col, hint=hint)
+
+
+def schema_diagnostics(doc: RawDoc, version: str = "v1") -> list[Diagnostic]:
+    """Where `doc` breaks its kind's schema of `version`, located (empty when it is valid)."""
+    diags: list[Diagnostic] = []
+    _schema_ok(doc, diags, version)
+    return diags
 
 
 def _schema_ok(doc: RawDoc, diags: list[Diagnostic], version: str = "v1") -> bool:
