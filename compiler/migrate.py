@@ -134,27 +134,58 @@ def _guess_indent(text: str) -> tuple[int, int]:
     return indent, indent if offset is None else max(offset, 0)
 
 
-def _rewrite(text: str) -> bytes:
-    y = _yaml(text)
-    docs = list(y.load_all(text))
-    for doc in docs:
-        if not isinstance(doc, CommentedMap) or not str(doc.get("apiVersion", "")).endswith(
-                "/v1alpha1"):
-            continue
-        doc["apiVersion"] = type(doc["apiVersion"])(API_VERSION) if isinstance(
-            doc["apiVersion"], str) else API_VERSION
-        spec = doc["spec"]
-        if doc["kind"] == "Agent":
-            _rename(spec, "type", "runtime")
-            _pins(spec)
+_MARKER = re.compile(r"^(---|\.\.\.)(\s|$)|^%")  # document markers and directives
+
+
+def _segments(text: str) -> list[tuple[bool, str]]:
+    """The file cut at its document markers (`---`, `...` and directives: at column 0 they
+    always are markers, even inside a block scalar): (False, marker line) or (True, the lines
+    of one document between them)."""
+    out: list[tuple[bool, str]] = []
+    body: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if _MARKER.match(line):
+            if body:
+                out.append((True, "".join(body)))
+                body = []
+            out.append((False, line))
         else:
-            _rename(spec, "steps", "nodes")
-            _edges(spec)
-            for env in (spec.get("overrides") or {}).values():
-                _rename(env, "steps", "nodes")
+            body.append(line)
+    if body:
+        out.append((True, "".join(body)))
+    return out
+
+
+def _is_old_text(body: str) -> bool:
+    docs, _ = parse_yaml("-", body.encode("utf-8"), convert=False)
+    return any(is_old(d) for d in docs)
+
+
+def _rewrite(text: str) -> bytes:
+    """Each older document rewritten on its own; every other byte of the file (the other
+    documents, markers, directives) stays exactly as it was."""
+    parts = []
+    for is_body, segment in _segments(text):
+        parts.append(_rewrite_doc(segment) if is_body and _is_old_text(segment) else segment)
+    return "".join(parts).encode("utf-8")
+
+
+def _rewrite_doc(body: str) -> str:
+    y = _yaml(body)
+    doc = y.load(body)
+    doc["apiVersion"] = type(doc["apiVersion"])(API_VERSION)  # keeps its quoting
+    spec = doc["spec"]
+    if doc["kind"] == "Agent":
+        _rename(spec, "type", "runtime")
+        _pins(spec)
+    else:
+        _rename(spec, "steps", "nodes")
+        _edges(spec)
+        for env in (spec.get("overrides") or {}).values():
+            _rename(env, "steps", "nodes")
     buf = io.StringIO()
-    y.dump_all(docs, buf)
-    return buf.getvalue().encode("utf-8")
+    y.dump(doc, buf)
+    return buf.getvalue()
 
 
 def _rename(m: CommentedMap, old: str, new: str) -> None:
