@@ -75,7 +75,9 @@ def build_catalog(ws: Workspace, bundles: dict[str, Any], rendered: Path | None,
                 for (f, v), nodes in sorted(users.get(a.key, {}).items())]
         pins = {side: [{"name": p.name, "type": p.type, "stream": p.stream}
                        for p in getattr(a, side)] for side in ("inputs", "outputs")}
-        rendered_here = a.doc.file in signed_sources or status in ("not rendered", "invalid")
+        # an agent is rendered when a flow uses it (a wasm one also as its bundle)
+        rendered_here = status in ("not rendered", "invalid") or (
+            a.doc.file in signed_sources and bool(used or bundle))
         entry: dict[str, Any] = {
             "name": a.name, "version": a.version, "runtime": a.runtime,
             "source": a.doc.file, "image": a.image,

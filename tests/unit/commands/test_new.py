@@ -31,7 +31,7 @@ def ws(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("runtime", ["container", "wasm"])
 def test_agent_templates_validate_as_written(runtime: str) -> None:
     files = agent_files("resize", runtime, "flows/agents", None, "ghcr.io/acme")
-    assert list(files)[0] == "flows/agents/resize.yaml"
+    assert next(iter(files)) == "flows/agents/resize.yaml"
     (doc,), diags = parse_yaml("flows/agents/resize.yaml", files["flows/agents/resize.yaml"])
     assert diags == [] and schema_diagnostics(doc) == []
     assert doc.data["spec"]["runtime"] == runtime
