@@ -195,10 +195,11 @@ def _agents(docs: list[RawDoc]) -> dict[str, _Agent]:
     return found
 
 
-def flow_files(name: str, directory: str, chain: list[_Agent], owner: str
-               ) -> tuple[dict[str, bytes], list[str]]:
+def flow_files(name: str, directory: str, chain: list[_Agent], owner: str,
+               ranges: list[str] | None = None) -> tuple[dict[str, bytes], list[str]]:
     """A flow of `chain`, each agent's inputs wired to an output of the one before it of the
-    same type; also the input pins left unconnected."""
+    same type; also the input pins left unconnected. `ranges`: each agent's version range
+    ("" for ^MAJOR.MINOR of its newest version)."""
     nodes, edges, loose = [], [], []
     ids: set[str] = set()
     for i, agent in enumerate(chain):
@@ -208,9 +209,9 @@ def flow_files(name: str, directory: str, chain: list[_Agent], owner: str
             node, n = f"{agent.name[:29].rstrip('-')}-{n}" if agent.name[0].isalpha() \
                 else f"n{i}-{n}", n + 1
         ids.add(node)
-        major, minor = semantic_version.Version(agent.version).major, \
-            semantic_version.Version(agent.version).minor
-        nodes.append({"id": node, "agent": f"{agent.name}@^{major}.{minor}"})
+        newest = semantic_version.Version(agent.version)
+        wanted = (ranges[i] if ranges else "") or f"^{newest.major}.{newest.minor}"
+        nodes.append({"id": node, "agent": f"{agent.name}@{wanted}"})
         for pin, type_ in agent.inputs:
             prev = chain[i - 1] if i else None
             src = next((p for p, t in prev.outputs if t == type_), None) if prev else None
@@ -333,15 +334,17 @@ def new_flow(name: str, agents: tuple[str, ...], owner: str | None, workspace: s
                                      f"(agents: {', '.join(sorted(known)) or 'none'})",
                                      param_hint="--agent")
         chain = [known[a.partition("@")[0]] for a in agents]
+        ranges = [a.partition("@")[2] for a in agents]
     else:
         chain = [a for _, a in sorted(known.items()) if not a.inputs]
+        ranges = [""] * len(chain)
         if not chain:
             raise click.UsageError("the workspace has no agent without inputs: name the "
                                    "flow's agents with --agent")
     ws_name = loaded.workspace.data.get("metadata", {}).get("name", "") if loaded.workspace \
         else ""
     files, loose = flow_files(name, _where(root, directory, "flows"), chain,
-                              owner or f"{ws_name}-team"[:63].strip("-") or "team")
+                              owner or f"{ws_name}-team"[:63].strip("-") or "team", ranges)
     _write(Scaffold(root, files), overwrite=False)
     _report(fmt, root, files, [f"mentatctl graph {name}"])
     if loose and fmt == "text":

@@ -104,3 +104,9 @@ def test_unknown_agent_for_a_flow(ws: Path) -> None:
 def test_help_has_an_example(cmd: list[str]) -> None:
     code, out, _ = run(*cmd, "--help")
     assert code == 0 and "Example" in out
+
+
+def test_an_agent_range_given_is_kept(ws: Path) -> None:
+    code, _, _ = run("new", "flow", "pinned", "-w", str(ws), "--agent", "hello@0.1.0")
+    assert code == 0
+    assert "- {id: hello, agent: hello@0.1.0}" in (ws / "flows/flows/pinned.yaml").read_text()
