@@ -11,8 +11,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import jsonschema_rs
-
 from compiler.convert import v1alpha1
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.model.raw import RawDoc
@@ -29,6 +27,8 @@ def is_old(doc: RawDoc) -> bool:
 
 @cache
 def _validator(kind: str, version: str) -> Any:
+    import jsonschema_rs  # only when an older document turns up
+
     return jsonschema_rs.validator_for(bundled_schema(kind, version))
 
 
