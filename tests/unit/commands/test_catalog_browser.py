@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def browse(chromium: str, page: Path, tmp: Path, query: str,
            *action: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp / f"profile-{len(list(tmp.iterdir()))}"  # a fresh profile every run
+    profile = tempfile.mkdtemp(prefix="profile-", dir=tmp)  # a fresh profile every run
     url = page.as_uri() + (f"?q={query}" if query else "")
     done = subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", *action, url],
                           capture_output=True, text=True, timeout=180, check=False)
