@@ -77,7 +77,7 @@ CODES: dict[str, str] = {
     "M601": "rendered collector config is inconsistent (compiler bug)",
     "M700": "output tree differs from a fresh compile (--check)",
     "M701": "output cannot be written",
-    "M702": "source file cannot be rewritten by migrate (read-only or not writable)",
+    "M702": "source file cannot be rewritten by migrate (read-only, not writable, or not reproducible)",
     "M800": "verification failed",
     "M801": "signing failed",
     "M802": "signature bundle missing, truncated or malformed",

@@ -89,10 +89,11 @@ def migrate_file(rel: str, content: bytes) -> tuple[Change | None, list[Diagnost
     try:
         after = _rewrite(text)
     except YAMLError as e:  # libyaml read it, so this is ruamel's limitation
-        return None, [Diagnostic("M102", f"cannot be rewritten: {e}", rel, 1, 1)]
+        return None, [Diagnostic("M702", f"ruamel.yaml cannot rewrite it: {e}", rel, 1, 1,
+                                 hint="convert it by hand (see docs/authoring.md)")]
     new_docs, new_diags = parse_yaml(rel, after)
     if new_diags or [d.data for d in new_docs] != [d.data for d in docs]:
-        return None, [Diagnostic("M500", "the rewritten file would not mean what the "
+        return None, [Diagnostic("M702", "the rewritten file would not mean what the "
                                  "converter reads: it is left as it is", rel, 1, 1,
                                  hint="convert it by hand (see docs/authoring.md); "
                                  "please report this file")]

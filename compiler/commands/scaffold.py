@@ -22,7 +22,7 @@ import semantic_version
 from compiler import __version__
 from compiler.cli import workspace_root
 from compiler.diagnostics import render_text
-from compiler.load import WORKSPACE_FILE, load, parse_yaml
+from compiler.load import WORKSPACE_FILE, LoadResult, load, parse_yaml
 from compiler.model.raw import RawDoc
 from compiler.validate import schema_diagnostics
 
@@ -235,13 +235,12 @@ def new() -> None:
     """
 
 
-def _where(root: Path, directory: str | None, kind: str) -> str:
+def _where(root: Path, loaded: LoadResult, directory: str | None, kind: str) -> str:
     if directory is not None:
         target = (Path.cwd() / directory).resolve()
         if target != root and root not in target.parents:
             raise click.BadParameter(f"{directory} is outside the workspace", param_hint="--dir")
         return target.relative_to(root).as_posix()
-    loaded = load(root)
     spec = loaded.workspace.data.get("spec") if loaded.workspace else None
     sources = spec.get("sources") if isinstance(spec, dict) else None
     first = sources[0] if isinstance(sources, list) and sources and isinstance(
@@ -249,8 +248,8 @@ def _where(root: Path, directory: str | None, kind: str) -> str:
     return f"{first.rstrip('/')}/{kind}"
 
 
-def _existing(root: Path, kind: str, name: str) -> RawDoc | None:
-    return next((d for d in load(root).docs if d.kind == kind and isinstance(
+def _existing(loaded: LoadResult, kind: str, name: str) -> RawDoc | None:
+    return next((d for d in loaded.docs if d.kind == kind and isinstance(
         d.data.get("metadata"), dict) and d.data["metadata"].get("name") == name), None)
 
 
@@ -281,16 +280,17 @@ def new_agent(name: str, runtime: str, workspace: str, directory: str | None,
     if image is not None and runtime != "container":
         raise click.BadParameter("only a container agent has an image", param_hint="--image")
     root = workspace_root(workspace)
-    found = _existing(root, "Agent", name)
+    loaded = load(root)
+    found = _existing(loaded, "Agent", name)
     if found is not None:
         raise click.UsageError(f"agent {name!r} already exists ({found.file}:"
                                f"{found.pos().line}): choose another name, or add a version "
                                "to that file")
-    loaded = load(root)
     spec = loaded.workspace.data.get("spec", {}) if loaded.workspace else {}
     registries = spec.get("registries") if isinstance(spec, dict) else None
     registry = registries[0] if isinstance(registries, list) and registries else "ghcr.io/example"
-    files = agent_files(name, runtime, _where(root, directory, "agents"), image, str(registry))
+    files = agent_files(name, runtime, _where(root, loaded, directory, "agents"), image,
+                        str(registry))
     _write(Scaffold(root, files), overwrite=False)
     hint = f"mentatctl wasm run {name} --input text=hello" if runtime == "wasm" else \
         "mentatctl validate"
@@ -321,11 +321,11 @@ def new_flow(name: str, agents: tuple[str, ...], owner: str | None, workspace: s
     """
     dns_label(name, "flow")
     root = workspace_root(workspace)
-    found = _existing(root, "Flow", name)
+    loaded = load(root)
+    found = _existing(loaded, "Flow", name)
     if found is not None:
         raise click.UsageError(f"flow {name!r} already exists ({found.file}:"
                                f"{found.pos().line}): choose another name")
-    loaded = load(root)
     known = _agents(loaded.docs)
     if agents:
         missing = [a for a in agents if a.partition("@")[0] not in known]
@@ -343,7 +343,7 @@ def new_flow(name: str, agents: tuple[str, ...], owner: str | None, workspace: s
                                    "flow's agents with --agent")
     ws_name = loaded.workspace.data.get("metadata", {}).get("name", "") if loaded.workspace \
         else ""
-    files, loose = flow_files(name, _where(root, directory, "flows"), chain,
+    files, loose = flow_files(name, _where(root, loaded, directory, "flows"), chain,
                               owner or f"{ws_name}-team"[:63].strip("-") or "team", ranges)
     _write(Scaffold(root, files), overwrite=False)
     _report(fmt, root, files, [f"mentatctl graph {name}"])
