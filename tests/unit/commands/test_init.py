@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
+import pytest
+import yaml
 from click.testing import CliRunner
 
 from compiler.cli import main
@@ -33,10 +36,20 @@ def test_new_workspace_compiles_and_its_agent_runs(tmp_path: Path) -> None:
     assert code == 0 and (root / "rendered/index.json").is_file()
 
 
-def test_workflow_runs_the_checks(tmp_path: Path) -> None:
-    run("init", str(tmp_path / "ws"), "--name", "shop")
-    workflow = (tmp_path / "ws/.github/workflows/mentat.yml").read_text()
-    assert "mentatctl compile --check" in workflow and "mentatctl migrate --check" in workflow
+def test_workflow_checks_pass_on_the_new_workspace(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "ws"
+    run("init", str(root), "--name", "shop")
+    workflow = yaml.safe_load((root / ".github/workflows/mentat.yml").read_text())
+    steps = [s["run"] for s in workflow["jobs"]["compile"]["steps"]
+             if s.get("run", "").startswith("mentatctl ")]
+    assert steps == ["mentatctl migrate --check", "mentatctl validate --format github",
+                     "mentatctl compile --check --format github"]
+    monkeypatch.chdir(root)
+    assert run("compile")[0] == 0  # the output is committed with the sources
+    for step in steps:
+        code, out, err = run(*shlex.split(step)[1:])
+        assert code == 0, (step, out, err)
 
 
 def test_non_empty_directory_is_refused_without_force(tmp_path: Path) -> None:
