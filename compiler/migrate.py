@@ -165,8 +165,9 @@ def _is_old_text(body: str) -> bool:
 def _rewrite(text: str) -> bytes:
     """Each older document rewritten on its own; every other byte of the file (the other
     documents, markers, directives) stays exactly as it was."""
-    parts = []
-    for is_body, segment in _segments(text):
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    parts = [bom]
+    for is_body, segment in _segments(text[len(bom):]):
         parts.append(_rewrite_doc(segment) if is_body and _is_old_text(segment) else segment)
     return "".join(parts).encode("utf-8")
 
@@ -186,7 +187,8 @@ def _rewrite_doc(body: str) -> str:
             _rename(env, "steps", "nodes")
     buf = io.StringIO()
     y.dump(doc, buf)
-    return buf.getvalue()
+    out = buf.getvalue()
+    return out.replace("\n", "\r\n") if "\r\n" in body else out  # ruamel writes \n
 
 
 def _rename(m: CommentedMap, old: str, new: str) -> None:
