@@ -195,6 +195,15 @@ def _agents(docs: list[RawDoc]) -> dict[str, _Agent]:
     return found
 
 
+def _node_id(agent: str, taken: set[str]) -> str:
+    """A node id from the agent's name: a letter first, at most 32 characters, unique."""
+    stem = agent if agent[0].isalpha() else f"n-{agent}"
+    node, n = stem[:32].rstrip("-"), 2
+    while node in taken:
+        node, n = f"{stem[:29].rstrip('-')}-{n}", n + 1
+    return node
+
+
 def flow_files(name: str, directory: str, chain: list[_Agent], owner: str,
                ranges: list[str] | None = None) -> tuple[dict[str, bytes], list[str]]:
     """A flow of `chain`, each agent's inputs wired to an output of the one before it of the
@@ -203,11 +212,7 @@ def flow_files(name: str, directory: str, chain: list[_Agent], owner: str,
     nodes, edges, loose = [], [], []
     ids: set[str] = set()
     for i, agent in enumerate(chain):
-        node = agent.name[:32].rstrip("-")
-        n = 2
-        while node in ids or not node[0].isalpha():
-            node, n = f"{agent.name[:29].rstrip('-')}-{n}" if agent.name[0].isalpha() \
-                else f"n{i}-{n}", n + 1
+        node = _node_id(agent.name, ids)
         ids.add(node)
         newest = semantic_version.Version(agent.version)
         wanted = (ranges[i] if ranges else "") or f"^{newest.major}.{newest.minor}"

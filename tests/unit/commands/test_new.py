@@ -110,3 +110,14 @@ def test_an_agent_range_given_is_kept(ws: Path) -> None:
     code, _, _ = run("new", "flow", "pinned", "-w", str(ws), "--agent", "hello@0.1.0")
     assert code == 0
     assert "- {id: hello, agent: hello@0.1.0}" in (ws / "flows/flows/pinned.yaml").read_text()
+
+
+def test_node_ids_are_valid_and_unique() -> None:
+    from compiler.commands.scaffold import _Agent
+
+    src = _Agent("9-lives" + "x" * 50, "1.0.0", [], [("out", "text")])
+    files, _ = flow_files("f", "", [src, src, src], "t")
+    (doc,), diags = parse_yaml("f.yaml", files["f.yaml"])
+    assert diags == [] and schema_diagnostics(doc) == []
+    ids = [n["id"] for n in doc.data["spec"]["nodes"]]
+    assert len(set(ids)) == 3 and all(i.startswith("n-9-lives") and len(i) <= 32 for i in ids)
