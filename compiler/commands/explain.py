@@ -76,7 +76,8 @@ def lookup(kind: str, path: list[str], version: str = "v1") -> Field:
     there is none."""
     schema = bundled_schema(kind, version)
     defs = schema.get("$defs", {})
-    node, required, walked = schema, True, []
+    node, required = schema, True
+    walked: list[str] = []
     for seg in path:
         node = _deref(node, defs)
         while node.get("type") == "array":  # a list's fields are its items' fields

@@ -373,19 +373,19 @@ def _write(s: Scaffold, *, overwrite: bool) -> None:
         for rel, content in s.files.items():
             path = s.base / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            staged.append((rel, Path(tmp)))
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            staged.append((rel, Path(name)))
             with os.fdopen(fd, "wb") as f:
                 f.write(content)
-            os.chmod(tmp, 0o644)
-        for rel, tmp in staged:
+            os.chmod(name, 0o644)
+        for rel, staged_file in staged:
             existed = (s.base / rel).exists()
-            os.replace(tmp, s.base / rel)
+            os.replace(staged_file, s.base / rel)
             if not existed:
                 placed.append(s.base / rel)
     except OSError as e:
-        for _, tmp in staged:
-            tmp.unlink(missing_ok=True)
+        for _, staged_file in staged:
+            staged_file.unlink(missing_ok=True)
         for path in placed:
             path.unlink(missing_ok=True)
         raise click.ClickException(f"cannot write {e.filename}: {e.strerror}") from e
