@@ -336,27 +336,24 @@ def audit_verify(log: Path, head: str, fmt: str) -> NoReturn:
 @click.argument("attestation", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--trust", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Root CA certificate (PEM) of the PKI that signed the attestation.")
-@click.option("--intermediate", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="The PKI's intermediate certificate (PEM); the bundle carries only the signing one.")
 @click.option("--rendered", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Also check the attestation is about this output tree (its index.json).")
 @_OUTPUT
-def verify_attestation(attestation: Path, trust: Path, intermediate: Path | None, rendered: Path | None,
-                       fmt: str) -> NoReturn:
+def verify_attestation(attestation: Path, trust: Path, rendered: Path | None, fmt: str) -> NoReturn:
     """Verify an apply attestation: signature, certificate chain, statement, and optionally
     that it attests RENDERED.
 
     \b
     Example:
       mentatctl verify-attestation .mentat/attestations/prod.us-east-1.20260101T000000Z.json \\
-        --trust pki/root.pem --intermediate pki/intermediate.pem --rendered rendered
+        --trust pki/root.pem --rendered rendered
     """
     from compiler.controller.attest import verify_attestation as check_attestation
     from compiler.sign.verify import load_trust_roots
 
     index = (rendered / "index.json").read_bytes() if rendered is not None else None
-    certs = load_trust_roots(trust.read_bytes() + (intermediate.read_bytes() if intermediate else b""))
-    check = check_attestation(attestation.read_bytes(), certs, dt.datetime.now(dt.UTC), index)
+    check = check_attestation(attestation.read_bytes(), load_trust_roots(trust.read_bytes()),
+                              dt.datetime.now(dt.UTC), index)
     if fmt == "json":
         click.echo(json.dumps(check.to_dict(), indent=2))
     elif check.ok:

@@ -1,8 +1,8 @@
 """The attestation of one reconcile: an in-toto Statement v1 with predicate type
 https://mentatlab.io/attestation/apply/v1, signed like the output tree (DSSE in a Sigstore
 bundle, `compiler/sign/`), so `mentatctl verify-attestation` and `cosign
-verify-blob-attestation --bundle ... --type https://mentatlab.io/attestation/apply/v1
-RENDERED/index.json` both check it.
+verify-blob-attestation --bundle ... --trusted-root PKI/trusted_root.json --type
+https://mentatlab.io/attestation/apply/v1 RENDERED/index.json` both check it.
 
 Subjects: the rendered tree's index.json (so cosign can check the attestation against the
 tree file itself) and every applied object, named `GROUP/KIND/NAMESPACE/NAME`, with the
@@ -13,7 +13,6 @@ and resourceVersion, what was pruned, the result and the time.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -25,7 +24,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from compiler.sign.bundle import BundleError, dump_bundle, parse_bundle, pki_bundle
 from compiler.sign.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope
@@ -41,7 +39,6 @@ __all__ = [
     "build_statement",
     "sign_statement",
     "subject_name",
-    "trusted_root",
     "verify_attestation",
 ]
 
@@ -138,30 +135,11 @@ def build_statement(
 
 
 def sign_statement(statement: Mapping[str, Any], pki: Pki) -> bytes:
-    """A Sigstore bundle (v0.3, DSSE) of the statement, signed by the PKI's leaf. v0.3 holds
-    the signing certificate alone (sigstore-go, hence cosign, refuses a chain there): the
-    verifier brings the intermediate with the root (`trusted_root`, `verify_attestation`)."""
+    """A Sigstore bundle of the statement (DSSE), signed by the PKI's leaf: the same form as
+    the signed tree's (compiler/sign/bundle.pki_bundle: v0.2, leaf and intermediate), so the
+    PKI's trusted_root.json serves cosign for both."""
     envelope = sign_envelope(canonical_json(statement), INTOTO_PAYLOAD_TYPE, pki.key.sign)
-    bundle = pki_bundle(envelope, pki.leaf, [])
-    material = bundle["verificationMaterial"]
-    material["certificate"] = material.pop("x509CertificateChain")["certificates"][0]
-    return dump_bundle(bundle)
-
-
-def trusted_root(chain: Sequence[x509.Certificate], start: dt.datetime) -> dict[str, Any]:
-    """A Sigstore TrustedRoot naming the PKI (intermediate, then root) as its certificate
-    authority, for `cosign verify-blob-attestation --new-bundle-format --trusted-root`."""
-    der = [{"rawBytes": base64.b64encode(c.public_bytes(Encoding.DER)).decode()} for c in chain]
-    return {
-        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [], "ctlogs": [], "timestampAuthorities": [],
-        "certificateAuthorities": [{
-            "subject": {"commonName": chain[-1].subject.rfc4514_string()},
-            "uri": "https://mentatlab.io/pki",
-            "certChain": {"certificates": der},
-            "validFor": {"start": start.isoformat().replace("+00:00", "Z")},
-        }],
-    }
+    return dump_bundle(pki_bundle(envelope, pki.leaf, [pki.intermediate]))
 
 
 @dataclass(slots=True)
@@ -194,8 +172,8 @@ def verify_attestation(raw: bytes, roots: list[x509.Certificate], now: dt.dateti
         return check
     leaf = bundle.certificates[0]
     check.signer = signer_identity(leaf)
-    # The trust file may hold the intermediate beside the root (a v0.3 bundle carries only
-    # the signing certificate): self-signed certificates are roots, the others intermediates.
+    # A trust file may also hold intermediates (for bundles carrying only the signing
+    # certificate): self-signed certificates are roots, the others intermediates.
     anchors = [c for c in roots if c.subject == c.issuer]
     intermediates = [c for c in roots if c.subject != c.issuer and c not in bundle.certificates]
     cause = verify_chain((*bundle.certificates, *intermediates), anchors or roots, now)

@@ -1,32 +1,25 @@
 """The apply attestation verifies with cosign itself (built by testenv/ from its Go module):
-`cosign verify-blob-attestation --new-bundle-format` against the rendered tree's index.json,
-and is refused by cosign for another tree."""
+`cosign verify-blob-attestation --new-bundle-format --trusted-root PKI/trusted_root.json`
+against the rendered tree's index.json, and is refused by cosign for another tree."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import subprocess
 from pathlib import Path
 
-from cryptography import x509
-
-from compiler.controller.attest import PREDICATE_TYPE, trusted_root
+from compiler.controller.attest import PREDICATE_TYPE
 from tests.controller.kit import Kit, configmap, namespace
 
 
 def _cosign(kit: Kit, blob: Path) -> subprocess.CompletedProcess[str]:
     from testenv import binary
 
-    certs = [x509.load_pem_x509_certificate((kit.pki / name).read_bytes())
-             for name in ("intermediate.pem", "root.pem")]
-    root_json = kit.tmp / "trusted_root.json"
-    root_json.write_text(json.dumps(trusted_root(certs, dt.datetime(2020, 1, 1, tzinfo=dt.UTC))))
     return subprocess.run(
         [str(binary("cosign")), "verify-blob-attestation", "--bundle", str(kit.tmp / "att.json"),
-         "--new-bundle-format", "--trusted-root", str(root_json), "--certificate-identity", "ci@test.example",
-         "--certificate-oidc-issuer-regexp", ".*", "--insecure-ignore-tlog", "--insecure-ignore-sct",
-         "--type", PREDICATE_TYPE, str(blob)], capture_output=True, text=True, timeout=120, check=False)
+         "--new-bundle-format", "--trusted-root", str(kit.pki / "trusted_root.json"),
+         "--certificate-identity", "ci@test.example", "--certificate-oidc-issuer-regexp", ".*",
+         "--insecure-ignore-tlog", "--insecure-ignore-sct", "--type", PREDICATE_TYPE, str(blob)],
+        capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_cosign_verifies_the_apply_attestation(kit: Kit) -> None:

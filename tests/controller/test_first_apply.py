@@ -37,7 +37,6 @@ def test_first_apply_creates_records_attests_and_audits(cluster: Any, kit: Kit) 
     assert sorted(o[2] for o in objects) == ["ConfigMap", "Deployment", "Namespace"]
 
     verified = kit.cli("verify-attestation", str(kit.tmp / "att.json"), "--trust", str(kit.root),
-                       "--intermediate", str(kit.pki / "intermediate.pem"),
                        "--rendered", str(tree), "-o", "json")
     assert verified.returncode == 0, verified.stderr
     assert json.loads(verified.stdout)["objects"] == 3

@@ -33,7 +33,6 @@ def test_allow_unsigned_applies_and_records_it(kit: Kit) -> None:
     assert code == 0, err
     assert out["source"]["verified"] is False and out["source"]["allowedUnsigned"] is True
     verified = kit.cli("verify-attestation", str(kit.tmp / "att.json"), "--trust", str(kit.root),
-                       "--intermediate", str(kit.pki / "intermediate.pem"),
                        "-o", "json")
     assert verified.returncode == 0
     statement_source = json.loads((kit.tmp / "audit.jsonl").read_text().splitlines()[-1])["event"]["source"]
