@@ -10,10 +10,10 @@ def test_unhealthy_deployment_times_out_and_blocks_the_prune(kit: Kit) -> None:
     ns = kit.ns
     assert kit.apply(kit.tree([namespace(ns), configmap(ns, "old"), configmap(ns, "keep")]))[0] == 0
     stuck = deployment(ns, "stuck", node_selector={"mentatlab.io/no-such-node": "true"})
-    code, out, _ = kit.apply(kit.tree([namespace(ns), configmap(ns, "keep"), stuck]), "--timeout", "3s")
+    code, out, _ = kit.apply(kit.tree([namespace(ns), configmap(ns, "keep"), stuck]), "--timeout", "10s")
     assert code == 1 and out["result"] == "failed"
-    assert out["reason"] == "1 object(s) still unhealthy after 3s; nothing was pruned"
-    assert out["unhealthy"] == [f"Deployment.apps {ns}/stuck: 0/1 replicas available, 1/1 updated "
-                                "(Deployment does not have minimum availability.)"]
+    assert out["reason"] == "1 object(s) still unhealthy after 10s; nothing was pruned"
+    [why] = out["unhealthy"]  # the pod is Pending for ever: no node has the label
+    assert why.startswith(f"Deployment.apps {ns}/stuck: 0/1 replicas available"), why
     assert [s["name"] for s in out["steps"]][-3:] == ["health", "attest", "audit"]
     assert kit.get("cm", "old") is not None
