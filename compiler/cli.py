@@ -95,6 +95,7 @@ class _LazyGroup(click.Group):
 
     LAZY = {
         "cost": "compiler.commands.cost:cost",
+        "diff": "compiler.commands.diff:diff",
         "pki": "compiler.commands.sign:pki",
         "policy": "compiler.commands.policy:policy",
         "sign": "compiler.commands.sign:sign",
