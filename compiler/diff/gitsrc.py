@@ -81,14 +81,17 @@ def _output_dir(repo: Repo, commit: str) -> str | None:
 
 def export(repo: Repo, commit: str, dest: Path) -> Path:
     """Write the commit's workspace files under `dest`; returns the workspace root there."""
-    where = repo.prefix or "."
-    specs = [where]
+    root = dest / repo.prefix if repo.prefix else dest
+    if repo.prefix and _git(repo.top, "cat-file", "-e", f"{commit}:{repo.prefix}",
+                            check=False).returncode != 0:
+        return root  # no such directory then: the caller reports the missing workspace
+    specs = [f":(literal){repo.prefix}" if repo.prefix else "."]
     out = _output_dir(repo, commit)
     if out:
-        specs.append(f":(exclude){repo.prefix + '/' if repo.prefix else ''}{out}")
+        specs.append(f":(exclude,literal){repo.prefix + '/' if repo.prefix else ''}{out}")
     done = _git(repo.top, "archive", "--format=tar", commit, "--", *specs, check=False)
     if done.returncode != 0:
         raise GitError(done.stderr.decode(errors="replace").strip() or "git archive failed")
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
         tar.extractall(dest, filter="data")  # no absolute paths, no links out of dest
-    return dest / repo.prefix if repo.prefix else dest
+    return root
