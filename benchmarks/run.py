@@ -2,6 +2,7 @@
 
 For each size, on this machine, in one run: cold compile (no cache at all, and with the
 cache being filled), no-change recompile, one-flow-changed recompile, `compile --check`,
+`diff` of a one-flow change between two git commits,
 `verify` (when the command exists), and `kubectl kustomize rendered/<env>/<region>` over the
 tree the compile produced (the anchor: it only re-reads and re-emits that YAML). Every
 number is the median of --runs runs of a fresh `python -m compiler.cli` process, with its
@@ -155,6 +156,7 @@ def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, An
     # CI on a fresh clone: the committed tree, no .mentat/ (git-ignored)
     res["check_cold"] = _measure(Sample(), [*compile_cmd, "--check", "--no-cache"], REPO,
                                  runs).summary()
+    res["diff_first"], res["diff"] = _bench_diff(ws, flow, original, compile_cmd, runs)
     # verify needs a signature: a throwaway PKI signs the tree once, verify is timed
     pki = ws.parent / f"{ws.name}-pki"
     shutil.rmtree(pki, ignore_errors=True)
@@ -164,6 +166,35 @@ def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, An
                                                str(pki / "root.pem")), REPO, runs).summary()
     res["kustomize"] = _kustomize(ws, size, args)
     return res
+
+
+def _git(ws: Path, *args: str) -> None:
+    env = {**_env(), "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+    subprocess.run(["git", "-C", str(ws), *args], check=True, env=env, capture_output=True)
+
+
+def _bench_diff(ws: Path, flow: Path, original: str, compile_cmd: list[str], runs: int
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`mentatctl diff` of a pull request that changes one flow, as CI runs it: the head is
+    checked out and compiled (its cache warm), then base and head are compiled from git.
+    The first diff also fills the cache with the base's version of the flow (1 run); the
+    others are what each later push to the pull request costs."""
+    (ws / ".gitignore").write_text(".mentat/\nrendered/\n")
+    _git(ws, "init", "-q", "-b", "main")
+    _git(ws, "add", "-A")
+    _git(ws, "commit", "-q", "-m", "base")
+    flow.write_text(re.sub(r"owner: team-\d+", "owner: bench-diff", original))
+    _git(ws, "commit", "-q", "-am", "one flow changed")
+    _run(compile_cmd, REPO)  # the head compiled in place (CI's compile --check does this)
+    diff = _mentat("diff", str(ws), "--base", "HEAD~1", "--head", "HEAD", "-o", "json")
+    first = _measure(Sample(), diff, REPO, 1).summary()
+    later = _measure(Sample(), diff, REPO, runs).summary()
+    flow.write_text(original)
+    shutil.rmtree(ws / ".git")
+    os.unlink(ws / ".gitignore")
+    _run(compile_cmd, REPO)
+    return first, later
 
 
 def _kustomize(ws: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -230,7 +261,10 @@ _ROWS = [("cold_no_cache", "cold compile, no cache"), ("cold", "cold compile, fi
          ("one_flow_first", "one flow changed, first time (builds the standby copy; 1 run)"),
          ("one_flow_change", "one flow changed"),
          ("check", "compile --check"),
-         ("check_cold", "compile --check --no-cache (CI on a fresh clone)"), ("verify", "verify"),
+         ("check_cold", "compile --check --no-cache (CI on a fresh clone)"),
+         ("diff_first", "diff, one flow changed, first time (base into the cache; 1 run)"),
+         ("diff", "diff, one flow changed (base and head compiled from git)"),
+         ("verify", "verify"),
          ("kustomize", "kubectl kustomize (anchor)")]
 
 
@@ -255,6 +289,10 @@ def _markdown(doc: dict[str, Any]) -> str:
         k, c = v["kustomize"], v["cold_no_cache"]
         ratio.append(f"{k['median_s'] / c['median_s']:.0f}x faster" if "median_s" in k else "n/a")
     lines.append("| kustomize / cold compile | " + " | ".join(ratio) + " |")
+    lines.append("| diff / one-flow recompile | " + " | ".join(
+        f"{v['diff']['median_s'] / v['one_flow_change']['median_s']:.1f}x"
+        if "median_s" in v["diff"] and "median_s" in v["one_flow_change"] else "n/a"
+        for v in sizes.values()) + " |")
     m = doc["machine"]
     lines += ["", f"Machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, "
               f"kubectl {m['kubectl']}, load average at start {m['loadavg_at_start']}. "
