@@ -69,7 +69,7 @@ def test_pull_request_workflow_checks_then_posts_the_diff() -> None:
     script = "\n".join(s.get("run", "") + str(s.get("with", {}).get("script", ""))
                        for s in diff["steps"])
     assert 'mentatctl diff --base "origin/$BASE_REF" --head HEAD -o markdown' in script
-    assert "mentatctl-diff:" in script and "updateComment" in script and "deleteComment" in script
+    assert ".github/scripts/diff-comments.js" in script  # tests/ci/test_diff_comments.py
 
 
 def test_main_workflow_publishes_the_signed_tree_from_a_separate_job() -> None:
