@@ -110,12 +110,17 @@ def _md(text: str) -> str:
     return re.sub(r"([|\\`*_<>\[\]])", r"\\\1", text).replace("\n", " ")
 
 
+def _code(text: str) -> str:
+    """Inline code: nothing inside is escaped, so only a backtick needs replacing."""
+    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
+
+
 def _summary(r: DiffReport) -> str:
     n = len(r.changes)
     lines = [
         f"## mentatctl diff: `{r.workspace}`",
         "",
-        f"base `{_md(r.base.ref)}` (`{r.base.commit[:12]}`) → head `{_md(r.head.ref)}` "
+        f"base {_code(r.base.ref)} (`{r.base.commit[:12]}`) → head {_code(r.head.ref)} "
         f"(`{r.head.commit[:12]}`): **{n} object(s) differ**, {r.unchanged} unchanged.",
         "",
         f"Head rendered tree: `sha256:{r.head.tree_digest}` (the digest `mentatctl sign` "
