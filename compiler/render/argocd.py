@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from compiler.diagnostics import Diagnostic
 from compiler.model.graph import Workspace
 from compiler.model.spec import Environment
 from compiler.render import Artifact, K8sObject, Rendered, RenderInput, vap
@@ -185,11 +186,27 @@ def _elements(leaves: list[tuple[Environment, str]]) -> list[dict[str, str]]:
     return out
 
 
+def _unknown_regions(ws: Workspace) -> list[Diagnostic]:
+    """A `cluster` mapping naming a region the environment does not have: a typo that would
+    otherwise send that region to Argo CD's own cluster."""
+    diags = []
+    doc = ws.spec.doc
+    for i, env in enumerate(ws.spec.environments):
+        mapping = env.extra.get("cluster")
+        for region in mapping if isinstance(mapping, dict) else ():
+            if region not in env.regions:
+                p = doc.pos(("spec", "environments", i, "cluster", region), key=True)
+                diags.append(Diagnostic(
+                    "M500", f"environment '{env.name}' has no region '{region}' (cluster)",
+                    doc.file, p.line, p.col, hint="regions: " + ", ".join(env.regions)))
+    return diags
+
+
 def render(inp: RenderInput) -> Rendered:
     ws = inp.ws
     conf = ws.spec.spec.get("argocd")
-    out = Rendered()
-    if not conf:
+    out = Rendered(diagnostics=_unknown_regions(ws))
+    if not conf or out.diagnostics:
         return out
     name = ws.spec.name
     ns = conf.get("namespace", "argocd")

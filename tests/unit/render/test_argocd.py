@@ -74,3 +74,11 @@ def test_plugin_files_with_cmp(make_ws: MakeWs) -> None:
     assert sidecar["command"] == ["/var/run/argocd/argocd-cmp-server"]
     source = objs["argocd/cmp/applicationset-test-cmp.yaml"]["spec"]["template"]["spec"]["source"]
     assert source["plugin"]["env"] == [{"name": "MENTAT_TARGET", "value": "{{.env}}/{{.region}}"}]
+
+
+def test_cluster_for_an_unknown_region_is_an_error(make_ws: MakeWs) -> None:
+    root = make_ws(workspace=CLUSTERS.replace("eu-west-1: prod-eu}", "eu-west-2: prod-eu}"))
+    result = compile_workspace(root)
+    (diag,) = [d for d in result.diagnostics if d.severity == "error"]
+    assert diag.code == "M500" and "has no region 'eu-west-2'" in diag.message
+    assert (diag.file, diag.line) == ("mentat.yaml", 10)
