@@ -94,10 +94,17 @@ class _LazyGroup(click.Group):
     for cryptography, sigstore, wasmtime or rich tables at start-up."""
 
     LAZY = {
+        "catalog": "compiler.commands.catalog:catalog",
         "cost": "compiler.commands.cost:cost",
         "diff": "compiler.commands.diff:diff",
+        "explain": "compiler.commands.explain:explain",
+        "graph": "compiler.commands.graph:graph",
+        "init": "compiler.commands.scaffold:init",
+        "migrate": "compiler.commands.migrate:migrate",
+        "new": "compiler.commands.scaffold:new",
         "pki": "compiler.commands.sign:pki",
         "policy": "compiler.commands.policy:policy",
+        "schema": "compiler.commands.explain:schema",
         "sign": "compiler.commands.sign:sign",
         "verify": "compiler.commands.sign:verify",
         "wasm": "compiler.commands.wasm:wasm",

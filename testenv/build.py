@@ -263,14 +263,14 @@ def _build_collector(recipe: Recipe, src: Path, out: Path) -> None:
     for section, mods in OTEL_COMPONENTS.items():
         manifest += f"{section}:\n" + "".join(f"  - gomod: {m}\n" for m in mods)
     (src / "manifest.yaml").write_text(manifest)
-    # ocb only writes the sources: its own `go mod tidy` fails on modules that only the
-    # components' *tests* import and the proxy does not serve (contrib's pkg/semconvtest),
-    # which the collector itself never needs. `tidy -e` records everything else.
+    # ocb writes the sources and go.mod, then its own `go mod tidy` fails on a module that
+    # only the components' *tests* import and the proxy does not serve (contrib's
+    # pkg/semconvtest); the collector never needs it, so `tidy -e` below finishes the job.
     env = {**os.environ, "GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "local")}
     proc = subprocess.run([str(src / "ocb"), "--config", str(src / "manifest.yaml"),
-                           "--skip-compilation", "--skip-get-modules"], cwd=src, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
+                           "--skip-compilation"], cwd=src, env=env, capture_output=True,
+                          text=True)
+    if not all((src / "dist" / f).is_file() for f in ("go.mod", "main.go", "components.go")):
         raise BuildError(_explain("generating the OpenTelemetry Collector", ["(via ocb)"],
                                   proc.stderr + proc.stdout))
     dist = src / "dist"
