@@ -2,9 +2,10 @@
 
 For each size, on this machine, in one run: cold compile (no cache at all, and with the
 cache being filled), no-change recompile, one-flow-changed recompile, `compile --check`,
-`diff` of a one-flow change between two git commits, `verify`, and two anchors over the tree the compile produced: `kustomize build` of each
-rendered/<env>/<region> (it only re-reads and re-emits that YAML) and `helm template` of a
-generated chart that renders the same objects (benchmarks/helm_chart.py; checked equal).
+`diff` of a one-flow change between two git commits, `verify`, and two anchors over the tree
+the compile produced: `kustomize build` of each rendered/<env>/<region> (it only re-reads and
+re-emits that YAML) and `helm template` of a generated chart that renders the same objects
+(benchmarks/helm_chart.py; checked equal).
 Both peers are the pinned programs testenv/ builds from their Go modules. Every number is
 the median of --runs runs of a fresh `python -m compiler.cli` process, with its peak RSS
 (wait4 rusage). Writes benchmarks/out/results.json and results.md.
