@@ -36,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from generate import ENVIRONMENTS, generate
-from helm_chart import same_objects, write_chart
+from helm_chart import same_objects, template_args, write_chart
 
 from testenv import binary
 
@@ -243,12 +243,12 @@ def _helm(leaves: list[Path], args: argparse.Namespace) -> dict[str, Any]:
     for leaf in leaves:
         chart = leaf.parents[2] / "charts" / f"{leaf.parent.name}-{leaf.name}"
         write_chart(leaf, chart)
-        out = subprocess.run([helm, "template", "bench", str(chart)], capture_output=True,
-                             text=True, check=False)
+        out = subprocess.run([helm, *template_args(chart)], capture_output=True, text=True,
+                             check=False)
         if out.returncode != 0 or not same_objects(out.stdout, leaf):
             return Sample(note=f"the chart for {leaf.name} does not render the same objects: "
                                f"{out.stderr.strip()[-200:]}").summary()
-        charts.append([helm, "template", "bench", str(chart)])
+        charts.append([helm, *template_args(chart)])
     return _sum_over_leaves("helm", charts, args.runs).summary()
 
 
