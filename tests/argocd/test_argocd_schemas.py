@@ -1,7 +1,8 @@
 """Every Argo CD object the example renders (rendered/argocd/, and the plugin's
 ApplicationSet in argocd/cmp/) passes Argo CD's own CRD schemas, run by node from the npm
-package @kubernetes-models/argo-cd (tests/argocd/package.json; `npm ci` in .ci/run). A
-broken object fails the same check, so the validator is known to bite."""
+package @kubernetes-models/argo-cd (tests/argocd/package.json and its lock file, installed
+with `npm ci` on first use). A broken object fails the same check, so the validator is known
+to bite."""
 
 from __future__ import annotations
 
@@ -18,10 +19,23 @@ REPO = HERE.parents[1]
 MODELS = HERE / "node_modules" / "@kubernetes-models" / "argo-cd"
 
 
+def _installed() -> None:
+    """`npm ci` once per checkout (node_modules/ is git-ignored); the lock file pins it."""
+    npm = shutil.which("npm")
+    assert npm, "npm is required (Node.js 20+) to install Argo CD's schemas from the npm registry"
+    lock = HERE / "package-lock.json"
+    stamp = HERE / "node_modules" / ".package-lock.json"
+    if MODELS.is_dir() and stamp.is_file() and stamp.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE,
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert done.returncode == 0, f"npm ci in tests/argocd failed:\n{done.stderr}"
+
+
 def _validate(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     node = shutil.which("node")
-    assert node, "node is required (Node.js 20+): install it, then `npm ci` in tests/argocd"
-    assert MODELS.is_dir(), "run `npm ci` in tests/argocd (.ci/run does) to install Argo CD's schemas"
+    assert node, "node is required (Node.js 20+) to run Argo CD's schema validators"
+    _installed()
     done = subprocess.run([node, str(HERE / "validate.mjs")], input=json.dumps(objects),
                           capture_output=True, text=True, cwd=HERE, check=False, timeout=120)
     assert done.returncode == 0, done.stderr

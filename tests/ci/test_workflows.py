@@ -1,21 +1,21 @@
 """Every GitHub workflow passes GitHub's workflow JSON schema (the copy check-jsonschema
-vendors from SchemaStore, a test dependency) and actionlint (built from its Go module by
-.ci/run into ~/.cache/mentat-tools, or found on PATH); a broken workflow fails both, so the
+vendors from SchemaStore, a test dependency) and actionlint (the pinned build of testenv/,
+from its Go module); a broken workflow fails both, so the
 checks are known to bite. The pull-request and main workflows do what docs/delivery.md says."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
+from testenv import binary
+
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((REPO / ".github/workflows").glob("*.yml"))
-ACTIONLINT_VERSION = "v1.7.12"
 
 
 def _schema_check(*files: Path) -> subprocess.CompletedProcess[str]:
@@ -25,11 +25,7 @@ def _schema_check(*files: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _actionlint() -> str:
-    cached = Path.home() / ".cache/mentat-tools" / f"actionlint-{ACTIONLINT_VERSION}" / "actionlint"
-    found = shutil.which("actionlint") or (str(cached) if cached.is_file() else None)
-    assert found, (f"actionlint is missing: GOBIN={cached.parent} go install "
-                   f"github.com/rhysd/actionlint/cmd/actionlint@{ACTIONLINT_VERSION} (.ci/run does)")
-    return found
+    return str(binary("actionlint"))
 
 
 def _broken(tmp_path: Path) -> Path:
