@@ -178,7 +178,9 @@ def _now() -> dt.datetime:
 
 
 def _manifests(files: Mapping[str, str]) -> list[str]:
-    return [p for p in files if p.endswith((".yaml", ".yml")) and not p.startswith("bundles/")
+    """Kubernetes manifests of the tree: not the wasm bundles, not kustomizations, and not
+    Argo CD's own objects (argocd/: they belong to the Argo CD cluster, not the target)."""
+    return [p for p in files if p.endswith((".yaml", ".yml")) and not p.startswith(("bundles/", "argocd/"))
             and not p.rsplit("/", 1)[-1].startswith("kustomization.")]
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.render import Rendered, RenderInput, controller_deploy, cost, crds, k8s, otel, vap, wasm
+from compiler.render import (
+    Rendered,
+    RenderInput,
+    argocd,
+    controller_deploy,
+    cost,
+    crds,
+    k8s,
+    otel,
+    vap,
+    wasm,
+)
 
 __all__ = ["RENDERERS"]
 
@@ -16,4 +27,5 @@ RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
     cost.render_cost,
     wasm.render,
     vap.render,
+    argocd.render,
 )

@@ -1,5 +1,6 @@
 """Which manifests one target applies: its ENV/REGION directory and everything cluster-wide,
-never bundles or kustomizations (as `compile --stdout --target` picks them)."""
+never bundles, kustomizations or Argo CD's own objects (as `compile --stdout --target` picks
+them)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ FILES = dict.fromkeys([
     "staging/eu-west-1/deployment-a.yaml",
     "staging/eu-west-1/kustomization.yaml",
     "bundles/greeter-1.0.0/index.json",
+    "argocd/application-demo-staging-eu-west-1.yaml",
+    "argocd/cmp/plugin.yaml",
     "cost.json",
 ], "0" * 64)
 
