@@ -19,10 +19,11 @@ from compiler.model import Environment, Workspace
 from compiler.render import K8sObject, Rendered, RenderInput
 from compiler.render.placement import placements
 
-__all__ = ["NAME", "NAMESPACE", "render"]
+__all__ = ["MANAGED_ROLE", "NAME", "NAMESPACE", "render"]
 
 NAME = "mentat-controller"
 NAMESPACE = "mentat-system"
+MANAGED_ROLE = f"{NAME}-apply"  # in the environment's namespace
 PORT = 8080
 _VERBS = ["get", "list", "watch", "create", "patch", "update", "delete"]
 _READ = ["get", "list", "watch"]
@@ -71,9 +72,10 @@ def _rbac(env: Environment, region: str) -> list[dict[str, Any]]:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_name},
         "subjects": subject,
     }
+    # distinct names: one leaf directory holds both Roles, and its files are named KIND-NAME
     managed = {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": _meta(NAME, env, region, env.namespace),
+        "metadata": _meta(MANAGED_ROLE, env, region, env.namespace),
         "rules": [
             *({"apiGroups": [group], "resources": list(resources), "verbs": _VERBS}
               for group, resources in _NAMESPACED),
@@ -85,8 +87,8 @@ def _rbac(env: Environment, region: str) -> list[dict[str, Any]]:
     }
     managed_binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": _meta(NAME, env, region, env.namespace),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
+        "metadata": _meta(MANAGED_ROLE, env, region, env.namespace),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": MANAGED_ROLE},
         "subjects": subject,
     }
     own = {

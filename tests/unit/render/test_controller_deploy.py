@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.render import RenderInput
-from compiler.render.controller_deploy import NAME, NAMESPACE, render
+from compiler.render.controller_deploy import MANAGED_ROLE, NAME, NAMESPACE, render
 
 IMAGE = "ghcr.io/mentatlab/mentatctl@sha256:" + "1" * 64
 ENVS = [{"name": "staging", "namespace": "mentat-staging", "regions": ["eu-west-1"]},
@@ -31,15 +31,16 @@ def test_one_controller_per_leaf_scoped_to_its_namespace(build: Any) -> None:
     assert sorted({o.dir for o in objs}) == ["prod/us-east-1", "staging/eu-west-1"]
     leaf = {(o.kind, o.obj["metadata"].get("namespace", ""), o.name): o.obj for o in objs
             if o.dir == "staging/eu-west-1"}
+    assert len({(o.kind, o.name) for o in objs if o.dir == "staging/eu-west-1"}) == len(leaf)  # one file each
     assert sorted(leaf) == [
         ("ClusterRole", "", f"{NAME}-staging-eu-west-1"),
         ("ClusterRoleBinding", "", f"{NAME}-staging-eu-west-1"),
         ("Deployment", NAMESPACE, NAME),
         ("Namespace", "", NAMESPACE),
         ("NetworkPolicy", NAMESPACE, NAME),
-        ("Role", "mentat-staging", NAME),
+        ("Role", "mentat-staging", MANAGED_ROLE),
         ("Role", NAMESPACE, NAME),
-        ("RoleBinding", "mentat-staging", NAME),
+        ("RoleBinding", "mentat-staging", MANAGED_ROLE),
         ("RoleBinding", NAMESPACE, NAME),
         ("ServiceAccount", NAMESPACE, NAME),
     ]
