@@ -33,6 +33,7 @@ __all__ = [
     "input_digests",
     "is_fixture",
     "load",
+    "output_conflict",
     "output_dir",
     "parse_yaml",
     "policy_files",
@@ -375,6 +376,13 @@ def discover(root: Path, output: str | None = None) -> LoadResult:
     if isinstance(out, str) and out:
         # by resolved path: `./rendered`, `rendered/` and `$PWD/rendered` are one directory
         target = (root / out).resolve()
+        conflict = output_conflict(root, target, ws.data.get("spec"))
+        if conflict is not None:  # said before the sources are read: it explains their absence
+            p = ws.pos(("spec", "output")) if output is None else Pos(0, 0)
+            result.diagnostics.append(Diagnostic(
+                "M701", f"output '{out}' cannot be written: {conflict}",
+                ws.file if output is None else "", p.line, p.col,
+                hint="choose an output directory of its own, e.g. rendered/"))
         if target != root and root in target.parents:
             skip.add(target.relative_to(root).as_posix())
     result.files, diags = find_sources(root, ws, skip)
@@ -463,6 +471,40 @@ def output_dir(root: Path, rel: Any) -> Path | None:
         return None
     target = resolve_inside(root, rel.rstrip("/") or ".")
     return target if target is not None and target != root else None
+
+
+_OWNED = (".mentat", ".git")  # the compiler's cache and standby copies; the repository
+
+
+def output_conflict(root: Path, out: Path, spec: Any, inputs: Iterable[str] = ()) -> str | None:
+    """Why the directory `out` cannot be an output tree of the workspace at `root`, or None.
+    An output tree is replaced as a whole, so it must share nothing with what the compiler
+    reads or owns: not the workspace root or a directory above it, nothing in or around
+    `.mentat/` or `.git/`, no source or policy directory of `spec` (the Workspace's spec;
+    inside the workspace root as a source is fine, discovery skips the output), and none
+    of `inputs`, the workspace-relative files a compile read."""
+    root, out = root.resolve(), out.resolve()
+
+    def overlaps(d: Path) -> bool:
+        return out == d or d in out.parents or out in d.parents
+
+    if out == root or out in root.parents:
+        return "it would hold the whole workspace"
+    for name in _OWNED:
+        if overlaps(root / name):
+            return f"it overlaps {name}/, which mentatctl or git owns"
+    spec = spec if isinstance(spec, dict) else {}
+    for field_name, what in (("sources", "source"), ("policies", "policy")):
+        dirs = spec.get(field_name, ["."] if field_name == "sources" else [])
+        for rel in dirs if isinstance(dirs, list) else ():
+            d = resolve_inside(root, rel.rstrip("/") or ".") if isinstance(rel, str) else None
+            if d is not None and d != root and overlaps(d):
+                return f"it overlaps the {what} directory '{rel}'"
+    prefix = out.as_posix() + "/"
+    for rel in inputs:
+        if (root / rel).as_posix().startswith(prefix):
+            return f"it holds '{rel}', which the compiler reads"
+    return None
 
 
 def input_digests(root: Path, output: str | None, extra: Iterable[str]
