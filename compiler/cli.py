@@ -21,7 +21,7 @@ import click
 
 from compiler import __version__
 from compiler.cache import Cache, Replay
-from compiler.diagnostics import Diagnostic, render_github, render_text, sort_key
+from compiler.diagnostics import Diagnostic, render_github, render_text, shown
 from compiler.load import WORKSPACE_FILE, find_workspace_root, output_conflict, output_dir
 from compiler.render.layout import LostContent, dump_yaml_stream, object_path
 from compiler.resources import schemas_dir
@@ -48,8 +48,10 @@ def workspace_root(arg: str) -> Path:
 
 def _emit(fmt: str, diags: list[Diagnostic], extra: dict[str, Any] | None = None) -> None:
     if fmt == "json":
+        first, more = shown(diags)
         payload = {"ok": not any(d.severity == "error" for d in diags),
-                   "diagnostics": [d.to_dict() for d in sorted(diags, key=sort_key)],
+                   "diagnostics": [d.to_dict() for d in first],
+                   **({"omitted": len(diags) - len(first)} if more else {}),
                    **(extra or {})}
         click.echo(json.dumps(payload, indent=2))
         return

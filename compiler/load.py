@@ -9,6 +9,7 @@ file has no business containing: custom tags, duplicate keys, alias bombs, absur
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import stat
@@ -127,7 +128,17 @@ class _Converter:
             )
         if node.tag == f"{_T}str" or node.tag == f"{_T}timestamp":
             return node.value  # timestamps stay text: configs compare them as written
-        return _constructor.yaml_constructors[node.tag](_constructor, node)
+        value = _constructor.yaml_constructors[node.tag](_constructor, node)
+        # Every document becomes JSON (Kubernetes objects) and CEL values (policies): a
+        # number neither can carry is refused here, where its line is known.
+        if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+            raise _Refused("M111", f"integer {_clip(node.value)} is outside the 64-bit range",
+                           _pos(node), "Kubernetes and CEL integers are 64-bit; quote it if "
+                           "it is meant as text")
+        if type(value) is float and not math.isfinite(value):
+            raise _Refused("M111", f"{_clip(node.value)} is not a finite number", _pos(node),
+                           "JSON has no NaN or infinity; quote it if it is meant as text")
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -169,6 +180,13 @@ class _Converter:
         return merged
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _short(tag: str | None) -> str:
     if tag and tag.startswith(_T):
         return "!!" + tag[len(_T):]
@@ -190,8 +208,9 @@ def parse_yaml(rel: str, content: bytes) -> tuple[list[RawDoc], list[Diagnostic]
     docs: list[RawDoc] = []
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            if node is None:
-                continue
+            if node is None or (isinstance(node, yaml.ScalarNode)
+                                and node.tag == f"{_T}null" and not node.value):
+                continue  # an empty document (a trailing `---`), as an empty file is
             conv = _Converter()
             try:
                 data = conv.convert(node)
@@ -324,6 +343,12 @@ def _walk(
         rel = _rel(root, path)
         if entry.name.startswith(".") or rel in skip:
             continue
+        if not _utf8(entry.name):  # POSIX names are bytes; diagnostics, keys, JSON are text
+            if entry.name.endswith((".yaml", ".yml")) or entry.is_dir():
+                shown = rel.encode("utf-8", "backslashreplace").decode("utf-8")
+                diags.append(Diagnostic("M101", "file name is not valid UTF-8: rename it",
+                                        shown))
+            continue
         if entry.is_symlink():
             target = resolve_inside(root, rel)
             if target is None:
@@ -337,6 +362,14 @@ def _walk(
             _walk(root, path, skip, found, diags, visited)
         elif entry.name.endswith((".yaml", ".yml")):
             found.add(rel)
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept as surrogates by os.fsdecode
+        return False
+    return True
 
 
 def _rel(root: Path, path: Path) -> str:

@@ -153,6 +153,9 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
             for n in present
         ]
     code = _CODE_BY_FIELD.get(path[-2:], "M201") if len(path) >= 2 else "M201"
+    if _secret(path) and validator not in ("required", "type"):
+        # an env value is configuration that may be secret: say what is wrong, never it
+        return [_at(doc, path, code, f"{where}: the value fails the schema's '{validator}' check")]
     if validator == "required":
         missing = [n for n in value if n not in err.instance]
         return [_at(doc, path, "M201", f"{where}: missing required field '{n}'", key=True)
@@ -182,6 +185,11 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
     if validator in ("maxLength", "minLength") and code == "M201" and path and path[-1] == "name":
         code = "M203"
     return [_at(doc, path, code, f"{where}: {err.message}")]
+
+
+def _secret(path: tuple[Any, ...]) -> bool:
+    """An env entry's value (`...env.N.value`): never quoted in a message."""
+    return len(path) >= 3 and path[-1] == "value" and path[-3] == "env"
 
 
 @cache
