@@ -177,3 +177,12 @@ def test_only_temporary_trees_the_writer_names_are_cleaned(tmp_path: Path) -> No
     stale.mkdir()
     assert write_tree(tmp_path / "rendered", TREE) == []
     assert all(d.exists() for d in mine) and not stale.exists()
+
+
+def test_check_sees_a_root_sigstore_file_sign_did_not_write(ws: Path) -> None:
+    assert _compile(ws, "--no-cache")[0] == 0
+    (ws / "rendered" / "rbac.sigstore.json").write_text("kind: ClusterRoleBinding\n")
+    code, err = _compile(ws, "--check")
+    assert code == 1 and "M700" in err and "rbac.sigstore.json" in err
+    code, err = _compile(ws)  # and a recompile neither keeps it silently nor deletes it
+    assert code == 1 and "M701" in err and (ws / "rendered" / "rbac.sigstore.json").exists()
