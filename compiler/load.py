@@ -24,6 +24,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.model.raw import Path_, Pos, RawDoc
 
 __all__ = [
+    "MAX_ALIAS_BYTES",
     "MAX_ALIAS_EXPANSIONS",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
@@ -46,6 +47,10 @@ __all__ = [
 WORKSPACE_FILE = "mentat.yaml"
 MAX_FILE_BYTES = 8 * 1024 * 1024  # a source file larger than this is refused unread
 MAX_ALIAS_EXPANSIONS = 10_000  # nodes reached again through aliases, per document
+# What aliases may add to a file once expanded (scalar bytes, and 8 per node): one 1 MB
+# scalar aliased 3,000 times is 3 GB for every later stage that copies or converts it.
+MAX_ALIAS_BYTES = 8 * 1024 * 1024
+_NODE_BYTES = 8
 MAX_DEPTH = 64
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -78,12 +83,38 @@ def _pos(node: yaml.Node) -> Pos:
 class _Converter:
     """Turns one composed document into data, recording the position of every node."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: list[int] | None = None) -> None:
         self.positions: dict[Path_, Pos] = {}
         self.key_positions: dict[Path_, Pos] = {}
         self.seen: set[int] = set()
         self.expansions = 0
         self.active: set[int] = set()  # nodes on the current path: an alias back to one loops
+        # bytes aliases may still add, shared by the documents of one file
+        self.budget = budget if budget is not None else [MAX_ALIAS_BYTES]
+        self.expanding = False  # inside an alias's expansion (counted whole already)
+        self.sizes: dict[int, int] = {}
+
+    def _size(self, node: yaml.Node) -> int:
+        """The bytes `node` expands to: its scalars' lengths and a few per node."""
+        stack, order = [node], []
+        while stack:  # children before parents, each distinct node once
+            n = stack.pop()
+            if id(n) in self.sizes:
+                continue
+            order.append(n)
+            if isinstance(n, yaml.SequenceNode):
+                stack += [c for c in n.value if id(c) not in self.sizes]
+            elif isinstance(n, yaml.MappingNode):
+                stack += [c for kv in n.value for c in kv if id(c) not in self.sizes]
+        for n in reversed(order):
+            if isinstance(n, yaml.ScalarNode):
+                size = len(n.value)
+            elif isinstance(n, yaml.SequenceNode):
+                size = sum(self.sizes.get(id(c), 0) for c in n.value)
+            else:
+                size = sum(self.sizes.get(id(c), 0) for kv in n.value for c in kv)
+            self.sizes[id(n)] = size + _NODE_BYTES
+        return self.sizes[id(node)]
 
     def convert(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -91,6 +122,7 @@ class _Converter:
         ident = id(node)
         if ident in self.active:
             raise _Refused("M105", "recursive alias", _pos(node))
+        outer = self.expanding
         if ident in self.seen:
             self.expansions += 1
             if self.expansions > MAX_ALIAS_EXPANSIONS:
@@ -100,9 +132,19 @@ class _Converter:
                     _pos(node),
                     "this looks like an alias bomb (billion laughs); expand the anchors by hand",
                 )
+            if not outer:
+                self.budget[0] -= self._size(node)
+                if self.budget[0] < 0:
+                    raise _Refused(
+                        "M105",
+                        f"aliases expand this file by more than {MAX_ALIAS_BYTES} bytes",
+                        _pos(node),
+                        "an anchor repeated this often is an alias bomb; repeat less data")
+                self.expanding = True
         self.seen.add(ident)
         self.positions[path] = _pos(node)
         if isinstance(node, yaml.ScalarNode):
+            self.expanding = outer
             return self._scalar(node)
         self.active.add(ident)
         try:
@@ -113,6 +155,7 @@ class _Converter:
             return self._mapping(node, path, depth)
         finally:
             self.active.discard(ident)
+            self.expanding = outer
 
     def _check_tag(self, node: yaml.Node, expected: str) -> None:
         if node.tag != expected:
@@ -206,12 +249,13 @@ def parse_yaml(rel: str, content: bytes) -> tuple[list[RawDoc], list[Diagnostic]
     if text.startswith("\ufeff"):
         text = text[1:]
     docs: list[RawDoc] = []
+    budget = [MAX_ALIAS_BYTES]
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
             if node is None or (isinstance(node, yaml.ScalarNode)
                                 and node.tag == f"{_T}null" and not node.value):
                 continue  # an empty document (a trailing `---`), as an empty file is
-            conv = _Converter()
+            conv = _Converter(budget)
             try:
                 data = conv.convert(node)
             except _Refused as r:
