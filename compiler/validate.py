@@ -119,8 +119,13 @@ def _schema_ok(doc: RawDoc, diags: list[Diagnostic]) -> bool:
     if _fast(doc.kind).is_valid(doc.data):
         return True
     found = [d for e in _slow(doc.kind).iter_errors(doc.data) for d in _explain(doc, e)]
-    # `jsonschema` and `jsonschema-rs` agree on validity; keep a diagnostic even if not.
-    diags.extend(_dedupe(found) or [Diagnostic("M201", "schema violation", doc.file, 1, 1)])
+    # `jsonschema` and `jsonschema-rs` agree on validity; keep a diagnostic even if not,
+    # at the document and saying why it names no field.
+    p = doc.pos(())
+    diags.extend(_dedupe(found) or [Diagnostic(
+        "M201", f"this {doc.kind} fails its schema, but no field can be named", doc.file,
+        p.line, p.col,
+        hint="a value the two schema validators read differently; please report it")])
     return False
 
 
