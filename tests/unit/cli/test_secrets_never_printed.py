@@ -129,3 +129,62 @@ def test_endpoint_credentials_are_never_echoed(ws: Path, field: str, case: str) 
     assert SECRET not in printed
     assert not (ws / "rendered").exists() or not any(
         SECRET in p.read_text() for p in (ws / "rendered").rglob("*") if p.is_file())
+
+
+def _leaves(data: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in _leaves(v, (*path, k))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _leaves(v, (*path, i))]
+    return [path]
+
+
+def _planted(text: str, doc: int, path: tuple[object, ...], value: str) -> str:
+    import yaml
+
+    docs = list(yaml.safe_load_all(text))
+    node = docs[doc]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in docs)
+
+
+def _every_field() -> list[tuple[str, int, tuple[object, ...]]]:
+    import yaml
+
+    from tests.conftest import AGENTS, FLOW, WORKSPACE
+
+    out = []
+    for name, text in (("mentat.yaml", WORKSPACE), ("flows/agents.yaml", AGENTS),
+                       ("flows/flow.yaml", FLOW)):
+        for i, doc in enumerate(yaml.safe_load_all(text)):
+            out += [(name, i, p) for p in _leaves(doc)]
+    return out
+
+
+CREDENTIAL = f"https://deploy:{SECRET}@vault.example:8200/v1?token={SECRET}"
+
+
+@pytest.mark.parametrize(("file", "doc", "path"), _every_field(),
+                         ids=lambda v: ".".join(map(str, v)) if isinstance(v, tuple) else str(v))
+def test_a_credential_planted_in_any_field_is_never_printed(
+        make_ws: object, file: str, doc: int, path: tuple[object, ...]) -> None:
+    """Whatever check the planted value trips (a pattern, a type, an unknown reference, a
+    policy), the diagnostics and reports never show it."""
+    from tests.conftest import AGENTS, FLOW, WORKSPACE
+
+    texts = {"mentat.yaml": WORKSPACE, "flows/agents.yaml": AGENTS, "flows/flow.yaml": FLOW}
+    texts[file] = _planted(texts[file], doc, path, CREDENTIAL)
+    root = make_ws({"flows/agents.yaml": texts["flows/agents.yaml"],  # type: ignore[operator]
+                    "flows/flow.yaml": texts["flows/flow.yaml"]},
+                   workspace=texts["mentat.yaml"], agents=None, flow=None)
+    printed = []
+    for args in (["validate", str(root)], ["validate", str(root), "--format", "json"],
+                 ["compile", str(root), "--no-cache", "--format", "github"]):
+        r = CliRunner().invoke(main, args)
+        assert isinstance(r.exception, SystemExit | type(None)), r.exception
+        printed += [r.stdout, r.stderr]
+    assert SECRET not in "\n".join(printed)
+    reports = list((root / "rendered").glob("*.json")) if (root / "rendered").exists() else []
+    assert not [p for p in reports if SECRET in p.read_text()]
