@@ -140,7 +140,8 @@ def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None,
     diff.added = sorted(set(files) - seen)
     diff.removed.sort()  # the walk's order is not the paths' ("a/x" before "a-b/x")
     diff.changed.sort()
-    diff.foreign = foreign(out, entries, files, known)
+    if diff:  # only a tree that is to be written must prove whose it is
+        diff.foreign = foreign(out, entries, files, known)
     return diff
 
 
