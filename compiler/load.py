@@ -181,6 +181,9 @@ class _Converter:
         if type(value) is float and not math.isfinite(value):
             raise _Refused("M111", f"{_clip(node.value)} is not a finite number", _pos(node),
                            "JSON has no NaN or infinity; quote it if it is meant as text")
+        if type(value) is float and abs(value) >= 2.0**63:  # 1e300 is an "integer" to JSON Schema
+            raise _Refused("M111", f"{_clip(node.value)} is outside the 64-bit range",
+                           _pos(node), "no field takes a number this large")
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
