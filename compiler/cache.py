@@ -246,9 +246,13 @@ class Stats:
 class Cache:
     """One compile's view of `<root>/.mentat/`: lookups, then `save()` at the end."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shared: Path | None = None) -> None:
+        """`shared`: compile `root` (a temporary tree, as `diff` makes) with the entries of
+        that workspace's cache, adding new ones and dropping none: its own compiles decide
+        what is stale."""
         self.root = root
-        self.dir = root / CACHE_DIR
+        self.dir = (shared or root) / CACHE_DIR
+        self.guest = shared is not None
         self._dir = str(self.dir)
         self.stats = Stats()
         self._pending: dict[tuple[str, str], bytes] = {}
@@ -273,10 +277,12 @@ class Cache:
         self._lock = threading.Lock()
         # A repository can commit `.mentat/` as symlinks to elsewhere (CI runners, Argo CD
         # repo servers compile untrusted trees): then the cache is neither read nor written.
-        self.disabled = _redirected(root)
-        # The key must be out of reach of whoever writes the workspace: never inside it.
+        self.disabled = _redirected(shared or root)
+        # The key must be out of reach of whoever writes the workspace: never inside it (nor
+        # inside the tree compiled with its cache).
         path = key_path()
-        inside = root.resolve() in (path.resolve(), *path.resolve().parents)
+        real = path.resolve()
+        inside = any(w.resolve() in (real, *real.parents) for w in {root, shared or root})
         self._auth = None if self.disabled or inside else _auth_key(path)
         self.disabled = self._auth is None
 
@@ -737,13 +743,14 @@ class Cache:
             for (kind, key), blob in self._pending.items():
                 _atomic_write(self._path(kind, key), blob, made)
             for kind, shard in sorted(self._dirty):  # keeping only what this compile used
-                self._write_shard(kind, shard, self._used.get(kind, set()), made)
+                self._write_shard(kind, shard, None if self.guest else self._used.get(kind, set()),
+                                  made)
             self._dirty.clear()
             # Pruning lists every shard: do it once enough new entries may have replaced old
             # ones, not after every small recompile.
             unpruned = self._read_manifest().get("unpruned", 0)
             unpruned = (unpruned if type(unpruned) is int else 0) + stored + len(self._pending)
-            if unpruned > sum(len(u) for u in self._used.values()) // 4 + 64:
+            if not self.guest and unpruned > sum(len(u) for u in self._used.values()) // 4 + 64:
                 self._prune()
                 unpruned = 0
             self._pending.clear()

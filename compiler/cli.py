@@ -23,7 +23,7 @@ from compiler import __version__
 from compiler.cache import Cache, Replay
 from compiler.diagnostics import Diagnostic, render_github, render_text, shown
 from compiler.load import WORKSPACE_FILE, find_workspace_root, output_conflict, output_dir
-from compiler.render.layout import LostContent, dump_yaml_stream, object_path
+from compiler.render.layout import LostContent, dump_yaml_stream
 from compiler.resources import schemas_dir
 from compiler.write import TreeDiff, diff_tree, write_tree
 
@@ -96,9 +96,17 @@ class _LazyGroup(click.Group):
     for cryptography, sigstore, wasmtime or rich tables at start-up."""
 
     LAZY = {
+        "catalog": "compiler.commands.catalog:catalog",
         "cost": "compiler.commands.cost:cost",
+        "diff": "compiler.commands.diff:diff",
+        "explain": "compiler.commands.explain:explain",
+        "graph": "compiler.commands.graph:graph",
+        "init": "compiler.commands.scaffold:init",
+        "migrate": "compiler.commands.migrate:migrate",
+        "new": "compiler.commands.scaffold:new",
         "pki": "compiler.commands.sign:pki",
         "policy": "compiler.commands.policy:policy",
+        "schema": "compiler.commands.explain:schema",
         "sign": "compiler.commands.sign:sign",
         "verify": "compiler.commands.sign:verify",
         "wasm": "compiler.commands.wasm:wasm",
@@ -311,8 +319,12 @@ def _output_dir(root: Path, result: CompileResult, out: str | None) -> tuple[Pat
 
 def _print_stream(result: CompileResult, target: str | None) -> None:
     assert result.rendered is not None and result.workspace is not None
+    from compiler.render.order import apply_order
+
     envs = {e.name for e in result.workspace.spec.environments}
-    objects = sorted(result.rendered.objects, key=object_path)
+    # Argo CD's own objects are not the cluster's: the plugin prints what a leaf deploys.
+    objects = apply_order(o for o in result.rendered.objects
+                          if o.dir.split("/")[0] != "argocd")
     leaves = sorted({o.dir for o in objects if o.dir.split("/")[0] in envs})
     if target is None and len(leaves) > 1:
         raise click.UsageError("--stdout needs --target, one of: " + ", ".join(leaves))

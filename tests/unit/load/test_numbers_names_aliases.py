@@ -27,7 +27,7 @@ def _codes(text: str) -> list[tuple[str, int, int]]:
                                    "1.0e+300", "-9.3e+18"])
 def test_numbers_json_and_cel_cannot_carry_are_refused_where_they_stand(value: str) -> None:
     text = HEAD + f"spec:\n  resources: {{cpu: 1, gpu: {value}}}\n"
-    assert _codes(text) == [("M111", 5, 28)]
+    assert _codes(text) == [("M112", 5, 28)]
 
 
 @pytest.mark.parametrize("value", ["9223372036854775807", "-9223372036854775808", "9.2e+18",
@@ -43,7 +43,7 @@ def test_a_number_beyond_int64_is_one_diagnostic_at_its_line(make_ws: Any) -> No
         "  resources: {cpu: 1, memory: 1Mi, gpu: 99999999999999999999999}\n")})
     r = CliRunner().invoke(main, ["validate", str(root)])
     assert r.exit_code == 1
-    assert "flows/big.yaml:7:41: error[M111]: integer 99999999999999999999999 is outside" \
+    assert "flows/big.yaml:7:41: error[M112]: integer 99999999999999999999999 is outside" \
         in r.stderr
     assert "M402" not in r.stderr and "M201" not in r.stderr
 
