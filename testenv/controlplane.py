@@ -31,7 +31,7 @@ __all__ = ["Component", "ControlPlane", "ControlPlaneError", "free_port", "port_
 
 NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 SERVICE_CIDR = "10.0.0.0/24"
-_START_TIMEOUT = 120.0
+_START_TIMEOUT = 240.0  # generous: a loaded 2-core machine starts the apiserver slowly
 
 
 class ControlPlaneError(RuntimeError):
