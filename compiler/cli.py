@@ -21,8 +21,8 @@ import click
 
 from compiler import __version__
 from compiler.cache import Cache, Replay
-from compiler.diagnostics import Diagnostic, render_github, render_text, sort_key
-from compiler.load import WORKSPACE_FILE, find_workspace_root, output_dir
+from compiler.diagnostics import Diagnostic, render_github, render_text, shown
+from compiler.load import WORKSPACE_FILE, find_workspace_root, output_conflict, output_dir
 from compiler.render.layout import LostContent, dump_yaml_stream
 from compiler.resources import schemas_dir
 from compiler.write import TreeDiff, diff_tree, write_tree
@@ -48,8 +48,10 @@ def workspace_root(arg: str) -> Path:
 
 def _emit(fmt: str, diags: list[Diagnostic], extra: dict[str, Any] | None = None) -> None:
     if fmt == "json":
+        first, more = shown(diags)
         payload = {"ok": not any(d.severity == "error" for d in diags),
-                   "diagnostics": [d.to_dict() for d in sorted(diags, key=sort_key)],
+                   "diagnostics": [d.to_dict() for d in first],
+                   **({"omitted": len(diags) - len(first)} if more else {}),
                    **(extra or {})}
         click.echo(json.dumps(payload, indent=2))
         return
@@ -299,15 +301,23 @@ def _shown(path: Path) -> str:
 
 
 def _output_dir(root: Path, result: CompileResult, out: str | None) -> tuple[Path, Diagnostic | None]:
-    if out is not None:
-        return Path(out).absolute(), None
     assert result.workspace is not None
     spec = result.workspace.spec
-    target = output_dir(root, spec.output)
-    if target is None:
-        p = spec.doc.pos(("spec", "output"))
-        return root, Diagnostic("M107", f"output '{spec.output}' must be a directory inside "
-                                "the workspace", spec.doc.file, p.line, p.col)
+    p = spec.doc.pos(("spec", "output"))
+    if out is not None:
+        target: Path | None = Path(out).resolve()  # a symlink is followed, not replaced
+        shown = out
+    else:
+        target, shown = output_dir(root, spec.output), spec.output
+        if target is None:
+            return root, Diagnostic("M107", f"output '{spec.output}' must be a directory inside "
+                                    "the workspace", spec.doc.file, p.line, p.col)
+    assert target is not None
+    conflict = output_conflict(root, target, spec.spec, result.inputs)
+    if conflict is not None:
+        where = (spec.doc.file, p.line, p.col) if out is None else ("", 0, 0)
+        return root, Diagnostic("M701", f"output '{shown}' cannot be written: {conflict}", *where,
+                                hint="choose an output directory of its own, e.g. rendered/")
     return target, None
 
 
