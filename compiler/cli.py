@@ -2,16 +2,18 @@
 
 Exit codes (scripts depend on them): 0 success; 1 the workspace has problems; 2 wrong usage
 (unknown flag, no workspace found). Diagnostics go to stderr as `path:line:col:
-error[CODE]: message`; `--format json` prints one JSON object on stdout instead.
+error[CODE]: message`; `-o json` (or yaml) prints one document on stdout instead.
+Commands other than these two live in compiler/commands/ (one registry line each); the
+shared options and the one renderer are in compiler/output.py.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
-import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +23,21 @@ import click
 
 from compiler import __version__
 from compiler.cache import Cache, Replay
-from compiler.diagnostics import Diagnostic, render_github, render_text, sort_key
+from compiler.commands import COMMANDS
+from compiler.diagnostics import Diagnostic
 from compiler.load import WORKSPACE_FILE, find_workspace_root, output_dir
+from compiler.output import (
+    TEXT_FORMATS,
+    add_common_options,
+    detail,
+    emit,
+    environment_help,
+    info,
+    no_effect_unless,
+    output_option,
+    quiet,
+    verbose,
+)
 from compiler.render.layout import LostContent, dump_yaml_stream, object_path
 from compiler.resources import schemas_dir
 from compiler.write import TreeDiff, diff_tree, write_tree
@@ -31,9 +46,6 @@ if TYPE_CHECKING:  # the pipeline (CEL, schemas, renderers) is imported only to 
     from compiler.pipeline import CompileResult
 
 __all__ = ["entry", "main"]
-
-FORMATS = click.Choice(["text", "json", "github"])
-
 
 def workspace_root(arg: str) -> Path:
     """The workspace holding `arg` (a usage error, exit 2, when there is none)."""
@@ -47,20 +59,22 @@ def workspace_root(arg: str) -> Path:
 
 
 def _emit(fmt: str, diags: list[Diagnostic], extra: dict[str, Any] | None = None) -> None:
-    if fmt == "json":
-        payload = {"ok": not any(d.severity == "error" for d in diags),
-                   "diagnostics": [d.to_dict() for d in sorted(diags, key=sort_key)],
-                   **(extra or {})}
-        click.echo(json.dumps(payload, indent=2))
-        return
-    text = render_github(diags) if fmt == "github" else render_text(diags)
-    if text:
-        click.echo(text, err=True)
+    emit(fmt, extra, diagnostics=diags)
 
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str], None] | None]:
-    """A live stage display on a terminal; nothing at all when output is piped or in CI."""
+    """A live stage display on a terminal; nothing at all when output is piped or in CI;
+    with -v, a line per stage with the time since the compile started."""
+    if verbose():
+        start = time.perf_counter()
+
+        def log_stage(name: str) -> None:
+            detail(f"[{time.perf_counter() - start:7.3f}s] {name}")
+
+        yield log_stage
+        detail(f"[{time.perf_counter() - start:7.3f}s] done")
+        return
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
@@ -85,57 +99,59 @@ def _exit(code: int) -> NoReturn:
 def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None) -> CompileResult:
     from compiler.pipeline import compile_workspace
 
-    with _progress(fmt == "text") as on_stage:
+    with _progress(fmt == "text" and not quiet()) as on_stage:
         return compile_workspace(root, out, on_stage=on_stage, cache=cache)
 
 
 class _LazyGroup(click.Group):
-    """Subcommands outside the compile path are imported when used: `compile` should not pay
-    for cryptography, sigstore, wasmtime or rich tables at start-up."""
-
-    LAZY = {
-        "cost": "compiler.commands.cost:cost",
-        "pki": "compiler.commands.sign:pki",
-        "policy": "compiler.commands.policy:policy",
-        "sign": "compiler.commands.sign:sign",
-        "verify": "compiler.commands.sign:verify",
-        "wasm": "compiler.commands.wasm:wasm",
-    }
+    """Commands from the registry (compiler.commands.COMMANDS), imported when used, each
+    given the shared -q/--quiet and -v/--verbose."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.LAZY})
+        return sorted({*super().list_commands(ctx), *COMMANDS})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.LAZY:
-            module, attr = self.LAZY[name].split(":")
-            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
-        return super().get_command(ctx, name)
+        if name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
+            cmd: click.Command = getattr(importlib.import_module(module), attr)
+        else:
+            found = super().get_command(ctx, name)
+            if found is None:
+                return None
+            cmd = found
+        return add_common_options(cmd)
 
 
-@click.group(cls=_LazyGroup,
+@click.group(cls=_LazyGroup, epilog=environment_help(),
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mentatctl")
 def main() -> None:
     """mentatctl: compile Agent and Flow YAML into signed, deterministic Kubernetes output.
+
+    Every command takes -q/--quiet and -v/--verbose; every command that prints data takes
+    -o/--output (text, json, yaml; markdown for tables; --format is an alias).
 
     \b
     Example:
       mentatctl validate            # check the workspace in the current directory
       mentatctl compile             # write rendered/ from mentat.yaml and flows/
       mentatctl compile --check     # CI: fail if rendered/ is out of date
+      mentatctl version -o json     # compiler, schema and library versions
     """
+
+
+add_common_options(main)
 
 
 @main.command()
 @click.argument("workspace", default=".", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
-              help="How to print diagnostics.")
+@output_option(github=True, help="How to print diagnostics (github: workflow annotations).")
 def validate(workspace: str, fmt: str) -> None:
     """Check a workspace: load, validate, link, render and check, writing nothing.
 
     \b
     Example:
-      mentatctl validate examples/shop --format json
+      mentatctl validate examples/shop -o json
     """
     from compiler.policy import waiver_lines
 
@@ -144,10 +160,10 @@ def validate(workspace: str, fmt: str) -> None:
     _emit(fmt, result.diagnostics)
     if fmt == "text":
         for line in waiver_lines(result.policy.waivers):
-            click.echo(line, err=True)
+            info(line)
     if fmt == "text" and result.ok:
         flows = len(result.workspace.flows) if result.workspace else 0
-        click.echo(f"ok: {flows} flows, {len(result.files)} files would be rendered", err=True)
+        info(f"ok: {flows} flows, {len(result.files)} files would be rendered")
     _exit(0 if result.ok else 1)
 
 
@@ -161,11 +177,11 @@ def validate(workspace: str, fmt: str) -> None:
               help="Print one multi-document YAML stream instead of writing (Argo CD plugin).")
 @click.option("--target", envvar=["MENTAT_TARGET", "ARGOCD_ENV_MENTAT_TARGET"],
               help="With --stdout: the ENV/REGION to print (cluster-wide objects included).")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
-              help="How to print diagnostics and the summary.")
+@output_option(github=True, help="How to print diagnostics and the summary.")
 @click.option("--no-cache", is_flag=True,
               help="Compile everything from scratch; do not read or write .mentat/.")
-def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
+@click.pass_context
+def compile_cmd(ctx: click.Context, workspace: str, out: str | None, check: bool, to_stdout: bool,
                 target: str | None, fmt: str, no_cache: bool) -> None:
     """Compile a workspace into its output tree, atomically.
 
@@ -180,6 +196,9 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     """
     if check and to_stdout:
         raise click.UsageError("--check and --stdout cannot be combined")
+    no_effect_unless(ctx, "target", "--stdout", to_stdout)
+    if to_stdout and out is not None:
+        raise click.UsageError("--out has no effect with --stdout (nothing is written)")
     root = workspace_root(workspace)
     cache = None if no_cache else Cache(root)
     # --out is relative to where the command runs, the workspace's output to its root
@@ -187,6 +206,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     if cache is not None and not to_stdout:
         replay = cache.replay(out)
         if replay is not None:  # nothing changed since the last compile: it stands
+            detail("cache: nothing the last compile read or wrote has changed; its report stands")
             _finish(fmt, check, Path(replay.output), replay.files, TreeDiff(),
                     replay.diagnostics, replay.waivers, replay.waiver_lines)
         if not check:  # it writes nothing: no standby to walk or hold
@@ -195,6 +215,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         _deliver(root, _compile(root, out, fmt, cache), out, fmt, check, to_stdout, target,
                  cache)
     except LostContent:  # cache entries went missing or bad during the compile
+        detail("cache: entries went missing during the compile; compiling again without it")
         if cache is not None:
             cache.forget_lost()
         _deliver(root, _compile(root, out, fmt, None), out, fmt, check, to_stdout, target,
@@ -212,7 +233,7 @@ def _deliver(root: Path, result: CompileResult, out: str | None, fmt: str, check
         if cache:
             cache.save(sources, written=False)
         _print_stream(result, target)
-        _emit(fmt if fmt != "json" else "text", result.diagnostics)
+        _emit(fmt if fmt in TEXT_FORMATS else "text", result.diagnostics)  # stdout is the stream
         _exit(0)
     out_dir, diag = _output_dir(root, result, out)
     if diag is not None:
@@ -259,7 +280,7 @@ def _finish(fmt: str, check: bool, out_dir: Path, files: int, diff: TreeDiff,
     }
     if fmt == "text":
         for line in lines:
-            click.echo(line, err=True)
+            info(line)
     if check and diff:
         diags = [*diags, Diagnostic(
             "M700", f"{_shown(out_dir)} is out of date: {len(diff.changed)} changed, "
@@ -271,11 +292,11 @@ def _finish(fmt: str, check: bool, out_dir: Path, files: int, diff: TreeDiff,
     if fmt == "text" and not failed:
         n = len(diff.added) + len(diff.removed) + len(diff.changed)
         if check:
-            click.echo(f"ok: {_shown(out_dir)} is up to date ({files} files)", err=True)
+            info(f"ok: {_shown(out_dir)} is up to date ({files} files)")
         elif n:
-            click.echo(f"compiled {files} files into {_shown(out_dir)} ({n} changed)", err=True)
+            info(f"compiled {files} files into {_shown(out_dir)} ({n} changed)")
         else:
-            click.echo(f"{_shown(out_dir)} is up to date ({files} files)", err=True)
+            info(f"{_shown(out_dir)} is up to date ({files} files)")
     _exit(1 if failed else 0)
 
 

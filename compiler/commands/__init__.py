@@ -1,1 +1,18 @@
-"""Command implementations; compiler/cli.py registers each on the `main` group."""
+"""The CLI's commands beyond `validate` and `compile`, imported only when used (`compile`
+should not pay for cryptography, sigstore, wasmtime or rich tables at start-up).
+
+To add a command: write `compiler/commands/<family>.py` with a click command or group and add
+one line here, `"name": "module:attribute"`. The CLI gives every command -q/-v; a command
+that prints data takes `compiler.output.output_option()` and prints with `emit()`.
+"""
+
+COMMANDS: dict[str, str] = {
+    "completion": "compiler.commands.completion:completion",
+    "cost": "compiler.commands.cost:cost",
+    "pki": "compiler.commands.sign:pki",
+    "policy": "compiler.commands.policy:policy",
+    "sign": "compiler.commands.sign:sign",
+    "verify": "compiler.commands.sign:verify",
+    "version": "compiler.commands.version:version",
+    "wasm": "compiler.commands.wasm:wasm",
+}

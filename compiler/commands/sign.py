@@ -10,7 +10,6 @@ These forms are a contract scripts depend on:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 from pathlib import Path
@@ -18,8 +17,9 @@ from typing import Any
 
 import click
 
-from compiler.diagnostics import Diagnostic, Severity, render_github, render_text
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import WORKSPACE_FILE, find_workspace_root, parse_yaml, resolve_inside
+from compiler.output import emit, output_option
 from compiler.sign.bundle import BUNDLE_NAME
 from compiler.sign.pki import (
     DEFAULT_DOMAIN,
@@ -40,9 +40,7 @@ from compiler.sign.verify import VerifyResult, load_trust_roots, verify_pki
 
 __all__ = ["pki", "sign", "verify"]
 
-_FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True
-)
+_FORMAT = output_option(github=True)
 _PASSPHRASE = click.option(
     "--passphrase-env",
     default=None,
@@ -63,13 +61,7 @@ def _passphrase(env_name: str | None) -> bytes | None:
 
 
 def _emit(fmt: str, data: dict[str, Any], text: str, diags: list[Diagnostic]) -> None:
-    if fmt == "json":
-        click.echo(json.dumps({**data, "diagnostics": [d.to_dict() for d in diags]}, indent=2))
-        return
-    if diags:
-        click.echo(render_github(diags) if fmt == "github" else render_text(diags), err=True)
-    if text:
-        click.echo(text)
+    emit(fmt, data, text=text, diagnostics=diags, ok=data.get("ok"))
 
 
 def _exit(diags: list[Diagnostic]) -> None:
