@@ -336,7 +336,8 @@ def parse_rule_file(
 
 
 def load_dir(base: Path, prefix: str) -> tuple[list[Rule], list[Diagnostic]]:
-    """Every rule under `base`; files are named `prefix` + their path below `base`."""
+    """Every rule under `base`; files are named `prefix` + their path below `base`. A
+    directory without rules is an error: a policy gate with nothing in it must not pass."""
     rules: list[Rule] = []
     diags: list[Diagnostic] = []
     for p in rule_files(base):
@@ -349,6 +350,13 @@ def load_dir(base: Path, prefix: str) -> tuple[list[Rule], list[Diagnostic]]:
         r, d = parse_rule_file(display, content)
         rules += r
         diags += d
+    if not rules and not diags:
+        where = prefix.rstrip("/") or str(base)
+        diags.append(Diagnostic("M401", f"no policy rules in {where}: a policy set without rules "
+                                "checks nothing", prefix or str(base),
+                                hint="add PolicyRule documents (*.yaml); for the default set, "
+                                "reinstall mentatlab or point MENTAT_HOME at a directory whose "
+                                "policies/ holds it"))
     return rules, diags
 
 
@@ -361,7 +369,7 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
     else:  # never fail open: without its default set a compile would check nothing
         rules, diags = [], [Diagnostic(
             "M401", f"the default policy set is missing ({base})", ws_file,
-            hint="install mentatlab from its repository (pip install -e .) or point "
+            hint="reinstall mentatlab (its wheel carries the policies) or point "
                  "MENTAT_HOME at a directory holding schemas/ and policies/")]
     files: dict[str, str] = {}
     for i, rel in enumerate(policies):
@@ -378,16 +386,23 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
             continue
         assert root is not None
         root_r = root.resolve()
+        found = 0
         for p in rule_files(target):
             rel_file = p.relative_to(root_r).as_posix()
             content, err = read_source(root_r, rel_file)  # refuses symlinks that leave
             if err or content is None:
                 diags += [err] if err else []
+                found += 1  # reported already: "no rules" would be a follow-on error
                 continue
             files[rel_file] = hashlib.sha256(content).hexdigest()
             r, d = parse_rule_file(rel_file, content)
+            found += len(r) + len(d)
             rules += r
             diags += d
+        if not found:
+            diags.append(Diagnostic("M401", f"policy directory '{rel}' holds no policy rules",
+                                    ws_file, line, col, hint="add PolicyRule documents (*.yaml) "
+                                    "or remove it from spec.policies"))
     seen: dict[str, Rule] = {}
     for r in rules:
         if r.id in seen:
