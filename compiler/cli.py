@@ -345,7 +345,7 @@ def entry() -> None:
     if one_shot:
         gc.disable()
     try:
-        main()
+        main(prog_name="mentatctl")
     except SystemExit as e:
         if one_shot:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
