@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from testenv import ControlPlane
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,3 +105,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+# --- the real control plane (testenv/) -----------------------------------------------------
+
+_PLANE = pytest.StashKey["ControlPlane"]()
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
+    """A real etcd + kube-apiserver + controller-manager + scheduler + kwok on 127.0.0.1, built
+    from their Go modules on first use (cached outside the repository). Shared by the session:
+    tests keep to their own namespaces. Fails, never skips, when Go or a module is missing."""
+    from testenv import ControlPlane
+
+    plane = ControlPlane()
+    request.config.stash[_PLANE] = plane
+    plane.start()
+    try:
+        yield plane
+    finally:
+        plane.stop()
+        shutil.rmtree(plane.dir, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that uses the control plane is a cluster test, whether or not it says so.
+    for item in items:
+        if "cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    plane = item.config.stash.get(_PLANE, None)
+    if report.failed and plane is not None and "cluster" in getattr(item, "fixturenames", ()):
+        report.sections.append(("control plane logs (tails)", plane.logs()))
+    return report

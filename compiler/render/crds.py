@@ -8,12 +8,14 @@ Kubernetes accepts only *structural* schemas: no $ref, no conditionals, no type 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from compiler.render import K8sObject, Rendered, RenderInput
 from compiler.validate import bundled_schema
 
-__all__ = ["CRD_KINDS", "render", "structural"]
+__all__ = ["CRD_KINDS", "custom_resource", "render", "structural"]
 
 CRD_KINDS = ("Agent", "Flow")
 _DROP = {"$schema", "$id", "$defs", "title", "if", "then", "else", "not", "allOf",
@@ -99,3 +101,21 @@ def _crd(kind: str) -> dict[str, Any]:
 def render(inp: RenderInput) -> Rendered:
     src = ("schemas/mentatlab.io/v1",)
     return Rendered(objects=[K8sObject("crds", _crd(k), src) for k in CRD_KINDS])
+
+
+def custom_resource(doc: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """A source document as the custom resource its CRD describes. ObjectMeta has no `version`
+    and one name may exist in several versions, so the resource is named `<name>-<version>`
+    (lowercased, build metadata dropped: `+` is not allowed in a name) and labelled with both."""
+    meta = doc["metadata"]
+    name, version = str(meta["name"]), str(meta.get("version", ""))
+    core = re.sub(r"[^a-z0-9.-]", "-", version.split("+", 1)[0].lower()).strip("-.")
+    labels = {**(meta.get("labels") or {}), "mentatlab.io/name": name}
+    if version:
+        labels["mentatlab.io/version"] = re.sub(r"[^A-Za-z0-9._-]", "_", version)[:63]
+    out_meta: dict[str, Any] = {"name": f"{name}-{core}" if core else name,
+                                "namespace": namespace, "labels": labels}
+    if meta.get("annotations"):
+        out_meta["annotations"] = dict(meta["annotations"])
+    return {"apiVersion": doc["apiVersion"], "kind": doc["kind"], "metadata": out_meta,
+            "spec": doc["spec"]}
