@@ -24,7 +24,7 @@ import click
 from compiler import __version__
 from compiler.cache import Cache, Replay
 from compiler.commands import COMMANDS
-from compiler.diagnostics import Diagnostic
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import WORKSPACE_FILE, find_workspace_root, output_dir
 from compiler.output import (
     TEXT_FORMATS,
@@ -253,8 +253,12 @@ def _deliver(root: Path, result: CompileResult, out: str | None, fmt: str, check
 
     diags = list(result.diagnostics)
     waivers, lines = waivers_json(result.policy.waivers), waiver_lines(result.policy.waivers)
+    stale: list[Diagnostic] = []  # said once, never replayed: the user may sign again
     if diff and not check:
+        signed = _signed(out_dir)
         diags += write_tree(out_dir, result.files, diff, standby)
+        if signed and not any(d.severity == "error" for d in diags):
+            stale.append(_stale_signature(out_dir, diff, signed))
     failed = any(d.severity == "error" for d in diags)
     if cache:
         if not any(f.status in ("limit", "skipped") for f in result.policy.findings):
@@ -264,7 +268,7 @@ def _deliver(root: Path, result: CompileResult, out: str | None, fmt: str, check
         tree_matches = not failed and not (check and diff)
         cache.save(sources, out_dir if tree_matches else None, result.files,
                    written=bool(diff) and not check, standby=standby)
-    _finish(fmt, check, out_dir, len(result.files), diff, diags, waivers, lines)
+    _finish(fmt, check, out_dir, len(result.files), diff, diags + stale, waivers, lines)
 
 
 def _finish(fmt: str, check: bool, out_dir: Path, files: int, diff: TreeDiff,
@@ -298,6 +302,24 @@ def _finish(fmt: str, check: bool, out_dir: Path, files: int, diff: TreeDiff,
         else:
             info(f"{_shown(out_dir)} is up to date ({files} files)")
     _exit(1 if failed else 0)
+
+
+def _signed(out_dir: Path) -> str:
+    """The signature bundle's name when the output tree is signed, else ''."""
+    from compiler.render.layout import SIGNATURE_SUFFIX
+
+    found = sorted(p.name for p in out_dir.glob(f"*{SIGNATURE_SUFFIX}")) if out_dir.is_dir() else []
+    return found[0] if found else ""
+
+
+def _stale_signature(out_dir: Path, diff: TreeDiff, bundle: str) -> Diagnostic:
+    """A signed tree this compile changed: the write drops the signature (it covers the old
+    index), and the user should know before a deploy refuses the tree."""
+    n = len(diff.added) + len(diff.removed) + len(diff.changed)
+    return Diagnostic("M805", f"the signature no longer applies: this compile changed {n} "
+                      f"signed file(s), so {bundle} was removed", f"{_shown(out_dir)}/{bundle}",
+                      severity=Severity.WARNING,
+                      hint="sign again (mentatctl sign); until then verify refuses the tree")
 
 
 def _shown(path: Path) -> str:

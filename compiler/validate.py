@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from croniter import croniter
 
-from compiler.diagnostics import Diagnostic
+from compiler import cron
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import LoadResult, resolve_inside
 from compiler.model.ranges import version_range
 from compiler.model.raw import RawDoc
@@ -222,10 +222,11 @@ def _unknown_field(doc: RawDoc, path: tuple[Any, ...], key: str, allowed: list[s
 
 
 def _at(
-    doc: RawDoc, path: tuple[Any, ...], code: str, msg: str, *, key: bool = False, hint: str = ""
+    doc: RawDoc, path: tuple[Any, ...], code: str, msg: str, *, key: bool = False, hint: str = "",
+    severity: Severity = Severity.ERROR,
 ) -> Diagnostic:
     p = doc.pos(path, key=key)
-    return Diagnostic(code, msg, doc.file, p.line, p.col, hint=hint)
+    return Diagnostic(code, msg, doc.file, p.line, p.col, severity, hint)
 
 
 # --- typed specs -------------------------------------------------------------------------
@@ -304,13 +305,29 @@ def _agent(doc: RawDoc, root: Path, diags: list[Diagnostic]) -> AgentSpec:
     )
 
 
+def _check_schedule(doc: RawDoc, schedule: str, diags: list[Diagnostic]) -> None:
+    """As the apiserver judges a CronJob's schedule (compiler/cron.py), and a warning for one
+    it accepts that never runs."""
+    try:
+        parsed = cron.parse(schedule)
+    except cron.ScheduleError as e:
+        diags.append(_at(doc, ("spec", "schedule"), "M205",
+                         f"'{schedule}' is not a schedule Kubernetes accepts: {e}",
+                         hint="minute hour day-of-month month day-of-week, e.g. '0 * * * *', "
+                         "or @hourly, @daily, @weekly, @monthly, @yearly, @every 90m"))
+        return
+    if cron.never_fires(parsed):
+        diags.append(_at(doc, ("spec", "schedule"), "M207",
+                         f"schedule '{schedule}' never fires: no date matches it",
+                         hint="check the day of month against the month (February has no "
+                         "30th), or use day-of-week", severity=Severity.WARNING))
+
+
 def _flow(doc: RawDoc, diags: list[Diagnostic]) -> FlowSpec:
     meta, spec = doc.data["metadata"], doc.data["spec"]
     schedule = spec.get("schedule")
-    if schedule is not None and (len(schedule.split()) != 5 or not croniter.is_valid(schedule)):
-        diags.append(_at(doc, ("spec", "schedule"), "M205",
-                         f"'{schedule}' is not a valid 5-field cron schedule",
-                         hint="minute hour day-of-month month day-of-week, e.g. '0 * * * *'"))
+    if schedule is not None:
+        _check_schedule(doc, schedule, diags)
     nodes = []
     for i, n in enumerate(spec["nodes"]):
         name, _, rng = n["agent"].partition("@")

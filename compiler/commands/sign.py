@@ -19,7 +19,7 @@ import click
 
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import WORKSPACE_FILE, find_workspace_root, parse_yaml, resolve_inside
-from compiler.output import emit, output_option
+from compiler.output import TEXT_FORMATS, emit, output_option
 from compiler.sign.bundle import BUNDLE_NAME
 from compiler.sign.pki import (
     DEFAULT_DOMAIN,
@@ -62,6 +62,13 @@ def _passphrase(env_name: str | None) -> bytes | None:
 
 def _emit(fmt: str, data: dict[str, Any], text: str, diags: list[Diagnostic]) -> None:
     emit(fmt, data, text=text, diagnostics=diags, ok=data.get("ok"))
+
+
+def _unencrypted_notice(passphrase_env: str | None, directory: Path) -> str:
+    name = passphrase_env or PASSPHRASE_ENV
+    return (f"note: the private keys are NOT encrypted ({name} is not set); anyone who can read "
+            f"them can sign.\n  to encrypt them: export {name}='a long passphrase' and run "
+            f"`mentatctl pki init {_label(directory)} --force` again (or --passphrase-env NAME)")
 
 
 def _exit(diags: list[Diagnostic]) -> None:
@@ -163,6 +170,7 @@ def pki_init(
         _emit(fmt, {"ok": False}, "", [diag])
         _exit([diag])
     files = [p.name for p in written]
+    encrypted = _passphrase(passphrase_env) is not None
     _emit(
         fmt,
         {
@@ -170,13 +178,16 @@ def pki_init(
             "directory": str(directory),
             "files": files,
             "signer": f"{signer}@{domain}",
-            "encrypted": _passphrase(passphrase_env) is not None,
+            "encrypted": encrypted,
         },
         f"created PKI in {_label(directory)}: {', '.join(files)}\n"
         f"  signer {signer}@{domain}, leaf valid {days} days; private keys are mode 0600\n"
         f"  give {ROOT_CERT} to verifiers; keep root.key offline",
         [],
     )
+    if not encrypted and fmt in TEXT_FORMATS:
+        # said on stderr even with -q: an unencrypted root key is a decision, not a detail
+        click.echo(_unencrypted_notice(passphrase_env, directory), err=True)
 
 
 @pki.command("issue")
