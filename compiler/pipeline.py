@@ -84,7 +84,7 @@ def _link(s: State) -> None:
     if v is None or v.workspace is None or s.loaded is None:
         return
     s.workspace, diags = link(str(s.loaded.root), v.workspace, v.agents, v.flows,
-                              s.loaded.digests)
+                              s.loaded.digests, v.broken_agents)
     s.diagnostics += diags
 
 

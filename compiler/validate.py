@@ -50,6 +50,9 @@ class Validated:
     agents: list[AgentSpec] = field(default_factory=list)
     flows: list[FlowSpec] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # names of agents with a document that failed validation: link says nothing more about
+    # references to them (their own diagnostics explain; "not defined" would be a follow-on)
+    broken_agents: set[str] = field(default_factory=set)
 
 
 @cache
@@ -86,17 +89,27 @@ def validate(loaded: LoadResult) -> Validated:
             out.diagnostics.append(_bad_kind(doc))
             continue
         if not _schema_ok(doc, out.diagnostics):
+            if doc.kind == "Agent":
+                out.broken_agents.add(_name_of(doc))
             continue
         before = len(out.diagnostics)
         if doc.kind == "Agent":
             agent = _agent(doc, loaded.root, out.diagnostics)
             if len(out.diagnostics) == before:
                 out.agents.append(agent)
+            else:
+                out.broken_agents.add(_name_of(doc))
         else:
             flow = _flow(doc, out.diagnostics)
             if len(out.diagnostics) == before:
                 out.flows.append(flow)
     return out
+
+
+def _name_of(doc: RawDoc) -> str:
+    meta = doc.data.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 def _bad_kind(doc: RawDoc) -> Diagnostic:
@@ -165,7 +178,8 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
     if validator == "type":
         got = type(err.instance).__name__.replace("NoneType", "null").replace("dict", "mapping")
         got = got.replace("list", "sequence").replace("str", "string")
-        return [_at(doc, path, code, f"{where}: expected {_types(value)}, got {got}")]
+        return [_at(doc, path, code, f"{where}: expected {_types(value)}, got {got}",
+                    hint=_unquoted_hint(path, value, err.instance))]
     if validator == "pattern":
         # names: anything constrained by the DNS-1123 label pattern, and flow node ids
         if code == "M203" or value == _dns_label_pattern() or path[-1:] == ("id",):
@@ -182,6 +196,21 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
     if validator in ("maxLength", "minLength") and code == "M201" and path and path[-1] == "name":
         code = "M203"
     return [_at(doc, path, code, f"{where}: {err.message}")]
+
+
+def _unquoted_hint(path: tuple[Any, ...], want: Any, got: Any) -> str:
+    """YAML reads `version: 2.1` as a float and `enabled: yes` as a bool: say so."""
+    if "string" not in (want if isinstance(want, list) else [want]):
+        return ""
+    if isinstance(got, bool):
+        return "YAML reads yes/no/true/false/on/off as a boolean: quote it to mean the text"
+    if not isinstance(got, int | float):
+        return ""
+    if path[-1:] == ("version",):
+        return (f"YAML reads {got} as a number: quote a full semantic version, e.g. "
+                f"version: \"{got}.0\"" if isinstance(got, float) else
+                f"version: \"{got}.0.0\"")
+    return f"YAML reads {got} as a number: quote it (\"...\") to keep it as written"
 
 
 @cache

@@ -109,6 +109,8 @@ class Rule:
     program: cel.Expression  # the checked expression, result type bool
     message_program: cel.Expression | None  # the checked messageExpression (string)
     variable_programs: tuple[tuple[str, cel.Expression], ...]  # in order, as `variables`
+    field_path: tuple[str | int, ...] = ()  # spec.fieldPath, parsed: the field the rule judges
+    field_path_text: str = ""
 
     def matches(self, kind: str, labels: Any) -> bool:
         if kind not in self.kinds:
@@ -301,7 +303,22 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
         enforce=enforce, file=doc.file, line=pos.line, col=pos.col, env=env,
         program=checked["expression"], message_program=checked.get("messageExpression"),
         variable_programs=tuple(var_programs),
+        field_path=parse_field_path(spec.get("fieldPath", "")),
+        field_path_text=spec.get("fieldPath", "").lstrip("."),
     ), []
+
+
+_SEGMENT = re.compile(r"\.?([A-Za-z_$][A-Za-z0-9_$-]*)|\[([0-9]+)\]|\['([^']+)'\]")
+
+
+def parse_field_path(text: str) -> tuple[str | int, ...]:
+    """`spec.env[0]`, `metadata.labels['app.kubernetes.io/name']` -> a document path (the
+    schema's pattern has already checked the syntax)."""
+    out: list[str | int] = []
+    for m in _SEGMENT.finditer(text):
+        name, index, quoted = m.groups()
+        out.append(int(index) if index is not None else (name if name is not None else quoted))
+    return tuple(out)
 
 
 def _offset(src: str, line: int, col: int) -> int:
