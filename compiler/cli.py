@@ -146,17 +146,39 @@ add_common_options(main)
 @main.command()
 @click.argument("workspace", default=".", type=click.Path(file_okay=False))
 @output_option(github=True, help="How to print diagnostics (github: workflow annotations).")
-def validate(workspace: str, fmt: str) -> None:
-    """Check a workspace: load, validate, link, render and check, writing nothing.
+@click.option("--no-cache", is_flag=True,
+              help="Check everything from scratch; do not read or write .mentat/.")
+def validate(workspace: str, fmt: str, no_cache: bool) -> None:
+    """Check a workspace: load, validate, link, render and check, writing no output.
+
+    Like compile, it reuses and updates the incremental cache in .mentat/.
 
     \b
     Example:
       mentatctl validate examples/shop -o json
     """
+    root = workspace_root(workspace)
+    cache = None if no_cache else Cache(root)
+    replay = cache.replay(None) if cache is not None else None
+    if replay is not None:  # the last compile read exactly these inputs, and succeeded
+        detail("cache: nothing the last compile read or wrote has changed; its report stands")
+        _emit(fmt, replay.diagnostics)
+        if fmt == "text":
+            for line in replay.waiver_lines:
+                info(line)
+            info(f"ok: {replay.files} files would be rendered (as the last compile rendered them)")
+        _exit(1 if any(d.severity == "error" for d in replay.diagnostics) else 0)
     from compiler.policy import waiver_lines
 
-    root = workspace_root(workspace)
-    result = _compile(root, None, fmt)
+    try:
+        result = _compile(root, None, fmt, cache)
+    except LostContent:  # cache entries went missing or bad during the run
+        if cache is not None:
+            cache.forget_lost()
+        cache = None
+        result = _compile(root, None, fmt, None)
+    if cache is not None and result.ok and result.workspace is not None:
+        cache.save(result.workspace.source_digests, written=False)
     _emit(fmt, result.diagnostics)
     if fmt == "text":
         for line in waiver_lines(result.policy.waivers):
@@ -342,6 +364,25 @@ def _output_dir(root: Path, result: CompileResult, out: str | None) -> tuple[Pat
     return target, None
 
 
+# The order `kubectl apply -f -` needs on an empty cluster (helm's install order, with
+# Namespaces and CRDs first and the admission policies before what they admit); kinds not
+# listed (custom resources) come last, after the CRDs that define them.
+APPLY_ORDER = (
+    "Namespace", "CustomResourceDefinition", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "PriorityClass", "NetworkPolicy", "ResourceQuota",
+    "LimitRange", "PodDisruptionBudget", "ServiceAccount", "Secret", "ConfigMap",
+    "StorageClass", "RuntimeClass", "PersistentVolume", "PersistentVolumeClaim", "ClusterRole",
+    "ClusterRoleBinding", "Role", "RoleBinding", "Service", "DaemonSet", "Pod", "ReplicaSet",
+    "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass",
+    "Ingress",
+)
+_RANK = {kind: i for i, kind in enumerate(APPLY_ORDER)}
+
+
+def _apply_rank(kind: str) -> int:
+    return _RANK.get(kind, len(APPLY_ORDER))
+
+
 def _print_stream(result: CompileResult, target: str | None) -> None:
     assert result.rendered is not None and result.workspace is not None
     envs = {e.name for e in result.workspace.spec.environments}
@@ -352,8 +393,9 @@ def _print_stream(result: CompileResult, target: str | None) -> None:
     chosen = target or (leaves[0] if leaves else "")
     if chosen and chosen not in leaves:
         raise click.UsageError(f"unknown target {chosen!r}; targets: {', '.join(leaves)}")
-    picked = [o.obj for o in objects if o.dir == chosen or o.dir.split("/")[0] not in envs]
-    sys.stdout.buffer.write(dump_yaml_stream(picked))
+    picked = [o for o in objects if o.dir == chosen or o.dir.split("/")[0] not in envs]
+    picked.sort(key=lambda o: (_apply_rank(o.obj.get("kind", "")), object_path(o)))
+    sys.stdout.buffer.write(dump_yaml_stream([o.obj for o in picked]))
     sys.stdout.flush()
 
 
