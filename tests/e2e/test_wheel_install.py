@@ -30,11 +30,10 @@ def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None,
     return done
 
 
-def _clean_env(home: Path) -> dict[str, str]:
-    """No trace of this checkout: no PYTHONPATH, no MENTAT_HOME, another HOME."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "MENTAT_HOME", "VIRTUAL_ENV", "PYTHONHOME")}
-    return {**env, "HOME": str(home)}
+def _clean_env() -> dict[str, str]:
+    """No trace of this checkout: no PYTHONPATH, no MENTAT_HOME, no active venv."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("PYTHONPATH", "MENTAT_HOME", "VIRTUAL_ENV", "PYTHONHOME")}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +59,7 @@ def test_wheel_and_sdist_carry_schemas_and_policies(dist: Path) -> None:
 def test_installed_wheel_compiles_the_example_from_elsewhere(dist: Path, tmp_path: Path) -> None:
     (wheel,) = dist.glob("*.whl")
     venv = tmp_path / "venv"
-    env = _clean_env(tmp_path / "home")
+    env = _clean_env()
     _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel, cwd=tmp_path, env=env)
     located = _run(venv / "bin" / "python", "-c", "import compiler; print(compiler.__file__)",
