@@ -37,6 +37,7 @@ from compiler.output import (
     output_option,
     quiet,
     verbose,
+    workspace_option,
 )
 from compiler.render.layout import LostContent, dump_yaml_stream, object_path
 from compiler.resources import schemas_dir
@@ -144,7 +145,7 @@ add_common_options(main)
 
 
 @main.command()
-@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@workspace_option()
 @output_option(github=True, help="How to print diagnostics (github: workflow annotations).")
 @click.option("--no-cache", is_flag=True,
               help="Check everything from scratch; do not read or write .mentat/.")
@@ -190,7 +191,7 @@ def validate(workspace: str, fmt: str, no_cache: bool) -> None:
 
 
 @main.command(name="compile")
-@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@workspace_option()
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Output directory (default: the workspace's spec.output).")
 @click.option("--check", is_flag=True,

@@ -10,6 +10,7 @@ and warnings in text output, `-v` adds detail; neither changes JSON or YAML.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -39,6 +40,7 @@ __all__ = [
     "render_table",
     "table_width",
     "verbose",
+    "workspace_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -157,6 +159,33 @@ def environment_help() -> str:
     lines = ["\b", "Environment variables:"]
     lines += [f"  {name}\n      {text}" for name, text in ENVIRONMENT.items()]
     return "\n".join(lines)
+
+
+def workspace_option(*, argument: bool = True) -> Callable[[F], F]:
+    """The workspace, given the same way to every command: `-w/--workspace DIR` (a directory
+    at or below the workspace root; default: the current directory), and for the commands
+    whose contract has it, as the first argument too. The command receives `workspace`."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = [w for w in (kwargs.pop("workspace_arg", None),
+                                 kwargs.pop("workspace_opt", None)) if w is not None]
+            if len({os.path.realpath(w) for w in given}) > 1:
+                raise click.UsageError("the workspace is given twice, differently: "
+                                       + " and ".join(given))
+            kwargs["workspace"] = given[0] if given else "."
+            return f(*args, **kwargs)
+
+        wrapped: Any = click.option(
+            "-w", "--workspace", "workspace_opt", type=click.Path(file_okay=False),
+            help="The workspace (a directory at or below mentat.yaml). [default: .]")(wrapper)
+        if argument:
+            wrapped = click.argument("workspace_arg", metavar="[WORKSPACE]", required=False,
+                                     type=click.Path(file_okay=False))(wrapped)
+        return wrapped  # type: ignore[no-any-return]
+
+    return decorate
 
 
 # -- rendering ---------------------------------------------------------------------------------

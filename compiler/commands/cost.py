@@ -18,7 +18,7 @@ from rich.table import Table
 
 from compiler.cli import workspace_root
 from compiler.diagnostics import Diagnostic, Severity, render_text
-from compiler.output import emit, output_option, table_width
+from compiler.output import emit, output_option, table_width, workspace_option
 from compiler.pipeline import compile_workspace
 from compiler.render.cost import CostReport, cost_json, estimate, fmt, money
 
@@ -85,7 +85,7 @@ def render_markdown(report: CostReport) -> str:
 
 
 @click.command()
-@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@workspace_option()
 @click.option("--env", "env", help="Only this environment.")
 @output_option(table=True, aliases={"table": "text"}, dest="fmt_")
 def cost(workspace: str, env: str | None, fmt_: str) -> None:

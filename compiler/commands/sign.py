@@ -19,7 +19,7 @@ import click
 
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import WORKSPACE_FILE, find_workspace_root, parse_yaml, resolve_inside
-from compiler.output import TEXT_FORMATS, emit, output_option
+from compiler.output import TEXT_FORMATS, emit, output_option, workspace_option
 from compiler.sign.bundle import BUNDLE_NAME
 from compiler.sign.pki import (
     DEFAULT_DOMAIN,
@@ -75,9 +75,9 @@ def _exit(diags: list[Diagnostic]) -> None:
     sys.exit(1 if any(d.severity is Severity.ERROR for d in diags) else 0)
 
 
-def _workspace_settings() -> tuple[Path | None, dict[str, Any], list[Diagnostic]]:
+def _workspace_settings(workspace: str = ".") -> tuple[Path | None, dict[str, Any], list[Diagnostic]]:
     """The workspace root, its `spec.output` and `spec.signing` (empty when absent)."""
-    root = find_workspace_root(Path.cwd())
+    root = find_workspace_root(Path(workspace).absolute())
     if root is None:
         return None, {}, []
     try:
@@ -234,8 +234,10 @@ def pki_issue(directory: Path, days: int, signer: str | None, passphrase_env: st
 @click.option("--keyless", is_flag=True, help="Sign with Sigstore keyless (ambient OIDC in CI).")
 @click.option("--staging", is_flag=True, help="Keyless against Sigstore's staging instance.")
 @_PASSPHRASE
+@workspace_option(argument=False)
 @_FORMAT
 def sign(
+    workspace: str,
     rendered: Path | None,
     pki_dir: Path | None,
     keyless: bool,
@@ -256,7 +258,7 @@ def sign(
     """
     if pki_dir and keyless:
         raise click.UsageError("--pki and --keyless are mutually exclusive")
-    ws_root, settings, diags = _workspace_settings()
+    ws_root, settings, diags = _workspace_settings(workspace)
     if diags:
         _emit(fmt, {"ok": False}, "", diags)
         _exit(diags)
@@ -369,8 +371,10 @@ def _sign_with_pki(
 @click.option("--issuer", help="Keyless: expected OIDC issuer URL.")
 @click.option("--staging", is_flag=True, help="Keyless: Sigstore's staging trust root.")
 @click.option("--offline", is_flag=True, help="Keyless: use the cached trust root, no TUF fetch.")
+@workspace_option(argument=False)
 @_FORMAT
 def verify(
+    workspace: str,
     rendered: Path | None,
     trust: Path | None,
     identity: str | None,
@@ -396,7 +400,7 @@ def verify(
     if not trust and not (identity and issuer):
         raise click.UsageError("pass --trust ROOT_CERT, or both --identity and --issuer")
     if rendered is None:
-        ws_root, settings, diags = _workspace_settings()
+        ws_root, settings, diags = _workspace_settings(workspace)
         if diags:
             _emit(fmt, {"ok": False}, "", diags)
             _exit(diags)

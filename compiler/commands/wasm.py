@@ -13,7 +13,7 @@ from compiler.cli import workspace_root
 from compiler.diagnostics import Diagnostic, render_text
 from compiler.load import load
 from compiler.model import AgentSpec
-from compiler.output import emit, output_option
+from compiler.output import emit, output_option, workspace_option
 from compiler.validate import validate
 from compiler.wasm.run import DEFAULT_LIMITS, Limits, memory_limit_for, run_agent
 
@@ -32,8 +32,7 @@ def wasm() -> None:
 
 @wasm.command("run")
 @click.argument("agent")
-@click.option("--workspace", "-w", "workspace", default=".", show_default=True,
-              type=click.Path(file_okay=False), help="Workspace directory (or below it).")
+@workspace_option(argument=False)
 @click.option("--input", "-i", "inputs", multiple=True, metavar="PIN=VALUE",
               help="An input pin; json pins take JSON, @FILE reads the value from a file.")
 @click.option("--fuel", type=click.IntRange(min=1), default=DEFAULT_LIMITS.fuel,
