@@ -1,11 +1,13 @@
-"""Benchmark `mentatctl` against `kubectl kustomize` on synthetic workspaces.
+"""Benchmark `mentatctl` against kustomize and helm on synthetic workspaces.
 
 For each size, on this machine, in one run: cold compile (no cache at all, and with the
 cache being filled), no-change recompile, one-flow-changed recompile, `compile --check`,
-`verify` (when the command exists), and `kubectl kustomize rendered/<env>/<region>` over the
-tree the compile produced (the anchor: it only re-reads and re-emits that YAML). Every
-number is the median of --runs runs of a fresh `python -m compiler.cli` process, with its
-peak RSS (wait4 rusage). Writes benchmarks/out/results.json and results.md.
+`verify`, and two anchors over the tree the compile produced: `kustomize build` of each
+rendered/<env>/<region> (it only re-reads and re-emits that YAML) and `helm template` of a
+generated chart that renders the same objects (benchmarks/helm_chart.py; checked equal).
+Both peers are the pinned programs testenv/ builds from their Go modules. Every number is
+the median of --runs runs of a fresh `python -m compiler.cli` process, with its peak RSS
+(wait4 rusage). Writes benchmarks/out/results.json and results.md.
 
     python benchmarks/run.py                  # 1k and 10k objects, 5 runs each
     python benchmarks/run.py --sizes 1000,10000,50000
@@ -31,7 +33,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from generate import ENVIRONMENTS, generate
+from helm_chart import same_objects, write_chart
+
+from testenv import binary
 
 __all__ = ["main"]
 
@@ -162,34 +168,57 @@ def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, An
     _run(_mentat("sign", str(ws / "rendered"), "--pki", str(pki)), REPO)
     res["verify"] = _measure(Sample(), _mentat("verify", str(ws / "rendered"), "--trust",
                                                str(pki / "root.pem")), REPO, runs).summary()
-    res["kustomize"] = _kustomize(ws, size, args)
+    leaves = [ws / "rendered" / env / r for env, _, regions in ENVIRONMENTS for r in regions]
+    leaves = [d for d in leaves if (d / "kustomization.yaml").is_file()]
+    res["kustomize"] = _kustomize(leaves, size, args)
+    res["helm"] = _helm(leaves, args)
     return res
 
 
-def _kustomize(ws: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        return Sample(note="kubectl not found").summary()
-    if size > args.kustomize_max:
-        return Sample(note=f"skipped above {args.kustomize_max} objects: it grows "
-                           "quadratically and takes minutes there").summary()
-    leaves = [ws / "rendered" / env / r for env, _, regions in ENVIRONMENTS for r in regions]
-    leaves = [d for d in leaves if (d / "kustomization.yaml").is_file()]
-    if not leaves:
-        return Sample(note="no rendered tree to re-emit: the compile failed").summary()
-    runs = args.runs if size <= 2000 else 1
-    total = Sample(note=f"sum over {len(leaves)} leaf directories")
+def _sum_over_leaves(name: str, commands: list[list[str]], runs: int) -> Sample:
+    """One sample per run: the time of every leaf's command added up, the peak RSS of any."""
+    total = Sample(note=f"sum over {len(commands)} leaf directories")
     for i in range(runs):
         secs, peak, codes = 0.0, 0.0, []
-        for leaf in leaves:
-            s, rss, code, _, _ = _run([kubectl, "kustomize", str(leaf)], REPO, KUSTOMIZE_TIMEOUT)
+        for cmd in commands:
+            s, rss, code, _, _ = _run(cmd, REPO, KUSTOMIZE_TIMEOUT)
             secs, peak = secs + s, max(peak, rss)
             codes.append(code)
         total.seconds.append(secs)
         total.rss_mb.append(peak)
         total.exit_codes.append(max(codes, key=abs))
-        print(f"   kustomize run {i + 1}/{runs}: {secs:.2f} s", file=sys.stderr)
-    return total.summary()
+        print(f"   {name} run {i + 1}/{runs}: {secs:.2f} s", file=sys.stderr)
+    return total
+
+
+def _kustomize(leaves: list[Path], size: int, args: argparse.Namespace) -> dict[str, Any]:
+    if size > args.kustomize_max:
+        return Sample(note=f"kustomize skipped above {args.kustomize_max} objects: it grows "
+                           "quadratically and takes minutes there").summary()
+    if not leaves:
+        return Sample(note="no rendered tree to re-emit: the compile failed").summary()
+    kustomize = str(binary("kustomize"))
+    runs = args.runs if size <= 2000 else 1
+    return _sum_over_leaves("kustomize", [[kustomize, "build", str(leaf)] for leaf in leaves],
+                            runs).summary()
+
+
+def _helm(leaves: list[Path], args: argparse.Namespace) -> dict[str, Any]:
+    """`helm template` of one chart per leaf, each checked to render the leaf's objects."""
+    if not leaves:
+        return Sample(note="no rendered tree to chart: the compile failed").summary()
+    helm = str(binary("helm"))
+    charts = []
+    for leaf in leaves:
+        chart = leaf.parents[2] / "charts" / f"{leaf.parent.name}-{leaf.name}"
+        write_chart(leaf, chart)
+        out = subprocess.run([helm, "template", "bench", str(chart)], capture_output=True,
+                             text=True, check=False)
+        if out.returncode != 0 or not same_objects(out.stdout, leaf):
+            return Sample(note=f"the chart for {leaf.name} does not render the same objects: "
+                               f"{out.stderr.strip()[-200:]}").summary()
+        charts.append([helm, "template", "bench", str(chart)])
+    return _sum_over_leaves("helm", charts, args.runs).summary()
 
 
 def _machine() -> dict[str, Any]:
@@ -199,18 +228,15 @@ def _machine() -> dict[str, Any]:
         cpu = m.group(1).strip() if m else ""
     except OSError:
         pass
-    kubectl = shutil.which("kubectl")
-    kver = ""
-    if kubectl:
-        out = subprocess.run([kubectl, "version", "--client", "-o", "json"], capture_output=True,
-                             text=True, check=False)
-        try:
-            kver = json.loads(out.stdout)["clientVersion"]["gitVersion"]
-        except (ValueError, KeyError):
-            kver = out.stdout.strip()[:40]
+    def version(name: str, *args: str) -> str:
+        out = subprocess.run([str(binary(name)), *args], capture_output=True, text=True)
+        return (out.stdout or out.stderr).strip().splitlines()[0][:60]
+
     return {"nproc": os.cpu_count(), "cpu": cpu or platform.processor(),
             "python": platform.python_version(), "platform": platform.platform(),
-            "kubectl": kver, "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+            "kustomize": version("kustomize", "version"),
+            "helm": version("helm", "version", "--short"),
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _slope(results: dict[str, Any], key: str) -> dict[str, float] | None:
@@ -231,7 +257,7 @@ _ROWS = [("cold_no_cache", "cold compile, no cache"), ("cold", "cold compile, fi
          ("one_flow_change", "one flow changed"),
          ("check", "compile --check"),
          ("check_cold", "compile --check --no-cache (CI on a fresh clone)"), ("verify", "verify"),
-         ("kustomize", "kubectl kustomize (anchor)")]
+         ("kustomize", "kustomize build (anchor)"), ("helm", "helm template (anchor)")]
 
 
 def _markdown(doc: dict[str, Any]) -> str:
@@ -247,18 +273,21 @@ def _markdown(doc: dict[str, Any]) -> str:
             else:
                 codes = "" if s["exit_codes"] == [0] else f" (exit {s['exit_codes']})"
                 kernel = s.get("median_sys_s")
-                cpu = f", sys {kernel:.2f} s" if kernel is not None and key != "kustomize" else ""
+                peer = key in ("kustomize", "helm")
+                cpu = f", sys {kernel:.2f} s" if kernel is not None and not peer else ""
                 cells.append(f"{s['median_s']:.3f} s, {s['peak_rss_mb']:.0f} MB{cpu}{codes}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    ratio = []
-    for v in sizes.values():
-        k, c = v["kustomize"], v["cold_no_cache"]
-        ratio.append(f"{k['median_s'] / c['median_s']:.0f}x faster" if "median_s" in k else "n/a")
-    lines.append("| kustomize / cold compile | " + " | ".join(ratio) + " |")
+    for peer in ("kustomize", "helm"):
+        ratio = []
+        for v in sizes.values():
+            p, c = v[peer], v["cold_no_cache"]
+            ratio.append(f"{c['median_s'] / p['median_s']:.2f}x" if "median_s" in p else "n/a")
+        lines.append(f"| cold compile / {peer} (below 1 is faster) | " + " | ".join(ratio) + " |")
     m = doc["machine"]
     lines += ["", f"Machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, "
-              f"kubectl {m['kubectl']}, load average at start {m['loadavg_at_start']}. "
-              f"Medians of {doc['runs']} runs (kustomize: 1 run above 2000 objects)."]
+              f"{m['kustomize']}, helm {m['helm']}, load average at start "
+              f"{m['loadavg_at_start']}. Medians of {doc['runs']} runs (kustomize: 1 run above "
+              "2000 objects)."]
     if doc.get("slope"):
         s = doc["slope"]
         lines.append(f"Cold compile time vs size (least squares): {s['ms_per_1k_objects']} ms "

@@ -23,7 +23,7 @@ from testenv.controlplane import ControlPlane, ControlPlaneError
 from testenv.versions import RECIPES, recipe_for
 
 
-def _run_dir() -> Path:
+def _default_run_dir() -> Path:
     return cache_root() / "run"
 
 
@@ -39,8 +39,7 @@ def _build(names: list[str]) -> int:
     return 0
 
 
-def _up(port: int | None) -> int:
-    run = _run_dir()
+def _up(run: Path, port: int | None) -> int:
     if (run / "state.json").exists():
         _log(f"a control plane is already up (state in {run}); `python -m testenv down` first")
         return 2
@@ -53,8 +52,7 @@ def _up(port: int | None) -> int:
     return 0
 
 
-def _down() -> int:
-    run = _run_dir()
+def _down(run: Path) -> int:
     try:
         state = json.loads((run / "state.json").read_text())
     except (OSError, ValueError):
@@ -91,14 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("names", nargs="*", help="binaries to build (default: all)")
     u = sub.add_parser("up", help="start a control plane; prints its KUBECONFIG path")
     u.add_argument("--port", type=int, help="the apiserver's port (default: a free one)")
-    sub.add_parser("down", help="stop the control plane `up` started")
+    d = sub.add_parser("down", help="stop the control plane `up` started")
+    for p in (u, d):
+        p.add_argument("--dir", type=Path, default=None,
+                       help="its run directory: certificates, logs, state (default: "
+                            "<cache>/run)")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "build":
             return _build(args.names)
+        run = args.dir or _default_run_dir()
         if args.cmd == "up":
-            return _up(args.port)
-        return _down()
+            return _up(run, args.port)
+        return _down(run)
     except (BuildError, ControlPlaneError, KeyError) as e:
         _log(f"error: {e}")
         return 1

@@ -54,7 +54,8 @@ OTEL_COMPONENTS = {
     "processors": [
         f"go.opentelemetry.io/collector/processor/batchprocessor {OTEL}",
         f"go.opentelemetry.io/collector/processor/memorylimiterprocessor {OTEL}",
-        f"{_CONTRIB}/processor/k8sattributesprocessor {OTEL}",
+        # stable since this release, so it is versioned v1.x beside contrib's v0.161.0
+        f"{_CONTRIB}/processor/k8sattributesprocessor v1.0.0",
         f"{_CONTRIB}/processor/resourceprocessor {OTEL}",
         f"{_CONTRIB}/processor/tailsamplingprocessor {OTEL}",
     ],
