@@ -73,3 +73,22 @@ def test_an_unknown_choice_is_a_usage_error() -> None:
     assert r.exit_code == 2 and "'xml' is not one of" in r.stderr
     r = CliRunner().invoke(main, ["version", "-o", "markdown"])  # not a table
     assert r.exit_code == 2
+
+
+def test_text_tables_fit_the_terminal() -> None:
+    from compiler.output import Table, render_table
+
+    table = Table("rules", ("id", "description"), [("a-rule", "word " * 40)])
+    for width in (50, 80, 120):
+        lines = render_table(table, width=width).splitlines()
+        assert lines and max(len(line) for line in lines) <= width
+        assert "word" in "".join(lines)
+
+
+def test_columns_sets_the_width(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from compiler.output import table_width
+
+    monkeypatch.setenv("COLUMNS", "72")
+    assert table_width() == 72
+    monkeypatch.delenv("COLUMNS")
+    assert table_width() == 160  # not a terminal (pytest captures stdout)
