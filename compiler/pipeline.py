@@ -243,5 +243,7 @@ def compile_workspace(
     files = s.tree.files if s.tree is not None and not has_errors(s.diagnostics) else Files()
     inputs = {**(s.loaded.digests if s.loaded else {}), **s.module_digests,
               **(s.rules.files if s.rules else {})}
+    # a problem found once per environment × region is one problem (units render apart)
+    s.diagnostics = list(dict.fromkeys(s.diagnostics))
     return CompileResult(s.root, s.workspace, files, s.rendered, s.diagnostics, s.policy,
                          inputs)

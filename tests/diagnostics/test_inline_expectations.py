@@ -14,7 +14,8 @@ from compiler.pipeline import compile_workspace
 
 HERE = Path(__file__).parent
 CASES = sorted(p.parent.name for p in HERE.glob("*/mentat.yaml"))
-EXPECT = re.compile(r"(?:#|;;)\s*E:\s*(M\d{3})\s+(.*?)\s*$")  # YAML and WAT comments
+# YAML and WAT comments; one line may expect several (`# E: M500 ... # E: M520 ...`)
+EXPECT = re.compile(r"(?:#|;;)\s*E:\s*(M\d{3})\s+(.*?)\s*(?=(?:#|;;)\s*E:|$)")
 
 
 def expectations(root: Path) -> set[tuple[str, int, str, str]]:
@@ -24,8 +25,9 @@ def expectations(root: Path) -> set[tuple[str, int, str, str]]:
         # bytes that are not UTF-8 are one of the cases (M101): the comment is still ASCII
         text = path.read_bytes().decode("utf-8", errors="replace")
         for lineno, line in enumerate(text.splitlines(), 1):
-            m = EXPECT.search(line)
-            if m and not line.lstrip().startswith(("#", ";;")):
+            if line.lstrip().startswith(("#", ";;")):
+                continue
+            for m in EXPECT.finditer(line):
                 found.add((rel, lineno, m.group(1), m.group(2)))
     return found
 
