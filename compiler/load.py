@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from compiler.convert import upgrade
 from compiler.diagnostics import Diagnostic
 from compiler.model.raw import Path_, Pos, RawDoc
 
@@ -174,8 +175,10 @@ def _short(tag: str | None) -> str:
     return tag or "?"
 
 
-def parse_yaml(rel: str, content: bytes) -> tuple[list[RawDoc], list[Diagnostic]]:
-    """Parse one source file's bytes into documents. Pure: depends only on its arguments."""
+def parse_yaml(rel: str, content: bytes, *, convert: bool = True
+               ) -> tuple[list[RawDoc], list[Diagnostic]]:
+    """Parse one source file's bytes into documents, older API versions converted to the
+    newest (compiler/convert) unless `convert` is False. Pure: depends only on its arguments."""
     if len(content) > MAX_FILE_BYTES:
         return [], [_file_too_large(rel, len(content))]
     try:
@@ -187,6 +190,7 @@ def parse_yaml(rel: str, content: bytes) -> tuple[list[RawDoc], list[Diagnostic]
     if text.startswith("\ufeff"):
         text = text[1:]
     docs: list[RawDoc] = []
+    warnings: list[Diagnostic] = []  # older apiVersions, converted
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
             if node is None:
@@ -195,24 +199,31 @@ def parse_yaml(rel: str, content: bytes) -> tuple[list[RawDoc], list[Diagnostic]
             try:
                 data = conv.convert(node)
             except _Refused as r:
-                return docs, [Diagnostic(r.code, r.message, rel, r.pos.line, r.pos.col, hint=r.hint)]
+                return docs, [*warnings, Diagnostic(r.code, r.message, rel, r.pos.line, r.pos.col,
+                                                    hint=r.hint)]
             except RecursionError:
                 p = _pos(node)
-                return docs, [Diagnostic("M110", "nesting too deep", rel, p.line, p.col)]
+                return docs, [*warnings, Diagnostic("M110", "nesting too deep", rel, p.line, p.col)]
             if not isinstance(data, dict):
                 p = _pos(node)
-                return docs, [Diagnostic("M109", "a document must be a mapping", rel, p.line, p.col)]
-            docs.append(RawDoc(rel, index, data, conv.positions, conv.key_positions))
+                return docs, [*warnings, Diagnostic("M109", "a document must be a mapping", rel,
+                                                    p.line, p.col)]
+            doc, warning = RawDoc(rel, index, data, conv.positions, conv.key_positions), None
+            if convert:
+                doc, warning = upgrade(doc)
+            docs.append(doc)
+            if warning is not None:
+                warnings.append(warning)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = " ".join(x for x in (e.context, e.problem) if x)
-        return docs, [Diagnostic("M102", f"YAML syntax error: {problem}", rel, line, col)]
+        return docs, [*warnings, Diagnostic("M102", f"YAML syntax error: {problem}", rel, line, col)]
     except yaml.YAMLError as e:  # reader errors (control characters) carry no mark
-        return docs, [Diagnostic("M102", f"YAML error: {e}", rel, 1, 1)]
+        return docs, [*warnings, Diagnostic("M102", f"YAML error: {e}", rel, 1, 1)]
     except RecursionError:
-        return docs, [Diagnostic("M110", "nesting too deep", rel, 1, 1)]
-    return docs, []
+        return docs, [*warnings, Diagnostic("M110", "nesting too deep", rel, 1, 1)]
+    return docs, warnings
 
 
 def _file_too_large(rel: str, size: int) -> Diagnostic:

@@ -31,6 +31,7 @@ __all__ = [
     "add_common_options",
     "detail",
     "diagnostics_doc",
+    "dump_document",
     "emit",
     "environment_help",
     "info",
@@ -76,12 +77,15 @@ class _OutputChoice(click.Choice):  # type: ignore[type-arg]
 
 def output_option(*, table: bool = False, github: bool = False,
                   aliases: Mapping[str, str] | None = None, dest: str = "fmt",
+                  extra: Sequence[str] = (), default: str = "text",
                   help: str = "Output format.") -> Callable[[F], F]:
-    """`-o/--output` (alias `--format`) with the choices every command shares; the value
-    arrives as the parameter `dest`."""
-    choices = ["text", "json", "yaml", *(["markdown"] if table else []), *(["github"] if github else [])]
+    """`-o/--output` (alias `--format`) with the choices every command shares (`extra`: a
+    command's own, such as graph's mermaid/dot/svg); the value arrives as `dest`."""
+    choices = ["text", "json", "yaml", *(["markdown"] if table else []),
+               *(["github"] if github else []), *extra]
+    choices = [c for c in choices if c not in (aliases or {})]
     return click.option("-o", "--output", "--format", dest, type=_OutputChoice(choices, aliases or {}),
-                        default="text", show_default=True, help=help)
+                        default=default, show_default=True, help=help)
 
 
 # -- verbosity ---------------------------------------------------------------------------------
@@ -236,7 +240,8 @@ def render_table(table: Table, fmt: str = "text", width: int | None = None) -> s
     return buf.getvalue()
 
 
-def _dump(fmt: str, document: Mapping[str, Any]) -> str:
+def dump_document(fmt: str, document: Mapping[str, Any]) -> str:
+    """`document` as JSON (indented) or YAML (the same data), ending in a newline."""
     if fmt == "yaml":
         import yaml
 
@@ -266,7 +271,7 @@ def emit(fmt: str, data: Mapping[str, Any] | None = None, *, text: str | Table |
                 d.severity is Severity.ERROR for d in diagnostics)
             document["diagnostics"] = diagnostics_doc(diagnostics)
         document.update(data or {})
-        click.echo(_dump(fmt, document), nl=False)
+        click.echo(dump_document(fmt, document), nl=False)
         return
     shown = [d for d in diagnostics or () if not (quiet() and d.severity is not Severity.ERROR)]
     rendered = render_github(shown) if fmt == "github" else render_text(shown)

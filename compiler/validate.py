@@ -7,9 +7,7 @@ for the `jsonschema` package's detailed errors, which we map to positions from t
 
 from __future__ import annotations
 
-import copy
 import difflib
-import json
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from compiler import cron
+from compiler.convert import is_old
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import LoadResult, resolve_inside
 from compiler.model.ranges import version_range
@@ -33,15 +32,13 @@ from compiler.model.spec import (
     Pin,
     WorkspaceSpec,
 )
-from compiler.resources import schemas_dir
+from compiler.schema import API_VERSION, KINDS, bundled_schema
 
 if TYPE_CHECKING:  # imported when a document is invalid: it costs ~30 ms at startup
     import jsonschema
 
-__all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "validate"]
+__all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "schema_diagnostics", "validate"]
 
-API_VERSION = "mentatlab.io/v1"
-KINDS = {"Workspace": "workspace", "Agent": "agent", "Flow": "flow"}
 
 
 @dataclass(slots=True)
@@ -56,27 +53,15 @@ class Validated:
 
 
 @cache
-def bundled_schema(kind: str, version: str = "v1") -> dict[str, Any]:
-    """The kind's schema with the shared definitions inlined, so it needs no resolver."""
-    base = schemas_dir() / "mentatlab.io" / version
-    schema = json.loads((base / f"{KINDS[kind]}.json").read_text())
-    common = json.loads((base / "common.json").read_text())["$defs"]
-    text = json.dumps(schema).replace('"common.json#/$defs/', '"#/$defs/')
-    out = json.loads(text)
-    out.setdefault("$defs", {}).update(copy.deepcopy(common))
-    return out
+def _fast(kind: str, version: str = "v1") -> Any:
+    return jsonschema_rs.validator_for(bundled_schema(kind, version))
 
 
 @cache
-def _fast(kind: str) -> Any:
-    return jsonschema_rs.validator_for(bundled_schema(kind))
-
-
-@cache
-def _slow(kind: str) -> jsonschema.protocols.Validator:
+def _slow(kind: str, version: str = "v1") -> jsonschema.protocols.Validator:
     import jsonschema
 
-    return jsonschema.Draft202012Validator(bundled_schema(kind), format_checker=None)
+    return jsonschema.Draft202012Validator(bundled_schema(kind, version), format_checker=None)
 
 
 def validate(loaded: LoadResult) -> Validated:
@@ -85,6 +70,11 @@ def validate(loaded: LoadResult) -> Validated:
     if ws_doc is not None and _schema_ok(ws_doc, out.diagnostics):
         out.workspace = _workspace(ws_doc)
     for doc in loaded.docs:
+        if is_old(doc):  # the loader converts those that are valid as written
+            if _schema_ok(doc, out.diagnostics, doc.api_version.partition("/")[2]):
+                out.diagnostics.append(_at(doc, (), "M201", f"{doc.api_version} {doc.kind} "
+                                           "could not be converted"))
+            continue
         if doc.kind not in ("Agent", "Flow") or doc.api_version != API_VERSION:
             out.diagnostics.append(_bad_kind(doc))
             continue
@@ -128,10 +118,18 @@ def _bad_kind(doc: RawDoc) -> Diagnostic:
     return Diagnostic("M200", msg, doc.file, p.line, p.col, hint=hint)
 
 
-def _schema_ok(doc: RawDoc, diags: list[Diagnostic]) -> bool:
-    if _fast(doc.kind).is_valid(doc.data):
+def schema_diagnostics(doc: RawDoc, version: str = "v1") -> list[Diagnostic]:
+    """Where `doc` breaks its kind's schema of `version`, located (empty when it is valid)."""
+    diags: list[Diagnostic] = []
+    _schema_ok(doc, diags, version)
+    return diags
+
+
+def _schema_ok(doc: RawDoc, diags: list[Diagnostic], version: str = "v1") -> bool:
+    if _fast(doc.kind, version).is_valid(doc.data):
         return True
-    found = [d for e in _slow(doc.kind).iter_errors(doc.data) for d in _explain(doc, e)]
+    found = [d for e in _slow(doc.kind, version).iter_errors(doc.data)
+             for d in _explain(doc, e)]
     # `jsonschema` and `jsonschema-rs` agree on validity; keep a diagnostic even if not.
     diags.extend(_dedupe(found) or [Diagnostic("M201", "schema violation", doc.file, 1, 1)])
     return False

@@ -7,10 +7,17 @@ that prints data takes `compiler.output.output_option()` and prints with `emit()
 """
 
 COMMANDS: dict[str, str] = {
+    "catalog": "compiler.commands.catalog:catalog",
     "completion": "compiler.commands.completion:completion",
     "cost": "compiler.commands.cost:cost",
+    "explain": "compiler.commands.explain:explain",
+    "graph": "compiler.commands.graph:graph",
+    "init": "compiler.commands.scaffold:init",
+    "migrate": "compiler.commands.migrate:migrate",
+    "new": "compiler.commands.scaffold:new",
     "pki": "compiler.commands.sign:pki",
     "policy": "compiler.commands.policy:policy",
+    "schema": "compiler.commands.explain:schema",
     "sign": "compiler.commands.sign:sign",
     "verify": "compiler.commands.sign:verify",
     "version": "compiler.commands.version:version",

@@ -1,16 +1,18 @@
-"""Sigstore bundle v0.3 in its protobuf-specs JSON form (`dev.sigstore.bundle.v1.Bundle`).
+"""Sigstore bundles in their protobuf-specs JSON form (`dev.sigstore.bundle.v1.Bundle`).
 
-    {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+    {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json" (keyless)
+                | "application/vnd.dev.sigstore.bundle+json;version=0.2" (organisation PKI),
      "verificationMaterial": {<one of> "certificate": {"rawBytes": b64 DER}
                                        "x509CertificateChain": {"certificates": [...]}
                                        "publicKey": {"hint": ...},
                               "tlogEntries": [...], "timestampVerificationData": {...}},
      "dsseEnvelope": {"payload": b64, "payloadType": ..., "signatures": [{"sig": b64}]}}
 
-Keyless bundles (Fulcio) carry only the leaf in `certificate` plus a Rekor entry; the
+Keyless bundles (Fulcio) are v0.3: only the leaf in `certificate` plus a Rekor entry; the
 verifier gets the CA from Sigstore's trust root. An organisation PKI bundle carries
 `x509CertificateChain` = [leaf, intermediate] (never the root: the root is what the verifier
-must bring) and no transparency-log entry, since it is meant to work offline.
+must bring) and no transparency-log entry, since it is meant to work offline. v0.3 forbids a
+chain (sigstore-go and cosign refuse one), so a PKI bundle is v0.2, which carries it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "BUNDLE_NAME",
     "MAX_BUNDLE_BYTES",
     "MEDIA_TYPE",
+    "PKI_MEDIA_TYPE",
     "BundleError",
     "ParsedBundle",
     "dump_bundle",
@@ -38,7 +41,9 @@ __all__ = [
 ]
 
 MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
-_ACCEPTED_MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/vnd.dev.sigstore.bundle+json;version=0.3"})
+PKI_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle+json;version=0.2"
+_V03 = frozenset({MEDIA_TYPE, "application/vnd.dev.sigstore.bundle+json;version=0.3"})
+_ACCEPTED_MEDIA_TYPES = _V03 | {PKI_MEDIA_TYPE}
 BUNDLE_NAME = "index.sigstore.json"
 # The statement lists every signed file (~180 bytes each once base64'd into the envelope): a
 # 50k-file tree signs to ~10 MiB. 256 MiB covers a million files, and is what verify reads
@@ -47,7 +52,7 @@ MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 
 
 class BundleError(ValueError):
-    """The bundle is not a well-formed v0.3 bundle with a DSSE envelope."""
+    """The bundle is not a well-formed v0.2/v0.3 bundle with a DSSE envelope."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +75,7 @@ def _der(cert: x509.Certificate) -> dict[str, str]:
 
 def pki_bundle(envelope: Envelope, leaf: x509.Certificate, chain: list[x509.Certificate]) -> dict[str, Any]:
     return {
-        "mediaType": MEDIA_TYPE,
+        "mediaType": PKI_MEDIA_TYPE,
         "verificationMaterial": {
             "x509CertificateChain": {"certificates": [_der(c) for c in (leaf, *chain)]},
             "tlogEntries": [],
@@ -111,7 +116,8 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
         raise BundleError("bundle is not a JSON object")
     media_type = data.get("mediaType")
     if media_type not in _ACCEPTED_MEDIA_TYPES:
-        raise BundleError(f"bundle mediaType {media_type!r} is not {MEDIA_TYPE}")
+        raise BundleError(f"bundle mediaType {media_type!r} is not {MEDIA_TYPE} or "
+                          f"{PKI_MEDIA_TYPE}")
     if "messageSignature" in data:
         raise BundleError("bundle holds a messageSignature, not a DSSE envelope")
     if "dsseEnvelope" not in data:
@@ -126,6 +132,8 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
         )
     if forms[0] == "publicKey":
         raise BundleError("bundle is signed with a bare public key; a certificate is required")
+    if forms[0] == "x509CertificateChain" and media_type in _V03:
+        raise BundleError("a v0.3 bundle may not carry an x509CertificateChain (only v0.2 may)")
     if forms[0] == "certificate":
         certs: tuple[x509.Certificate, ...] = (
             _cert(material["certificate"], "verificationMaterial.certificate"),

@@ -13,6 +13,7 @@ held in an HSM or KMS can replace the file backend without touching the signer.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -39,6 +40,7 @@ __all__ = [
     "ROOT_KEY",
     "SIGNING_CERT",
     "SIGNING_KEY",
+    "TRUSTED_ROOT",
     "FileKeyBackend",
     "KeyBackend",
     "Pki",
@@ -49,12 +51,14 @@ __all__ = [
     "load_pki",
     "signer_identity",
     "signing_key_usage",
+    "trusted_root",
     "write_atomic",
 ]
 
 ROOT_CERT, ROOT_KEY = "root.pem", "root.key"
 INTERMEDIATE_CERT, INTERMEDIATE_KEY = "intermediate.pem", "intermediate.key"
 SIGNING_CERT, SIGNING_KEY = "signing.pem", "signing.key"
+TRUSTED_ROOT = "trusted_root.json"  # the same trust for cosign and other Sigstore verifiers
 PASSPHRASE_ENV = "MENTAT_PKI_PASSPHRASE"
 DEFAULT_ORG = "MentatLab"
 DEFAULT_DOMAIN = "mentatlab.local"
@@ -296,7 +300,8 @@ def init_pki(
     _check_label(signer, "signer")
     if not 1 <= leaf_days <= 397:
         raise PkiError("leaf validity must be between 1 and 397 days")
-    names = (ROOT_CERT, ROOT_KEY, INTERMEDIATE_CERT, INTERMEDIATE_KEY, SIGNING_CERT, SIGNING_KEY)
+    names = (ROOT_CERT, ROOT_KEY, INTERMEDIATE_CERT, INTERMEDIATE_KEY, SIGNING_CERT, SIGNING_KEY,
+             TRUSTED_ROOT)
     existing = [n for n in names if (directory / n).exists()]
     if existing and not force:
         raise PkiError(f"{directory} already holds a PKI ({', '.join(existing)}); use --force to replace it")
@@ -349,6 +354,7 @@ def init_pki(
         (ROOT_CERT, _cert_pem(root), 0o644),
         (INTERMEDIATE_CERT, _cert_pem(intermediate), 0o644),
         (SIGNING_CERT, _cert_pem(leaf), 0o644),
+        (TRUSTED_ROOT, trusted_root(root, intermediate), 0o644),
     ]
     for name, data, mode in out:
         write_atomic(directory / name, data, mode)
@@ -389,6 +395,33 @@ def issue_leaf(
     write_atomic(directory / SIGNING_KEY, _key_pem(key, passphrase), 0o600)
     write_atomic(directory / SIGNING_CERT, _cert_pem(leaf), 0o644)
     return leaf
+
+
+def trusted_root(root: x509.Certificate, intermediate: x509.Certificate) -> bytes:
+    """The PKI as a Sigstore trusted root (`dev.sigstore.trustroot.v1.TrustedRoot`): one
+    certificate authority whose chain is [intermediate, root], and no transparency log, CT log
+    or timestamp authority (the PKI works offline). `cosign verify-blob-attestation
+    --trusted-root` takes it; see docs for the whole command."""
+    def der(c: x509.Certificate) -> dict[str, str]:
+        return {"rawBytes": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}
+
+    org = root.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    cn = intermediate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    doc = {
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [],
+        "certificateAuthorities": [{
+            "subject": {"organization": str(org[0].value) if org else "",
+                        "commonName": str(cn[0].value) if cn else ""},
+            "uri": "urn:mentatlab:pki",
+            "certChain": {"certificates": [der(intermediate), der(root)]},
+            "validFor": {"start": intermediate.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "end": intermediate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        }],
+        "ctlogs": [],
+        "timestampAuthorities": [],
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode()
 
 
 def load_pki(directory: Path, passphrase: bytes | None = None, passphrase_env: str = PASSPHRASE_ENV) -> Pki:

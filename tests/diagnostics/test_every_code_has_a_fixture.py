@@ -26,6 +26,8 @@ ELSEWHERE: dict[str, tuple[str, str]] = {
              "tests/unit/cli/test_cli.py::test_compile_then_check_then_drift"),
     "M701": ("about the output tree, not a source line",
              "tests/unit/write/test_write.py::test_refuses_to_replace_a_directory_it_did_not_write"),
+    "M702": ("reported by `mentatctl migrate` about a file it cannot rewrite, not by a compile",
+             "tests/unit/migrate/test_migrate_command.py::test_read_only_file_is_refused"),
     "M800": ("reserved: no code reports it yet", ""),
     "M801": ("signing: about the output tree and keys",
              "tests/unit/sign/test_sign_dsse_bundle.py::test_sign_never_writes_a_bundle_verify_would_refuse"),

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from compiler.cli import main
 
-READERS = [["validate"], ["compile"], ["cost"], ["sign"], ["verify"], ["wasm", "run"]]
+READERS = [["validate"], ["compile"], ["cost"], ["sign"], ["verify"], ["wasm", "run"], ["graph"],
+           ["migrate"], ["catalog"], ["new", "agent"], ["new", "flow"]]
 
 
 @pytest.mark.parametrize("cmd", READERS, ids=" ".join)

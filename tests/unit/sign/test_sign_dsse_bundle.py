@@ -13,7 +13,7 @@ from sigstore_models.bundle.v1 import Bundle as ProtoBundle
 
 from compiler.sign import bundle as bundle_mod
 from compiler.sign import signer as signer_mod
-from compiler.sign.bundle import MEDIA_TYPE, BundleError, parse_bundle
+from compiler.sign.bundle import PKI_MEDIA_TYPE, BundleError, parse_bundle
 from compiler.sign.dsse import (
     INTOTO_PAYLOAD_TYPE,
     Envelope,
@@ -74,7 +74,8 @@ def test_malformed_envelopes_are_named(data: object, cause: str) -> None:
 def test_pki_bundle_shape(signed: Path, pki_dir: Path) -> None:
     raw = (signed / "index.sigstore.json").read_bytes()
     data = json.loads(raw)
-    assert data["mediaType"] == MEDIA_TYPE == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    # v0.2: the chain is allowed there, v0.3 allows only a single certificate
+    assert data["mediaType"] == PKI_MEDIA_TYPE == "application/vnd.dev.sigstore.bundle+json;version=0.2"
     material = data["verificationMaterial"]
     assert set(material) == {"x509CertificateChain", "tlogEntries"}
     assert material["tlogEntries"] == []
@@ -91,7 +92,7 @@ def test_pki_bundle_shape(signed: Path, pki_dir: Path) -> None:
 def test_pki_bundle_conforms_to_protobuf_specs_model(signed: Path) -> None:
     """sigstore-python's generated model of dev.sigstore.bundle.v1.Bundle accepts it as is."""
     model = ProtoBundle.from_json((signed / "index.sigstore.json").read_bytes())
-    assert model.media_type == MEDIA_TYPE
+    assert model.media_type == PKI_MEDIA_TYPE
     assert model.dsse_envelope is not None
     assert model.dsse_envelope.payload_type == INTOTO_PAYLOAD_TYPE
     assert len(model.verification_material.x509_certificate_chain.certificates) == 2
@@ -165,3 +166,11 @@ def test_sign_never_writes_a_bundle_verify_would_refuse(tmp_path: Path,
     assert diag is not None and diag.code == "M801" and "more than verify reads" in diag.message
     assert list(tmp_path.iterdir()) == []
     assert signer_mod.write_signature(tmp_path, b"{}") is None  # within the limit: written
+
+
+def test_a_v03_bundle_may_not_carry_a_chain(signed: Path) -> None:
+    """sigstore-go (cosign) refuses it; so do we, whatever the signature says."""
+    data = _bundle(signed)
+    data["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    with pytest.raises(BundleError, match=r"v0\.3 bundle may not carry an x509CertificateChain"):
+        parse_bundle(json.dumps(data).encode())
