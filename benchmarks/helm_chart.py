@@ -3,9 +3,12 @@ renders the same objects as one compiled leaf directory: the `helm template` anc
 
 The values hold each object's name, namespace, labels, annotations and body; the templates
 put the apiVersion and kind around them with `toYaml`, as most charts do for their specs.
+The values live beside the chart (`helm template -f <chart>.values.yaml`), as an environment's
+values file does: helm refuses chart files over 5 MiB, which a 10k-object leaf's values pass.
 `same_objects` checks the claim: parsed, the chart's output equals the leaf's objects.
 
     python benchmarks/helm_chart.py rendered/prod/us-east-1 /tmp/chart
+    helm template bench /tmp/chart -f /tmp/chart.values.yaml
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["leaf_objects", "same_objects", "write_chart"]
+__all__ = ["leaf_objects", "same_objects", "template_args", "values_file", "write_chart"]
 
 _META = ("name", "namespace", "labels", "annotations")
 _TEMPLATE = """\
@@ -60,8 +63,17 @@ def _values_key(api: str, kind: str) -> str:
     return f"{kind[0].lower()}{kind[1:]}_{group.replace('.', '_')}"
 
 
+def values_file(chart: Path) -> Path:
+    return chart.with_name(chart.name + ".values.yaml")
+
+
+def template_args(chart: Path) -> list[str]:
+    """`helm` arguments that render the chart with its values."""
+    return ["template", "bench", str(chart), "-f", str(values_file(chart))]
+
+
 def write_chart(leaf: Path, chart: Path) -> int:
-    """Write Chart.yaml, values.yaml and one template per (apiVersion, kind); returns the
+    """Write Chart.yaml, the values file and one template per (apiVersion, kind); returns the
     number of objects the chart renders."""
     objects = leaf_objects(leaf)
     by_kind: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -74,8 +86,9 @@ def write_chart(leaf: Path, chart: Path) -> int:
     (chart / "Chart.yaml").write_text(
         "apiVersion: v2\nname: bench\nversion: 0.1.0\ndescription: the benchmark's anchor\n")
     values = {_values_key(api, kind): items for (api, kind), items in sorted(by_kind.items())}
-    (chart / "values.yaml").write_text(yaml.dump(values, Dumper=yaml.CSafeDumper,
-                                                 sort_keys=True, width=4096))
+    (chart / "values.yaml").write_text("{}\n")
+    values_file(chart).write_text(yaml.dump(values, Dumper=yaml.CSafeDumper, sort_keys=True,
+                                            width=4096))
     for api, kind in sorted(by_kind):
         key = _values_key(api, kind)
         (chart / "templates" / f"{key}.yaml").write_text(_TEMPLATE.format(key=key, api=api,

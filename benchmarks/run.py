@@ -2,9 +2,10 @@
 
 For each size, on this machine, in one run: cold compile (no cache at all, and with the
 cache being filled), no-change recompile, one-flow-changed recompile, `compile --check`,
-`verify`, and two anchors over the tree the compile produced: `kustomize build` of each
-rendered/<env>/<region> (it only re-reads and re-emits that YAML) and `helm template` of a
-generated chart that renders the same objects (benchmarks/helm_chart.py; checked equal).
+`diff` of a one-flow change between two git commits, `verify`, and two anchors over the tree
+the compile produced: `kustomize build` of each rendered/<env>/<region> (it only re-reads and
+re-emits that YAML) and `helm template` of a generated chart that renders the same objects
+(benchmarks/helm_chart.py; checked equal).
 Both peers are the pinned programs testenv/ builds from their Go modules. Every number is
 the median of --runs runs of a fresh `python -m compiler.cli` process, with its peak RSS
 (wait4 rusage). Writes benchmarks/out/results.json and results.md.
@@ -35,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from generate import ENVIRONMENTS, generate
-from helm_chart import same_objects, write_chart
+from helm_chart import same_objects, template_args, write_chart
 
 from testenv import binary
 
@@ -161,6 +162,7 @@ def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, An
     # CI on a fresh clone: the committed tree, no .mentat/ (git-ignored)
     res["check_cold"] = _measure(Sample(), [*compile_cmd, "--check", "--no-cache"], REPO,
                                  runs).summary()
+    res["diff_first"], res["diff"] = _bench_diff(ws, flow, original, compile_cmd, runs)
     # verify needs a signature: a throwaway PKI signs the tree once, verify is timed
     pki = ws.parent / f"{ws.name}-pki"
     shutil.rmtree(pki, ignore_errors=True)
@@ -173,6 +175,35 @@ def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, An
     res["kustomize"] = _kustomize(leaves, size, args)
     res["helm"] = _helm(leaves, args)
     return res
+
+
+def _git(ws: Path, *args: str) -> None:
+    env = {**_env(), "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+    subprocess.run(["git", "-C", str(ws), *args], check=True, env=env, capture_output=True)
+
+
+def _bench_diff(ws: Path, flow: Path, original: str, compile_cmd: list[str], runs: int
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`mentatctl diff` of a pull request that changes one flow, as CI runs it: the head is
+    checked out and compiled (its cache warm), then base and head are compiled from git.
+    The first diff also fills the cache with the base's version of the flow (1 run); the
+    others are what each later push to the pull request costs."""
+    (ws / ".gitignore").write_text(".mentat/\nrendered/\n")
+    _git(ws, "init", "-q", "-b", "main")
+    _git(ws, "add", "-A")
+    _git(ws, "commit", "-q", "-m", "base")
+    flow.write_text(re.sub(r"owner: team-\d+", "owner: bench-diff", original))
+    _git(ws, "commit", "-q", "-am", "one flow changed")
+    _run(compile_cmd, REPO)  # the head compiled in place (CI's compile --check does this)
+    diff = _mentat("diff", str(ws), "--base", "HEAD~1", "--head", "HEAD", "-o", "json")
+    first = _measure(Sample(), diff, REPO, 1).summary()
+    later = _measure(Sample(), diff, REPO, runs).summary()
+    flow.write_text(original)
+    shutil.rmtree(ws / ".git")
+    os.unlink(ws / ".gitignore")
+    _run(compile_cmd, REPO)
+    return first, later
 
 
 def _sum_over_leaves(name: str, commands: list[list[str]], runs: int) -> Sample:
@@ -212,12 +243,12 @@ def _helm(leaves: list[Path], args: argparse.Namespace) -> dict[str, Any]:
     for leaf in leaves:
         chart = leaf.parents[2] / "charts" / f"{leaf.parent.name}-{leaf.name}"
         write_chart(leaf, chart)
-        out = subprocess.run([helm, "template", "bench", str(chart)], capture_output=True,
-                             text=True, check=False)
+        out = subprocess.run([helm, *template_args(chart)], capture_output=True, text=True,
+                             check=False)
         if out.returncode != 0 or not same_objects(out.stdout, leaf):
             return Sample(note=f"the chart for {leaf.name} does not render the same objects: "
                                f"{out.stderr.strip()[-200:]}").summary()
-        charts.append([helm, "template", "bench", str(chart)])
+        charts.append([helm, *template_args(chart)])
     return _sum_over_leaves("helm", charts, args.runs).summary()
 
 
@@ -256,7 +287,10 @@ _ROWS = [("cold_no_cache", "cold compile, no cache"), ("cold", "cold compile, fi
          ("one_flow_first", "one flow changed, first time (builds the standby copy; 1 run)"),
          ("one_flow_change", "one flow changed"),
          ("check", "compile --check"),
-         ("check_cold", "compile --check --no-cache (CI on a fresh clone)"), ("verify", "verify"),
+         ("check_cold", "compile --check --no-cache (CI on a fresh clone)"),
+         ("diff_first", "diff, one flow changed, first time (base into the cache; 1 run)"),
+         ("diff", "diff, one flow changed (base and head compiled from git)"),
+         ("verify", "verify"),
          ("kustomize", "kustomize build (anchor)"), ("helm", "helm template (anchor)")]
 
 
@@ -283,6 +317,10 @@ def _markdown(doc: dict[str, Any]) -> str:
             p, c = v[peer], v["cold_no_cache"]
             ratio.append(f"{c['median_s'] / p['median_s']:.2f}x" if "median_s" in p else "n/a")
         lines.append(f"| cold compile / {peer} (below 1 is faster) | " + " | ".join(ratio) + " |")
+    lines.append("| diff / one-flow recompile | " + " | ".join(
+        f"{v['diff']['median_s'] / v['one_flow_change']['median_s']:.1f}x"
+        if "median_s" in v["diff"] and "median_s" in v["one_flow_change"] else "n/a"
+        for v in sizes.values()) + " |")
     m = doc["machine"]
     lines += ["", f"Machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, "
               f"{m['kustomize']}, helm {m['helm']}, load average at start "

@@ -176,9 +176,13 @@ class Stats:
 class Cache:
     """One compile's view of `<root>/.mentat/`: lookups, then `save()` at the end."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shared: Path | None = None) -> None:
+        """`shared`: compile `root` (a temporary tree, as `diff` makes) with the entries of
+        that workspace's cache, adding new ones and dropping none: its own compiles decide
+        what is stale."""
         self.root = root
-        self.dir = root / CACHE_DIR
+        self.dir = (shared or root) / CACHE_DIR
+        self.guest = shared is not None
         self._dir = str(self.dir)
         self.stats = Stats()
         self._pending: dict[tuple[str, str], bytes] = {}
@@ -203,7 +207,7 @@ class Cache:
         self._lock = threading.Lock()
         # A repository can commit `.mentat/` as symlinks to elsewhere (CI runners, Argo CD
         # repo servers compile untrusted trees): then the cache is neither read nor written.
-        self.disabled = _redirected(root)
+        self.disabled = _redirected(shared or root)
 
     # --- entries ---------------------------------------------------------------------------
 
@@ -652,13 +656,14 @@ class Cache:
             for (kind, key), blob in self._pending.items():
                 _atomic_write(self._path(kind, key), blob, made)
             for kind, shard in sorted(self._dirty):  # keeping only what this compile used
-                self._write_shard(kind, shard, self._used.get(kind, set()), made)
+                self._write_shard(kind, shard, None if self.guest else self._used.get(kind, set()),
+                                  made)
             self._dirty.clear()
             # Pruning lists every shard: do it once enough new entries may have replaced old
             # ones, not after every small recompile.
             unpruned = self._read_manifest().get("unpruned", 0)
             unpruned = (unpruned if type(unpruned) is int else 0) + stored + len(self._pending)
-            if unpruned > sum(len(u) for u in self._used.values()) // 4 + 64:
+            if not self.guest and unpruned > sum(len(u) for u in self._used.values()) // 4 + 64:
                 self._prune()
                 unpruned = 0
             self._pending.clear()

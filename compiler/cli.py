@@ -39,7 +39,7 @@ from compiler.output import (
     verbose,
     workspace_option,
 )
-from compiler.render.layout import LostContent, dump_yaml_stream, object_path
+from compiler.render.layout import LostContent, dump_yaml_stream
 from compiler.resources import schemas_dir
 from compiler.write import TreeDiff, diff_tree, write_tree
 
@@ -365,38 +365,22 @@ def _output_dir(root: Path, result: CompileResult, out: str | None) -> tuple[Pat
     return target, None
 
 
-# The order `kubectl apply -f -` needs on an empty cluster (helm's install order, with
-# Namespaces and CRDs first and the admission policies before what they admit); kinds not
-# listed (custom resources) come last, after the CRDs that define them.
-APPLY_ORDER = (
-    "Namespace", "CustomResourceDefinition", "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding", "PriorityClass", "NetworkPolicy", "ResourceQuota",
-    "LimitRange", "PodDisruptionBudget", "ServiceAccount", "Secret", "ConfigMap",
-    "StorageClass", "RuntimeClass", "PersistentVolume", "PersistentVolumeClaim", "ClusterRole",
-    "ClusterRoleBinding", "Role", "RoleBinding", "Service", "DaemonSet", "Pod", "ReplicaSet",
-    "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass",
-    "Ingress",
-)
-_RANK = {kind: i for i, kind in enumerate(APPLY_ORDER)}
-
-
-def _apply_rank(kind: str) -> int:
-    return _RANK.get(kind, len(APPLY_ORDER))
-
-
 def _print_stream(result: CompileResult, target: str | None) -> None:
     assert result.rendered is not None and result.workspace is not None
+    from compiler.render.order import apply_order
+
     envs = {e.name for e in result.workspace.spec.environments}
-    objects = sorted(result.rendered.objects, key=object_path)
+    # Argo CD's own objects are not the cluster's: the plugin prints what a leaf deploys.
+    objects = apply_order(o for o in result.rendered.objects
+                          if o.dir.split("/")[0] != "argocd")
     leaves = sorted({o.dir for o in objects if o.dir.split("/")[0] in envs})
     if target is None and len(leaves) > 1:
         raise click.UsageError("--stdout needs --target, one of: " + ", ".join(leaves))
     chosen = target or (leaves[0] if leaves else "")
     if chosen and chosen not in leaves:
         raise click.UsageError(f"unknown target {chosen!r}; targets: {', '.join(leaves)}")
-    picked = [o for o in objects if o.dir == chosen or o.dir.split("/")[0] not in envs]
-    picked.sort(key=lambda o: (_apply_rank(o.obj.get("kind", "")), object_path(o)))
-    sys.stdout.buffer.write(dump_yaml_stream([o.obj for o in picked]))
+    picked = [o.obj for o in objects if o.dir == chosen or o.dir.split("/")[0] not in envs]
+    sys.stdout.buffer.write(dump_yaml_stream(picked))
     sys.stdout.flush()
 
 

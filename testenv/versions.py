@@ -80,6 +80,8 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("helm", "helm.sh/helm/v3", "v3.22.0", {"helm": "helm.sh/helm/v3/cmd/helm"}),
     Recipe("cosign", "github.com/sigstore/cosign/v2", "v2.6.5",
            {"cosign": "github.com/sigstore/cosign/v2/cmd/cosign"}),
+    Recipe("actionlint", "github.com/rhysd/actionlint", "v1.7.12",
+           {"actionlint": "github.com/rhysd/actionlint/cmd/actionlint"}),
     Recipe("otelcol", "go.opentelemetry.io/collector/cmd/builder", OTEL,
            {"otelcol-mentat": "go.opentelemetry.io/collector/cmd/builder"}, kind="otelcol"),
 )

@@ -21,12 +21,16 @@ import orjson
 from compiler.check.otel import check_collector_objects
 from compiler.diagnostics import Diagnostic
 from compiler.render import K8sObject
+from compiler.render.argocd import ARGOCD_KINDS
 
 __all__ = ["CUSTOM_KINDS", "DEFAULT_VERSION", "check", "schema_text", "schema_version"]
 
 DEFAULT_VERSION = "1.31"
 # Custom resources we render whose schemas are not part of Kubernetes; each has its own check.
-CUSTOM_KINDS = frozenset({("opentelemetry.io/v1beta1", "OpenTelemetryCollector")})
+# Argo CD's kinds are checked against Argo CD's own CRD schemas in the test suite
+# (tests/argocd/, the npm package @kubernetes-models/argo-cd).
+CUSTOM_KINDS = frozenset({("opentelemetry.io/v1beta1", "OpenTelemetryCollector"),
+                          *ARGOCD_KINDS})
 
 
 @cache

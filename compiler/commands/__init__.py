@@ -10,6 +10,7 @@ COMMANDS: dict[str, str] = {
     "catalog": "compiler.commands.catalog:catalog",
     "completion": "compiler.commands.completion:completion",
     "cost": "compiler.commands.cost:cost",
+    "diff": "compiler.commands.diff:diff",
     "explain": "compiler.commands.explain:explain",
     "graph": "compiler.commands.graph:graph",
     "init": "compiler.commands.scaffold:init",

@@ -21,6 +21,14 @@ class Environment:
     regions: tuple[str, ...]
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def cluster(self, region: str) -> str:
+        """Where `region` of this environment runs (`environments[].cluster`): an API server
+        URL or an Argo CD cluster name; "" when not given (Argo CD's own cluster)."""
+        value = self.extra.get("cluster")
+        if isinstance(value, dict):
+            value = value.get(region)
+        return value if isinstance(value, str) else ""
+
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceSpec:

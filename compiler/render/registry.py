@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.render import Rendered, RenderInput, cost, crds, k8s, otel, vap, wasm
+from compiler.render import Rendered, RenderInput, argocd, cost, crds, k8s, otel, vap, wasm
 
 __all__ = ["RENDERERS"]
 
@@ -15,4 +15,5 @@ RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
     cost.render_cost,
     wasm.render,
     vap.render,
+    argocd.render,
 )

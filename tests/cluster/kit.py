@@ -31,9 +31,9 @@ def leaf_objects(leaf: Path) -> list[dict[str, Any]]:
 
 
 def leaves() -> list[Path]:
-    """rendered/<env>/<region>/ directories."""
+    """rendered/<env>/<region>/ directories (not argocd/bootstrap: Argo CD's own objects)."""
     return sorted(p.parent for p in RENDERED.glob("*/*/kustomization.yaml")
-                  if p.parent.parent.parent == RENDERED)
+                  if p.parent.parent.parent == RENDERED and p.parent.parent.name != "argocd")
 
 
 def stream(objects: Iterable[dict[str, Any]]) -> str:

@@ -1,27 +1,49 @@
-"""The `compile --stdout` stream applies in one `kubectl apply -f -` to a cluster that has
-never seen the workspace (its namespace does not exist yet): the order is right."""
+"""`mentatctl compile --stdout --target ENV/REGION` (what the Argo CD plugin runs) is a stream
+plain `kubectl apply -f -` takes on an empty cluster: its own control plane (etcd and
+kube-apiserver from testenv/, nothing installed), Namespaces and CRDs created before what
+needs them, the admission policies in force before the workloads they judge. The same
+objects in the reverse order fail there, so the order is what makes it work."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from compiler.cli import main
-from tests.conftest import WORKSPACE
+from testenv import ControlPlane
+from tests.cluster.kit import REPO
 
 pytestmark = pytest.mark.cluster
+TARGETS = ("staging/eu-west-1", "prod/us-east-1")
 
 
-def test_the_stream_applies_to_an_empty_namespace(cluster, make_ws) -> None:  # type: ignore[no-untyped-def]
-    ws = WORKSPACE.replace("mentat-prod", "stdout-order-prod").replace("mentat-staging",
-                                                                      "stdout-order-staging")
-    root = make_ws(workspace=ws)
-    r = CliRunner().invoke(main, ["compile", str(root), "--stdout", "--target", "prod/us-east-1"])
-    assert r.exit_code == 0, r.stderr
-    assert cluster.kubectl("get", "namespace", "stdout-order-prod", check=False).returncode != 0
-    done = cluster.kubectl("apply", "--server-side", "--field-manager", "mentatctl-tests",
-                           "-f", "-", input=r.stdout, check=False)
-    assert done.returncode == 0, done.stderr
-    names = cluster.kubectl("get", "deployments,services,serviceaccounts,configmaps",
-                            "-n", "stdout-order-prod", "-o", "name").stdout.split()
-    assert "deployment.apps/digest-sum" in names and "serviceaccount/digest" in names, names
+def _stream(target: str) -> str:
+    out = CliRunner().invoke(main, ["compile", str(REPO), "--stdout", "--no-cache", "--target",
+                                    target], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    return out.stdout
+
+
+def test_stdout_stream_applies_on_an_empty_cluster(tmp_path: Path) -> None:
+    with ControlPlane(dir=tmp_path / "plane", with_nodes=False) as plane:
+        for target in TARGETS:
+            stream = _stream(target)
+            docs = [d for d in yaml.safe_load_all(stream) if d]
+            proc = plane.kubectl("apply", "-f", "-", input=stream, check=False)
+            assert proc.returncode == 0, proc.stderr
+            assert len(proc.stdout.splitlines()) == len(docs)  # one line per object
+        namespaces = plane.kubectl("get", "namespaces", "-o", "name").stdout.split()
+        assert {"namespace/mentat-staging", "namespace/mentat-prod"} <= set(namespaces)
+        policies = plane.kubectl("get", "validatingadmissionpolicies", "-o", "name").stdout
+        assert "mentatlab-run-as-non-root" in policies
+
+        # Control: the same leaf into a namespace that does not exist yet, in reverse order.
+        stream = _stream("staging/eu-west-1").replace("mentat-staging", "mentat-reversed")
+        docs = [d for d in yaml.safe_load_all(stream) if d][::-1]
+        reversed_stream = "".join("---\n" + yaml.safe_dump(d) for d in docs)
+        proc = plane.kubectl("apply", "-f", "-", input=reversed_stream, check=False)
+        assert proc.returncode != 0
+        assert 'namespaces "mentat-reversed" not found' in proc.stderr

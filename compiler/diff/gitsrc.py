@@ -1,0 +1,97 @@
+"""A commit's copy of the workspace, taken from git without touching the working tree.
+
+`git archive` streams the commit's files under the workspace's directory (the output tree
+left out: the compile does not read it and it is most of the files) into a temporary
+directory; the index, HEAD and the checkout stay as they are, so a diff can run while someone
+edits. Only local objects are read: no fetch, no network.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from compiler.load import WORKSPACE_FILE
+
+__all__ = ["GitError", "Repo", "export", "locate", "resolve"]
+
+
+class GitError(Exception):
+    """git could not answer (not a repository, no such ref): the message names what."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repo:
+    top: Path  # the repository's top-level directory
+    prefix: str  # the workspace's directory inside it, POSIX, "" at the top
+
+
+def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    try:
+        done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, check=False,
+                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc.strerror}") from exc
+    if check and done.returncode != 0:
+        raise GitError(done.stderr.decode(errors="replace").strip() or f"git {args[0]} failed")
+    return done
+
+
+def locate(root: Path) -> Repo:
+    """The repository holding the workspace `root`."""
+    done = _git(root, "rev-parse", "--show-toplevel", check=False)
+    if done.returncode != 0:
+        raise GitError(f"{root} is not inside a git repository")
+    top = Path(done.stdout.decode().strip()).resolve()
+    prefix = root.resolve().relative_to(top).as_posix()
+    return Repo(top, "" if prefix == "." else prefix)
+
+
+def resolve(repo: Repo, ref: str) -> str:
+    """The commit `ref` names (a branch, tag, sha, `HEAD~2`, ...)."""
+    if not ref or ref.startswith("-"):
+        raise GitError(f"'{ref}' is not a git ref")
+    done = _git(repo.top, "rev-parse", "--verify", "--quiet", "--end-of-options",
+                f"{ref}^{{commit}}", check=False)
+    if done.returncode != 0:
+        raise GitError(f"'{ref}' does not name a commit in {repo.top}")
+    return done.stdout.decode().strip()
+
+
+def _output_dir(repo: Repo, commit: str) -> str | None:
+    """The commit's spec.output (workspace-relative), to leave out of the copy."""
+    path = f"{repo.prefix}/{WORKSPACE_FILE}" if repo.prefix else WORKSPACE_FILE
+    done = _git(repo.top, "show", f"{commit}:{path}", check=False)
+    if done.returncode != 0:
+        return None
+    try:
+        doc = yaml.load(done.stdout, Loader=yaml.CSafeLoader)
+        out = doc["spec"].get("output", "rendered/")
+    except (yaml.YAMLError, TypeError, KeyError, AttributeError):
+        return None  # the compile reports what is wrong with it
+    out = out.strip("/") if isinstance(out, str) else ""
+    return out if out and ".." not in out.split("/") and not out.startswith(".") else None
+
+
+def export(repo: Repo, commit: str, dest: Path) -> Path:
+    """Write the commit's workspace files under `dest`; returns the workspace root there."""
+    root = dest / repo.prefix if repo.prefix else dest
+    if repo.prefix and _git(repo.top, "cat-file", "-e", f"{commit}:{repo.prefix}",
+                            check=False).returncode != 0:
+        return root  # no such directory then: the caller reports the missing workspace
+    specs = [f":(literal){repo.prefix}" if repo.prefix else "."]
+    out = _output_dir(repo, commit)
+    if out:
+        specs.append(f":(exclude,literal){repo.prefix + '/' if repo.prefix else ''}{out}")
+    done = _git(repo.top, "archive", "--format=tar", commit, "--", *specs, check=False)
+    if done.returncode != 0:
+        raise GitError(done.stderr.decode(errors="replace").strip() or "git archive failed")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+        tar.extractall(dest, filter="data")  # no absolute paths, no links out of dest
+    return root
