@@ -30,14 +30,21 @@ render units → output files. `.mentat/standby/` holds the standby copies of ou
 (write.py).
 
 Entries are `marshal` data (plain dicts, lists, tuples, str, bytes, int) behind a magic
-header and the sha256 of the payload, one file each; the kinds with many small entries
+header and an HMAC-SHA256 of the payload, one file each; the kinds with many small entries
 (`parse`, `policy`, `memo`, `yaml`, `schema`, `unit`) are kept as packs of a few shards per
 kind instead, read at once and a shard rewritten with only what the compile used (creating
 thousands of small files cost more than the compile's own work on a cold 10k-object
 workspace). A truncated, corrupted or foreign entry fails the digest or the shape check and
 is ignored (and deleted), never trusted. `marshal` executes nothing while loading (unlike
 pickle), is what CPython itself trusts for `.pyc` caches, and loads ~10x faster than JSON
-for this data; the digest is checked before it sees any byte. Diagnostics are cached with
+for this data; the digest is checked before it sees any byte.
+
+The HMAC's key lives outside every workspace (`key_path`: the user's config directory, made
+on first use, 0600, refused when anyone else could read or write it), so whoever can write
+`.mentat/` (a committed directory, a restored CI cache, a shared runner) cannot seal an
+entry: an edited or forged one fails the check like a corrupt one. It costs what the
+unkeyed sha256 did (`hmac.digest` is one C call over the same bytes). Without a usable key
+the cache is off and every compile is cold. Diagnostics are cached with
 what produced them, so a warm run reports what a cold one does.
 """
 
@@ -45,11 +52,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import importlib.util
 import marshal
 import os
 import secrets
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -85,7 +94,7 @@ from compiler.resources import policies_dir, schemas_dir
 from compiler.walk import Prescan, Scan
 from compiler.write import Known, Standby, hold, snapshot, untouched
 
-__all__ = ["CACHE_DIR", "MANIFEST", "Cache", "Replay", "fingerprint"]
+__all__ = ["CACHE_DIR", "KEY_ENV", "MANIFEST", "Cache", "Replay", "fingerprint", "key_path"]
 
 CACHE_DIR = ".mentat/cache"
 MANIFEST = ".mentat/manifest.json"
@@ -94,7 +103,9 @@ RECORDS_KEPT_S = 7 * 24 * 3600  # unused build and snapshot records, then pruned
 PRESCAN_MIN_FILES = 2000  # below, walking the trees inline costs about what the helper does
 STANDBY_DIR = ".mentat/standby"  # the second buffer of each output tree (write.Standby)
 _FORMAT = 3  # bump when an entry's layout changes
-_MAGIC = b"MENTATC1"
+_MAGIC = b"MENTATC2"  # C2: entries authenticated by HMAC-SHA256 (C1: an unkeyed sha256)
+KEY_ENV = "MENTAT_CACHE_KEY_FILE"  # where the cache's key lives, instead of key_path()
+_KEY_BYTES = 32
 _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
 # many small entries: a few files per kind
 _PACKED = frozenset({"parse", "policy", "memo", "yaml", "schema", "unit"})
@@ -124,6 +135,65 @@ def fingerprint() -> str:
             st = os.stat(origin)
             h.update(f"{lib}:{origin}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
+
+
+def key_path() -> Path:
+    """Where the cache's HMAC key is kept: $MENTAT_CACHE_KEY_FILE, else the user's config
+    directory ($XDG_CONFIG_HOME or ~/.config)/mentatctl/cache.key."""
+    explicit = os.environ.get(KEY_ENV)
+    if explicit:
+        return Path(explicit).absolute()
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base).absolute() / "mentatctl" / "cache.key"
+
+
+@cache
+def _auth_key(path: Path) -> bytes | None:
+    """The key at `path`, made on first use; None when it cannot be trusted or made: not a
+    regular file of this user's, readable or writable by others, of the wrong size."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(2):
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            _make_key(path)
+            continue
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            key = os.read(fd, _KEY_BYTES + 1)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        uid = os.getuid() if hasattr(os, "getuid") else st.st_uid
+        if (not stat.S_ISREG(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077
+                or len(key) != _KEY_BYTES):
+            return None
+        return key
+    return None
+
+
+def _make_key(path: Path) -> None:
+    """Write a new random key, 0600, published whole by a hard link (a concurrent first
+    compile reads either no key or the complete one; the loser of a race keeps the other's)."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     0o600)
+        try:
+            os.write(fd, secrets.token_bytes(_KEY_BYTES))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
 
 
 def _key(kind: str, parts: Iterable[str]) -> str:
@@ -208,6 +278,13 @@ class Cache:
         # A repository can commit `.mentat/` as symlinks to elsewhere (CI runners, Argo CD
         # repo servers compile untrusted trees): then the cache is neither read nor written.
         self.disabled = _redirected(shared or root)
+        # The key must be out of reach of whoever writes the workspace: never inside it (nor
+        # inside the tree compiled with its cache).
+        path = key_path()
+        real = path.resolve()
+        inside = any(w.resolve() in (real, *real.parents) for w in {root, shared or root})
+        self._auth = None if self.disabled or inside else _auth_key(path)
+        self.disabled = self._auth is None
 
     # --- entries ---------------------------------------------------------------------------
 
@@ -234,9 +311,10 @@ class Cache:
         except OSError:
             return None
         head = len(_MAGIC) + 32
-        if (len(blob) < head or blob[: len(_MAGIC)] != _MAGIC
-                or hashlib.sha256(blob[head:]).digest() != blob[len(_MAGIC):head]):
-            self._discard(path)
+        if (len(blob) < head or blob[: len(_MAGIC)] != _MAGIC or self._auth is None
+                or not hmac.compare_digest(_mac(self._auth, memoryview(blob)[head:]),
+                                           blob[len(_MAGIC):head])):
+            self._discard(path)  # corrupt, foreign, or sealed without our key: forged
             return None
         try:
             value = marshal.loads(blob[head:])
@@ -285,9 +363,18 @@ class Cache:
 
     def _entry(self, kind: str, key: str, value: Any) -> tuple[str, bytes]:
         self._used.setdefault(kind, set()).add(key)
-        return self._path(kind, key), _seal(key, value)
+        return self._path(kind, key), self._seal(key, value)
+
+    def _seal(self, key: str, value: Any) -> bytes:
+        """An entry: magic, the HMAC of the payload, then the payload naming its own key."""
+        assert self._auth is not None  # a disabled cache writes nothing
+        payload = marshal.dumps((key, value), 4)
+        return _MAGIC + _mac(self._auth, payload) + payload
 
     def _put(self, kind: str, key: str, value: Any) -> None:
+        if self.disabled:  # nothing is stored, so nothing needs sealing
+            self._used.setdefault(kind, set()).add(key)
+            return
         if kind in _PACKED:
             self._used.setdefault(kind, set()).add(key)
             self._pack(kind)[key] = value
@@ -677,7 +764,7 @@ class Cache:
         live = {k: v for k, v in self._pack(kind).items()
                 if _shard(kind, k) == shard and (keep is None or k in keep)}
         path, key = self._pack_path(kind, shard)
-        _atomic_write(path, _seal(key, live), made)
+        _atomic_write(path, self._seal(key, live), made)
 
     def forget_lost(self) -> None:
         """After a `LostContent`: drop from the cache on disk, at once, every unit of this
@@ -877,10 +964,8 @@ def _shard(kind: str, key: str) -> int:
     return int(key[0], 16) % _shards(kind)
 
 
-def _seal(key: str, value: Any) -> bytes:
-    """An entry: magic, the sha256 of the payload, then the payload naming its own key."""
-    payload = marshal.dumps((key, value), 4)
-    return _MAGIC + hashlib.sha256(payload).digest() + payload
+def _mac(key: bytes, payload: bytes | memoryview) -> bytes:
+    return hmac.digest(key, payload, "sha256")
 
 
 def _atomic_write(path: str | Path, blob: bytes, made: set[str] | None = None) -> None:

@@ -25,7 +25,7 @@ from compiler import __version__
 from compiler.cache import Cache, Replay
 from compiler.commands import COMMANDS
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.load import WORKSPACE_FILE, find_workspace_root, output_dir
+from compiler.load import WORKSPACE_FILE, find_workspace_root, output_conflict, output_dir
 from compiler.output import (
     TEXT_FORMATS,
     add_common_options,
@@ -353,15 +353,23 @@ def _shown(path: Path) -> str:
 
 
 def _output_dir(root: Path, result: CompileResult, out: str | None) -> tuple[Path, Diagnostic | None]:
-    if out is not None:
-        return Path(out).absolute(), None
     assert result.workspace is not None
     spec = result.workspace.spec
-    target = output_dir(root, spec.output)
-    if target is None:
-        p = spec.doc.pos(("spec", "output"))
-        return root, Diagnostic("M107", f"output '{spec.output}' must be a directory inside "
-                                "the workspace", spec.doc.file, p.line, p.col)
+    p = spec.doc.pos(("spec", "output"))
+    if out is not None:
+        target: Path | None = Path(out).resolve()  # a symlink is followed, not replaced
+        shown = out
+    else:
+        target, shown = output_dir(root, spec.output), spec.output
+        if target is None:
+            return root, Diagnostic("M107", f"output '{spec.output}' must be a directory inside "
+                                    "the workspace", spec.doc.file, p.line, p.col)
+    assert target is not None
+    conflict = output_conflict(root, target, spec.spec, result.inputs)
+    if conflict is not None:
+        where = (spec.doc.file, p.line, p.col) if out is None else ("", 0, 0)
+        return root, Diagnostic("M701", f"output '{shown}' cannot be written: {conflict}", *where,
+                                hint="choose an output directory of its own, e.g. rendered/")
     return target, None
 
 

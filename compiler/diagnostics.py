@@ -7,17 +7,22 @@ Codes are stable: scripts and docs depend on them; `CODES` is the one table of t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 __all__ = [
     "CODES",
+    "MAX_SHOWN",
+    "REDACTED",
     "Diagnostic",
     "Severity",
     "has_errors",
+    "redact",
     "render_github",
     "render_text",
+    "shown",
     "sort_key",
 ]
 
@@ -42,6 +47,7 @@ CODES: dict[str, str] = {
     "M109": "document is not a mapping",
     "M110": "nesting too deep",
     "M111": "deprecated apiVersion, converted on load (warning; `mentatctl migrate` rewrites it)",
+    "M112": "number out of range (beyond 64-bit integers, NaN or infinity)",
     "M200": "missing or unknown apiVersion / kind",
     "M201": "schema violation",
     "M202": "unknown field",
@@ -71,6 +77,7 @@ CODES: dict[str, str] = {
     "M511": "wasm import not allowed by the agent's capabilities",
     "M512": "wasm module lacks a required export",
     "M513": "wasm capability grant invalid (files: DIR, DIR:ro or DIR:rw below the agent file)",
+    "M514": "wasm module can wait in a host call (a warning: the wall-clock limit still holds)",
     "M520": "cost estimate incomplete (job without expectedDurationSeconds, bad quantity)",
     "M521": "region override names an unknown region, flow or node",
     "M522": "cost estimate needs spec.pricing",
@@ -91,8 +98,65 @@ CODES: dict[str, str] = {
 }
 
 
+REDACTED = "***"
+# Credentials as they appear in text. Each keeps what says where the secret was (the scheme,
+# the host, a parameter's name) and replaces the secret itself.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"]*@")  # HTTP://u:p@h
+_BARE_USERINFO = re.compile(r"(?<![\w.:/@-])[^\s:/?#@'\"(){}\[\],]+:[^\s/?#@'\"]*@(?=[\w\[])")
+_URL_WITH_PARAMS = re.compile(r"[^\s'\"]*[?#][^\s'\"]*=[^\s'\"]*")  # ?X-Amz-Signature=...
+_PARAM_VALUE = re.compile(r"([?&#;][^=\s&#;'\"]*=)[^&#;\s'\"]*")
+_KEYS = (r"(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
+         r"client[_-]?secret|auth|credentials?|session[_-]?token)")
+_NAMED = re.compile(  # password=...; "token": "..." (data quoted in a message), not prose
+    rf"(?i)(\b[\w-]*{_KEYS}\s*=\s*)[^\s'\",;&}}]+|(['\"][\w-]*{_KEYS}['\"]\s*:\s*)(['\"])(?:\\.|(?!\3).)*\3")
+_AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_KNOWN_FORMS = re.compile(  # keys whose shape says what they are
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bxox[abpr]-[A-Za-z0-9-]{10,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S)
+# An env entry as data shows it (a document quoted in a message): its value goes
+_ENV_VALUE = re.compile(r"""(['"]value['"]\s*:\s*)(['"])(?:\\.|(?!\2).)*\2""")
+# What any of the forms above needs: most messages hold none of it (substring tests in C are
+# cheaper than one regex search with case-insensitive alternatives)
+_TRIGGERS = ("@", "=", "':", '":', "-----", "AKIA", "ASIA", "gh", "xox", "earer", "EARER",
+             "asic", "ASIC")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` without credentials: URL userinfo (with or without a scheme), the values of URL
+    query and fragment parameters, `password=`-style pairs, bearer tokens, keys of known
+    shapes, private keys, env values of a quoted document, and each of `secrets` (values
+    known to be secret where the text was made, e.g. a document's env values). Every
+    diagnostic goes through it when made (`Diagnostic.__post_init__`)."""
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    if not any(t in text for t in _TRIGGERS):
+        return text  # the common case: nothing here can be a credential
+    text = _KNOWN_FORMS.sub(REDACTED, text)
+    text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
+    text = _BARE_USERINFO.sub(f"{REDACTED}@", text)
+    text = _URL_WITH_PARAMS.sub(lambda m: _PARAM_VALUE.sub(rf"\1{REDACTED}", m[0]), text)
+    text = _NAMED.sub(lambda m: f"{m[1]}{REDACTED}" if m[1] else f"{m[2]}'{REDACTED}'", text)
+    text = _AUTH_SCHEME.sub(rf"\1 {REDACTED}", text)
+    return _ENV_VALUE.sub(rf"\1'{REDACTED}'", text)
+
+
+def _printable(text: str) -> str:
+    """Text any renderer can encode: a file name of undecodable bytes (surrogate escapes)
+    is shown with backslash escapes instead of crashing the output."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
+    """One problem. Its message and hint are redacted when it is made (`redact`): no
+    renderer, cache entry or report built from diagnostics can print a credential."""
+
     code: str
     message: str
     file: str = ""
@@ -100,6 +164,13 @@ class Diagnostic:
     col: int = 0  # 1-based
     severity: Severity = Severity.ERROR
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", _printable(redact(self.message)))
+        if self.hint:
+            object.__setattr__(self, "hint", _printable(redact(self.hint)))
+        if not self.file.isascii():
+            object.__setattr__(self, "file", _printable(self.file))
 
     def location(self) -> str:
         if not self.file:
@@ -122,19 +193,35 @@ def has_errors(diags: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)
 
 
+MAX_SHOWN = 1000  # diagnostics printed per run; the rest are counted (700k bad documents)
+
+
+def shown(diags: Iterable[Diagnostic], limit: int = MAX_SHOWN) -> tuple[list[Diagnostic], str]:
+    """The first `limit` diagnostics in order, and a line counting the rest ("" if none)."""
+    ordered = sorted(diags, key=sort_key)
+    rest = ordered[limit:]
+    if not rest:
+        return ordered, ""
+    errors = sum(d.severity is Severity.ERROR for d in rest)
+    return ordered[:limit], (f"... and {len(rest)} more diagnostic(s) not shown ({errors} "
+                             f"error(s), {len(rest) - errors} warning(s)); fix the first ones")
+
+
 def render_text(diags: Iterable[Diagnostic]) -> str:
     lines = []
-    for d in sorted(diags, key=sort_key):
+    first, more = shown(diags)
+    for d in first:
         lines.append(f"{d.location()}: {d.severity}[{d.code}]: {d.message}")
         if d.hint:
             lines.append(f"  hint: {d.hint}")
-    return "\n".join(lines)
+    return "\n".join([*lines, more] if more else lines)
 
 
 def render_github(diags: Iterable[Diagnostic]) -> str:
     """GitHub Actions workflow commands, so problems show inline on the pull request."""
     out = []
-    for d in sorted(diags, key=sort_key):
+    first, more = shown(diags)
+    for d in first:
         level = "error" if d.severity is Severity.ERROR else "warning"
         msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
         msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -142,4 +229,6 @@ def render_github(diags: Iterable[Diagnostic]) -> str:
         if d.line:
             loc += f",line={d.line},col={d.col or 1}"
         out.append(f"::{level} {loc},title={d.code}::{msg}")
+    if more:
+        out.append(f"::warning title=diagnostics::{more}")
     return "\n".join(out)

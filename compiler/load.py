@@ -9,6 +9,7 @@ file has no business containing: custom tags, duplicate keys, alias bombs, absur
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import stat
@@ -24,6 +25,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.model.raw import Path_, Pos, RawDoc
 
 __all__ = [
+    "MAX_ALIAS_BYTES",
     "MAX_ALIAS_EXPANSIONS",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
@@ -34,6 +36,7 @@ __all__ = [
     "input_digests",
     "is_fixture",
     "load",
+    "output_conflict",
     "output_dir",
     "parse_yaml",
     "policy_files",
@@ -45,6 +48,10 @@ __all__ = [
 WORKSPACE_FILE = "mentat.yaml"
 MAX_FILE_BYTES = 8 * 1024 * 1024  # a source file larger than this is refused unread
 MAX_ALIAS_EXPANSIONS = 10_000  # nodes reached again through aliases, per document
+# What aliases may add to a file once expanded (scalar bytes, and 8 per node): one 1 MB
+# scalar aliased 3,000 times is 3 GB for every later stage that copies or converts it.
+MAX_ALIAS_BYTES = 8 * 1024 * 1024
+_NODE_BYTES = 8
 MAX_DEPTH = 64
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -77,12 +84,38 @@ def _pos(node: yaml.Node) -> Pos:
 class _Converter:
     """Turns one composed document into data, recording the position of every node."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: list[int] | None = None) -> None:
         self.positions: dict[Path_, Pos] = {}
         self.key_positions: dict[Path_, Pos] = {}
         self.seen: set[int] = set()
         self.expansions = 0
         self.active: set[int] = set()  # nodes on the current path: an alias back to one loops
+        # bytes aliases may still add, shared by the documents of one file
+        self.budget = budget if budget is not None else [MAX_ALIAS_BYTES]
+        self.expanding = False  # inside an alias's expansion (counted whole already)
+        self.sizes: dict[int, int] = {}
+
+    def _size(self, node: yaml.Node) -> int:
+        """The bytes `node` expands to: its scalars' lengths and a few per node."""
+        stack, order = [node], []
+        while stack:  # children before parents, each distinct node once
+            n = stack.pop()
+            if id(n) in self.sizes:
+                continue
+            order.append(n)
+            if isinstance(n, yaml.SequenceNode):
+                stack += [c for c in n.value if id(c) not in self.sizes]
+            elif isinstance(n, yaml.MappingNode):
+                stack += [c for kv in n.value for c in kv if id(c) not in self.sizes]
+        for n in reversed(order):
+            if isinstance(n, yaml.ScalarNode):
+                size = len(n.value)
+            elif isinstance(n, yaml.SequenceNode):
+                size = sum(self.sizes.get(id(c), 0) for c in n.value)
+            else:
+                size = sum(self.sizes.get(id(c), 0) for kv in n.value for c in kv)
+            self.sizes[id(n)] = size + _NODE_BYTES
+        return self.sizes[id(node)]
 
     def convert(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -90,6 +123,7 @@ class _Converter:
         ident = id(node)
         if ident in self.active:
             raise _Refused("M105", "recursive alias", _pos(node))
+        outer = self.expanding
         if ident in self.seen:
             self.expansions += 1
             if self.expansions > MAX_ALIAS_EXPANSIONS:
@@ -99,9 +133,19 @@ class _Converter:
                     _pos(node),
                     "this looks like an alias bomb (billion laughs); expand the anchors by hand",
                 )
+            if not outer:
+                self.budget[0] -= self._size(node)
+                if self.budget[0] < 0:
+                    raise _Refused(
+                        "M105",
+                        f"aliases expand this file by more than {MAX_ALIAS_BYTES} bytes",
+                        _pos(node),
+                        "an anchor repeated this often is an alias bomb; repeat less data")
+                self.expanding = True
         self.seen.add(ident)
         self.positions[path] = _pos(node)
         if isinstance(node, yaml.ScalarNode):
+            self.expanding = outer
             return self._scalar(node)
         self.active.add(ident)
         try:
@@ -112,6 +156,7 @@ class _Converter:
             return self._mapping(node, path, depth)
         finally:
             self.active.discard(ident)
+            self.expanding = outer
 
     def _check_tag(self, node: yaml.Node, expected: str) -> None:
         if node.tag != expected:
@@ -127,7 +172,20 @@ class _Converter:
             )
         if node.tag == f"{_T}str" or node.tag == f"{_T}timestamp":
             return node.value  # timestamps stay text: configs compare them as written
-        return _constructor.yaml_constructors[node.tag](_constructor, node)
+        value = _constructor.yaml_constructors[node.tag](_constructor, node)
+        # Every document becomes JSON (Kubernetes objects) and CEL values (policies): a
+        # number neither can carry is refused here, where its line is known.
+        if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+            raise _Refused("M112", f"integer {_clip(node.value)} is outside the 64-bit range",
+                           _pos(node), "Kubernetes and CEL integers are 64-bit; quote it if "
+                           "it is meant as text")
+        if type(value) is float and not math.isfinite(value):
+            raise _Refused("M112", f"{_clip(node.value)} is not a finite number", _pos(node),
+                           "JSON has no NaN or infinity; quote it if it is meant as text")
+        if type(value) is float and abs(value) >= 2.0**63:  # 1e300 is an "integer" to JSON Schema
+            raise _Refused("M112", f"{_clip(node.value)} is outside the 64-bit range",
+                           _pos(node), "no field takes a number this large")
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -169,6 +227,13 @@ class _Converter:
         return merged
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _short(tag: str | None) -> str:
     if tag and tag.startswith(_T):
         return "!!" + tag[len(_T):]
@@ -191,11 +256,13 @@ def parse_yaml(rel: str, content: bytes, *, convert: bool = True
         text = text[1:]
     docs: list[RawDoc] = []
     warnings: list[Diagnostic] = []  # older apiVersions, converted
+    budget = [MAX_ALIAS_BYTES]
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            if node is None:
-                continue
-            conv = _Converter()
+            if node is None or (isinstance(node, yaml.ScalarNode)
+                                and node.tag == f"{_T}null" and not node.value):
+                continue  # an empty document (a trailing `---`), as an empty file is
+            conv = _Converter(budget)
             try:
                 data = conv.convert(node)
             except _Refused as r:
@@ -334,6 +401,12 @@ def _walk(
         rel = _rel(root, path)
         if entry.name.startswith(".") or rel in skip:
             continue
+        if not _utf8(entry.name):  # POSIX names are bytes; diagnostics, keys, JSON are text
+            if entry.name.endswith((".yaml", ".yml")) or entry.is_dir():
+                shown = rel.encode("utf-8", "backslashreplace").decode("utf-8")
+                diags.append(Diagnostic("M101", "file name is not valid UTF-8: rename it",
+                                        shown))
+            continue
         if entry.is_symlink():
             target = resolve_inside(root, rel)
             if target is None:
@@ -347,6 +420,14 @@ def _walk(
             _walk(root, path, skip, found, diags, visited)
         elif entry.name.endswith((".yaml", ".yml")):
             found.add(rel)
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept as surrogates by os.fsdecode
+        return False
+    return True
 
 
 def _rel(root: Path, path: Path) -> str:
@@ -386,6 +467,13 @@ def discover(root: Path, output: str | None = None) -> LoadResult:
     if isinstance(out, str) and out:
         # by resolved path: `./rendered`, `rendered/` and `$PWD/rendered` are one directory
         target = (root / out).resolve()
+        conflict = output_conflict(root, target, ws.data.get("spec"))
+        if conflict is not None:  # said before the sources are read: it explains their absence
+            p = ws.pos(("spec", "output")) if output is None else Pos(0, 0)
+            result.diagnostics.append(Diagnostic(
+                "M701", f"output '{out}' cannot be written: {conflict}",
+                ws.file if output is None else "", p.line, p.col,
+                hint="choose an output directory of its own, e.g. rendered/"))
         if target != root and root in target.parents:
             skip.add(target.relative_to(root).as_posix())
     result.files, diags = find_sources(root, ws, skip)
@@ -474,6 +562,40 @@ def output_dir(root: Path, rel: Any) -> Path | None:
         return None
     target = resolve_inside(root, rel.rstrip("/") or ".")
     return target if target is not None and target != root else None
+
+
+_OWNED = (".mentat", ".git")  # the compiler's cache and standby copies; the repository
+
+
+def output_conflict(root: Path, out: Path, spec: Any, inputs: Iterable[str] = ()) -> str | None:
+    """Why the directory `out` cannot be an output tree of the workspace at `root`, or None.
+    An output tree is replaced as a whole, so it must share nothing with what the compiler
+    reads or owns: not the workspace root or a directory above it, nothing in or around
+    `.mentat/` or `.git/`, no source or policy directory of `spec` (the Workspace's spec;
+    inside the workspace root as a source is fine, discovery skips the output), and none
+    of `inputs`, the workspace-relative files a compile read."""
+    root, out = root.resolve(), out.resolve()
+
+    def overlaps(d: Path) -> bool:
+        return out == d or d in out.parents or out in d.parents
+
+    if out == root or out in root.parents:
+        return "it would hold the whole workspace"
+    for name in _OWNED:
+        if overlaps(root / name):
+            return f"it overlaps {name}/, which mentatctl or git owns"
+    spec = spec if isinstance(spec, dict) else {}
+    for field_name, what in (("sources", "source"), ("policies", "policy")):
+        dirs = spec.get(field_name, ["."] if field_name == "sources" else [])
+        for rel in dirs if isinstance(dirs, list) else ():
+            d = resolve_inside(root, rel.rstrip("/") or ".") if isinstance(rel, str) else None
+            if d is not None and d != root and overlaps(d):
+                return f"it overlaps the {what} directory '{rel}'"
+    prefix = out.as_posix() + "/"
+    for rel in inputs:
+        if (root / rel).as_posix().startswith(prefix):
+            return f"it holds '{rel}', which the compiler reads"
+    return None
 
 
 def input_digests(root: Path, output: str | None, extra: Iterable[str]

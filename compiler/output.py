@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from compiler.diagnostics import Diagnostic, Severity, render_github, render_text, sort_key
+from compiler.diagnostics import Diagnostic, Severity, render_github, render_text, shown, sort_key
 
 __all__ = [
     "ENVIRONMENT",
@@ -269,12 +269,15 @@ def emit(fmt: str, data: Mapping[str, Any] | None = None, *, text: str | Table |
         if diagnostics is not None:
             document["ok"] = ok if ok is not None else not any(
                 d.severity is Severity.ERROR for d in diagnostics)
-            document["diagnostics"] = diagnostics_doc(diagnostics)
+            first, more = shown(diagnostics)  # a bounded report, as in text
+            document["diagnostics"] = diagnostics_doc(first)
+            if more:
+                document["omitted"] = len(diagnostics) - len(first)
         document.update(data or {})
         click.echo(dump_document(fmt, document), nl=False)
         return
-    shown = [d for d in diagnostics or () if not (quiet() and d.severity is not Severity.ERROR)]
-    rendered = render_github(shown) if fmt == "github" else render_text(shown)
+    visible = [d for d in diagnostics or () if not (quiet() and d.severity is not Severity.ERROR)]
+    rendered = render_github(visible) if fmt == "github" else render_text(visible)
     if rendered:
         click.echo(rendered, err=True)
     if isinstance(text, Table):

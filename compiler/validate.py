@@ -130,8 +130,13 @@ def _schema_ok(doc: RawDoc, diags: list[Diagnostic], version: str = "v1") -> boo
         return True
     found = [d for e in _slow(doc.kind, version).iter_errors(doc.data)
              for d in _explain(doc, e)]
-    # `jsonschema` and `jsonschema-rs` agree on validity; keep a diagnostic even if not.
-    diags.extend(_dedupe(found) or [Diagnostic("M201", "schema violation", doc.file, 1, 1)])
+    # `jsonschema` and `jsonschema-rs` agree on validity; keep a diagnostic even if not,
+    # at the document and saying why it names no field.
+    p = doc.pos(())
+    diags.extend(_dedupe(found) or [Diagnostic(
+        "M201", f"this {doc.kind} fails its schema, but no field can be named", doc.file,
+        p.line, p.col,
+        hint="a value the two schema validators read differently; please report it")])
     return False
 
 
@@ -164,6 +169,9 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
             for n in present
         ]
     code = _CODE_BY_FIELD.get(path[-2:], "M201") if len(path) >= 2 else "M201"
+    if _secret(path) and validator not in ("required", "type"):
+        # an env value is configuration that may be secret: say what is wrong, never it
+        return [_at(doc, path, code, f"{where}: the value fails the schema's '{validator}' check")]
     if validator == "required":
         missing = [n for n in value if n not in err.instance]
         return [_at(doc, path, "M201", f"{where}: missing required field '{n}'", key=True)
@@ -209,6 +217,11 @@ def _unquoted_hint(path: tuple[Any, ...], want: Any, got: Any) -> str:
                 f"version: \"{got}.0\"" if isinstance(got, float) else
                 f"version: \"{got}.0.0\"")
     return f"YAML reads {got} as a number: quote it (\"...\") to keep it as written"
+
+
+def _secret(path: tuple[Any, ...]) -> bool:
+    """An env entry's value (`...env.N.value`): never quoted in a message."""
+    return len(path) >= 3 and path[-1] == "value" and path[-3] == "env"
 
 
 @cache

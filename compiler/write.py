@@ -17,12 +17,14 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 import secrets
 import shutil
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from stat import S_ISDIR
 from typing import Any
@@ -32,12 +34,14 @@ try:
 except ImportError:  # no flock (Windows): no standby, every tree is built beside the output
     fcntl = None  # type: ignore[assignment]
 
+import orjson
+
 from compiler.diagnostics import Diagnostic
-from compiler.render.layout import INDEX, SIGNATURE_SUFFIX, Files, LostContent, files_of
+from compiler.render.layout import INDEX, SIGNATURE_FILES, Files, LostContent, files_of
 from compiler.walk import Scan, Stat, scan, stat_key
 
-__all__ = ["Known", "Standby", "TreeDiff", "diff_tree", "hold", "read_tree", "snapshot",
-           "untouched", "write_tree"]
+__all__ = ["Known", "Standby", "TreeDiff", "diff_tree", "foreign", "hold", "read_tree",
+           "snapshot", "untouched", "write_tree"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -48,13 +52,17 @@ class TreeDiff:
     added: list[str] = field(default_factory=list)  # in the new tree, not on disk
     removed: list[str] = field(default_factory=list)  # on disk, not in the new tree
     changed: list[str] = field(default_factory=list)
+    # on disk and not provably written by mentatctl (see `foreign`): writing is refused
+    foreign: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.changed)
 
 
 def _is_signature(rel: str) -> bool:
-    return "/" not in rel and rel.endswith(SIGNATURE_SUFFIX)
+    """Only the signature files `sign` writes, by exact name: any other file at the root,
+    whatever its suffix, is content (verified, compared, never carried over)."""
+    return rel in SIGNATURE_FILES
 
 
 def read_tree(out: Path) -> dict[str, bytes]:
@@ -112,7 +120,8 @@ def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None,
                           and known[INDEX][1] == files.digest(INDEX))
     base = str(out)
     sizes, digests = files.sizes(), {} if index_same else files.digests()
-    for rel, key in _files(scan(out) if scanned is None else scanned):
+    entries = scan(out) if scanned is None else scanned
+    for rel, key in _files(entries):
         seen.add(rel)
         size = sizes.get(rel)
         if size is None:
@@ -131,7 +140,66 @@ def diff_tree(out: Path, files: Mapping[str, bytes], known: Known | None = None,
     diff.added = sorted(set(files) - seen)
     diff.removed.sort()  # the walk's order is not the paths' ("a/x" before "a-b/x")
     diff.changed.sort()
+    if diff:  # only a tree that is to be written must prove whose it is
+        diff.foreign = foreign(out, entries, files, known)
     return diff
+
+
+MAX_INDEX_BYTES = 256 * 1024 * 1024  # as verify reads it: an index.json larger is not ours
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _index_paths(out: Path) -> set[str] | None:
+    """The files the index.json at `out` lists (itself included), or None unless it is an
+    index mentatctl writes. Read without following a symlink or blocking on a FIFO."""
+    try:
+        fd = os.open(out / INDEX, _OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(MAX_INDEX_BYTES + 1)
+        data = orjson.loads(raw) if len(raw) <= MAX_INDEX_BYTES else None
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    finally:
+        os.close(fd)
+    if not (isinstance(data, dict) and data.get("apiVersion") == "mentatlab.io/v1"
+            and data.get("kind") == "Index" and isinstance(data.get("compiler"), dict)
+            and data["compiler"].get("name") == "mentatctl"
+            and isinstance(data.get("files"), list)):
+        return None
+    paths = {e.get("path") for e in data["files"] if isinstance(e, dict)}
+    return {p for p in paths if isinstance(p, str)} | {INDEX}
+
+
+def foreign(out: Path, entries: Scan, files: Mapping[str, bytes], known: Known | None = None
+            ) -> list[str]:
+    """The entries of the tree at `out` (its walk, `entries`) that mentatctl cannot show it
+    wrote, sorted: a tree may be replaced only when this is empty. Its own files are those
+    the last compile's snapshot (`known`, authenticated by the cache) lists while index.json
+    is as that compile left it, else those its index.json lists (an index mentatctl writes);
+    its own directories, those holding one of its files or of the new tree's. A signature
+    file `sign` wrote is the user's to keep and is carried over, never counted."""
+    if not entries:
+        return []
+    ours: set[str] | None = None
+    if known and INDEX in known:
+        now = next((key for rel, mode, key in entries if rel == INDEX), None)
+        if now is not None and now == known[INDEX][0]:
+            ours = set(known)
+    if ours is None:
+        ours = _index_paths(out) or set()
+    dirs: set[str] = set()
+    for rel in chain(ours, files):
+        d = rel.rpartition("/")[0]
+        while d and d not in dirs:
+            dirs.add(d)
+            d = d.rpartition("/")[0]
+    return sorted(rel for rel, mode, _ in entries if not _is_signature(rel)
+                  and (rel not in dirs if S_ISDIR(mode) else rel not in ours))
 
 
 def untouched(out: Path, known: Known) -> bool:
@@ -191,10 +259,10 @@ def write_tree(out: Path, files: Mapping[str, bytes], diff: TreeDiff | None = No
     rel_out = out.name
     if out.exists() and not out.is_dir():
         return [Diagnostic("M701", f"output {out} exists and is not a directory")]
-    if out.is_dir() and any(out.iterdir()) and not (out / INDEX).is_file():
-        return [Diagnostic("M701", f"refusing to replace {out}: it is not empty and has no "
-                           f"{INDEX}, so mentatctl did not write it",
-                           hint="choose another --out or empty the directory")]
+    if out.is_dir():
+        unknown = diff.foreign if diff is not None else foreign(out, scan(out), files)
+        if unknown:
+            return [_refusal(out, unknown)]
     parent = out.parent
     tmp = parent / f".{rel_out}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     try:
@@ -226,6 +294,18 @@ def write_tree(out: Path, files: Mapping[str, bytes], diff: TreeDiff | None = No
     return []
 
 
+def _refusal(out: Path, unknown: list[str]) -> Diagnostic:
+    """Nothing mentatctl did not write is ever replaced: the tree is left as it is."""
+    if _index_paths(out) is None:
+        why = f"it is not empty and has no {INDEX} written by mentatctl"
+    else:
+        why = f"it holds {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'} its {INDEX} does not list"
+    shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+    return Diagnostic("M701", f"refusing to replace {out}: {why} ({shown}), so mentatctl did "
+                      "not write it all", hint="move those files elsewhere, or choose another "
+                      "output directory; mentatctl replaces only a tree it wrote")
+
+
 def _swap(new: Path, out: Path) -> None:
     """Put `new` in place of `out`, leaving the replaced tree at `new` (or nowhere, when
     only that last step fails: the new tree is in place by then)."""
@@ -253,8 +333,10 @@ def _retire(replaced: Path, sb: Standby | None) -> None:
 def _copy_signatures(out: Path, new: Path, files: Mapping[str, bytes]) -> None:
     old_index = out / INDEX
     if old_index.is_file() and old_index.read_bytes() == files.get(INDEX):
-        for sig in out.glob(f"*{SIGNATURE_SUFFIX}"):
-            shutil.copy2(sig, new / sig.name)
+        for name in SIGNATURE_FILES:
+            sig = out / name
+            if sig.is_file() and not sig.is_symlink():
+                shutil.copy2(sig, new / name)
 
 
 def hold(out: Path, standby: Standby) -> bool:
@@ -400,13 +482,14 @@ def _write(path: str, content: bytes) -> os.stat_result:
 
 
 def _clean_stale(parent: Path, name: str) -> None:
-    """Remove temporary trees that an interrupted compile left behind."""
-    for stale in parent.glob(f".{name}.tmp-*"):
-        pid = stale.name.split("-")[-2] if stale.name.count("-") >= 2 else ""
-        if pid.isdigit() and _alive(int(pid)):
+    """Remove temporary trees that an interrupted compile left behind: only names exactly
+    of the form this module gives them (`.NAME.tmp-PID-HEX`, `.NAME.old-HEX`), never a
+    user's `.rendered.tmp-notes`."""
+    made = re.compile(rf"\.{re.escape(name)}\.(?:tmp-(\d+)|old)-[0-9a-f]+")
+    for stale in parent.glob(f".{name}.*"):
+        m = made.fullmatch(stale.name)
+        if m is None or (m[1] is not None and _alive(int(m[1]))):
             continue
-        shutil.rmtree(stale, ignore_errors=True)
-    for stale in parent.glob(f".{name}.old-*"):
         shutil.rmtree(stale, ignore_errors=True)
 
 

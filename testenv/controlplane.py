@@ -31,7 +31,7 @@ __all__ = ["Component", "ControlPlane", "ControlPlaneError", "free_port", "port_
 
 NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 SERVICE_CIDR = "10.0.0.0/24"
-_START_TIMEOUT = 120.0
+_START_TIMEOUT = 240.0  # generous: a loaded 2-core machine starts the apiserver slowly
 
 
 class ControlPlaneError(RuntimeError):
@@ -256,12 +256,13 @@ class ControlPlane:
                                    "controller-manager")
         sched_cfg = write_kubeconfig(self.dir / "scheduler.kubeconfig", self.server, p,
                                      "scheduler")
+        kcm_port, sched_port = free_port(), free_port()
         kcm = self._spawn("kube-controller-manager", [
             str(binary("kube-controller-manager")),
             "--kubeconfig", str(kcm_cfg),
             "--authentication-kubeconfig", str(kcm_cfg),
             "--authorization-kubeconfig", str(kcm_cfg),
-            "--bind-address", "127.0.0.1", "--secure-port", str(free_port()),
+            "--bind-address", "127.0.0.1", "--secure-port", str(kcm_port),
             "--cert-dir", str(self.dir / "kcm-certs"),
             "--leader-elect=false",
             "--use-service-account-credentials=true",
@@ -278,13 +279,14 @@ class ControlPlane:
             "--kubeconfig", str(sched_cfg),
             "--authentication-kubeconfig", str(sched_cfg),
             "--authorization-kubeconfig", str(sched_cfg),
-            "--bind-address", "127.0.0.1", "--secure-port", str(free_port()),
+            "--bind-address", "127.0.0.1", "--secure-port", str(sched_port),
             "--leader-elect=false",
         ])
         # The controller-manager works when it has made the default ServiceAccount.
         self._wait(kcm, lambda: bool(self.get("/api/v1/namespaces/default/serviceaccounts/default")),
                    "the default ServiceAccount exists")
-        self._wait(sched, lambda: True, "started")
+        self._wait(sched, lambda: _healthz(sched_port), "/healthz answered ok")
+        self._wait(kcm, lambda: _healthz(kcm_port), "/healthz answered ok")
 
     def _start_kwok(self) -> None:
         c = self._spawn("kwok", [
@@ -313,6 +315,15 @@ class ControlPlane:
         state = {"kubeconfig": str(self.kubeconfig), "server": self.server,
                  "pids": {n: c.proc.pid for n, c in self.components.items() if c.proc}}
         (self.dir / "state.json").write_text(json.dumps(state, indent=2))
+
+
+def _healthz(port: int) -> bool:
+    """The controller-manager's and scheduler's /healthz (self-signed serving certificates;
+    the path needs no credentials)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=ctx, timeout=3) as r:
+        return r.read().strip() == b"ok"
 
 
 def _node(name: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from collections.abc import Callable, Iterator
@@ -68,6 +69,14 @@ spec:
 """
 
 MakeWs = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_key(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The incremental cache's HMAC key lives in the user's config directory: tests use one
+    of their own instead of creating the runner's."""
+    os.environ.setdefault("MENTAT_CACHE_KEY_FILE",
+                          str(tmp_path_factory.mktemp("cache-key") / "cache.key"))
 
 
 @pytest.fixture

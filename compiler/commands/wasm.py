@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -64,7 +67,11 @@ def run_cmd(agent: str, workspace: str, inputs: tuple[str, ...], fuel: int,
     values = _inputs(spec, inputs)
     memory = memory_mb * 2**20 if memory_mb else memory_limit_for(spec)
     limits = Limits(fuel=fuel, memory_bytes=memory, timeout_ms=timeout_ms)
-    result, diags = run_agent(spec, root, values, limits)
+    watchdog = _watchdog(fmt, spec, timeout_ms)
+    try:
+        result, diags = run_agent(spec, root, values, limits)
+    finally:
+        watchdog.cancel()
     if result is None:
         _fail(fmt, spec, diags)
     if fmt in ("json", "yaml"):
@@ -76,6 +83,31 @@ def run_cmd(agent: str, workspace: str, inputs: tuple[str, ...], fuel: int,
             click.echo(result.stderr.decode("utf-8", "replace").rstrip("\n"), err=True)
         click.echo(f"error: {spec.key}: {result.status}: {result.message}", err=True)
     raise SystemExit(0 if result.ok else 1)
+
+
+WATCHDOG_GRACE_S = 1.0  # past the deadline, beyond what compiling the module may take
+
+
+def _watchdog(fmt: str, spec: AgentSpec, timeout_ms: int) -> threading.Timer:
+    """The wall-clock limit for any wait the sandbox cannot interrupt (a host call blocked
+    on a FIFO in a granted directory, say): report the timeout and end the process."""
+
+    def fire() -> None:
+        message = f"wall-clock limit of {timeout_ms} ms exceeded (blocked in a host call)"
+        if fmt == "json":
+            payload = {"ok": False, "agent": spec.key, "status": "timeout", "message": message,
+                       "outputs": None, "diagnostics": []}
+            sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        else:
+            sys.stderr.write(f"error: {spec.key}: timeout: {message}\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)  # the blocked thread cannot be stopped; the process can
+
+    timer = threading.Timer(timeout_ms / 1000 + WATCHDOG_GRACE_S, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _fail(fmt: str, spec: AgentSpec, diags: list[Diagnostic]) -> NoReturn:

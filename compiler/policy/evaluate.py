@@ -90,12 +90,24 @@ _STATUS = re.compile(r"^[A-Z_]+: | \[[A-Z_]+\]$")  # absl status codes around th
 _UNBOUND = re.compile(r'No value with name "variables\.(\w+)" found')
 
 
+# cel-expr-python names a value it cannot convert with the path to it, each step shown as
+# the whole container it indexes (the document, env values included): only the value is kept
+_UNCONVERTIBLE = re.compile(r"^(\w+) value '([^']{0,40})[^']*' out of range for ")
+_MAX_DESCRIPTION = 300  # an error's text is the runtime's: no document dump gets through
+
+
 def _describe(error: str) -> str:
     lines = error.strip().splitlines()
     text = _STATUS.sub("", lines[0]) if lines else ""
     if text.startswith("Iteration budget exceeded"):
         return (f"iteration budget exceeded: cel-cpp stops an evaluation after "
                 f"{ITERATION_BUDGET:,} comprehension iterations")
+    m = _UNCONVERTIBLE.match(text)
+    if m:
+        return (f"{m[1].lower()} value {m[2]} is out of range for CEL (64-bit integers): "
+                "the document holds a number no Kubernetes object can carry")
+    if len(text) > _MAX_DESCRIPTION or "{'" in text:
+        text = text.split("{'", 1)[0][:_MAX_DESCRIPTION].rstrip() + " …"
     return text or "unknown error"
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from compiler.diagnostics import Diagnostic, Severity
+from compiler.diagnostics import Diagnostic, Severity, redact
 from compiler.model import Workspace
 from compiler.policy.evaluate import DEFAULT_LIMITS, Limits, Memo, Subject, evaluate
 from compiler.policy.rules import Rule, RuleSet
@@ -118,14 +118,17 @@ def run(
         if passes is not None and o.status == "pass" and waiver is None:
             passes[rule.id] = passes.get(rule.id, 0) + 1
             continue
+        # a message may quote the document (messageExpression, a runtime error): its env
+        # values never reach a diagnostic or policy-report.json
+        message = redact(o.message, _env_values(s.data)) if o.message else o.message
         result.findings.append(Finding(rule.id, rule.severity, s.name, s.file,
-                                       _position(rule, s)[0], o.status, o.message, waiver))
+                                       _position(rule, s)[0], o.status, message, waiver))
         if o.status == "skipped":
             skipped[rule.id] = skipped.get(rule.id, 0) + 1
             continue
         if o.status == "pass":
             continue
-        diag = _diagnostic(rule, s, o.status, o.message)
+        diag = _diagnostic(rule, s, o.status, message)
         if diag and (waiver is None or o.status == "limit"):
             result.diagnostics.append(diag)
     for rid, n in sorted(skipped.items()):
@@ -159,6 +162,24 @@ def _field_note(rule: Rule, s: Subject) -> str:
             return ""
         node = node[seg]
     return f"; field {rule.field_path_text} of {s.name}"
+
+
+def _env_values(data: Any) -> list[str]:
+    """The values of every `env: [{name, value}]` list in a document (an Agent's, or the
+    containers of a rendered object), as text."""
+    found: list[str] = []
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "env" and isinstance(v, list):
+                    found += [str(e["value"]) for e in v if isinstance(e, dict) and "value" in e]
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+        elif isinstance(node, list):
+            stack += [v for v in node if isinstance(v, dict | list)]
+    return found
 
 
 def _diagnostic(rule: Rule, s: Subject, status: str, message: str) -> Diagnostic | None:

@@ -20,11 +20,15 @@ from compiler import __version__
 from compiler.digest import sha256_hex
 from compiler.render import Artifact, K8sObject, yamlout
 
-__all__ = ["INDEX", "SIGNATURE_SUFFIX", "Deferred", "Files", "LostContent", "Tree", "dump_json",
-           "dump_object", "dump_yaml", "dump_yaml_stream", "files_of", "layout", "object_path"]
+__all__ = ["INDEX", "SIGNATURE_FILES", "SIGNATURE_SUFFIX", "Deferred", "Files", "LostContent",
+           "Tree", "dump_json", "dump_object", "dump_yaml", "dump_yaml_stream", "files_of",
+           "layout", "object_path"]
 
 INDEX = "index.json"
-SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root; never rendered
+SIGNATURE_SUFFIX = ".sigstore.json"  # what a signature file's name ends with
+# The signature files `sign` writes at the output root, by exact name: only these are not
+# content (verify, --check and the writer ignore them; any other name is compared).
+SIGNATURE_FILES = frozenset({"index.sigstore.json"})
 
 
 def dump_json(obj: Any) -> bytes:

@@ -84,7 +84,10 @@ def parse_endpoint(endpoint: str) -> tuple[str, str, int, bool]:
 def endpoint_problem(endpoint: str, what: str = "telemetry endpoint") -> str | None:
     """Why the endpoint cannot be used (an OTLP/gRPC or S3 target: scheme://host[:port]),
     or None. Credentials are refused, and never echoed back, not even in the message."""
-    parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
+    try:
+        parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
+    except ValueError as e:  # a bracket left open: "Invalid IPv6 URL"
+        return f"{what} {endpoint!r} is not a valid URL ({e})"
     if "@" in parts.netloc:
         endpoint = endpoint.replace(parts.netloc.rsplit("@", 1)[0], "***", 1)
         return (f"{what} {endpoint!r} carries credentials; put them in a Secret, "

@@ -97,6 +97,68 @@ def _cert(entry: object, where: str) -> x509.Certificate:
         raise BundleError(f"{where} is not a DER certificate") from exc
 
 
+# Every field a v0.3 bundle may carry (protobuf-specs), by where it stands: anything else is
+# refused, so nothing the verifier does not read can ride along in a bundle that verifies.
+_FIELDS: dict[str, frozenset[str]] = {
+    "bundle": frozenset({"mediaType", "verificationMaterial", "dsseEnvelope",
+                         "messageSignature"}),
+    "verificationMaterial": frozenset({"certificate", "x509CertificateChain", "publicKey",
+                                       "tlogEntries", "timestampVerificationData"}),
+    "certificate": frozenset({"rawBytes"}),
+    "x509CertificateChain": frozenset({"certificates"}),
+    "timestampVerificationData": frozenset({"rfc3161Timestamps"}),
+    "rfc3161Timestamps[]": frozenset({"signedTimestamp"}),
+    "tlogEntries[]": frozenset({"logIndex", "logId", "kindVersion", "integratedTime",
+                                "inclusionPromise", "inclusionProof", "canonicalizedBody"}),
+    "logId": frozenset({"keyId"}),
+    "kindVersion": frozenset({"kind", "version"}),
+    "inclusionPromise": frozenset({"signedEntryTimestamp"}),
+    "inclusionProof": frozenset({"logIndex", "rootHash", "treeSize", "hashes", "checkpoint"}),
+    "checkpoint": frozenset({"envelope"}),
+}
+
+
+def _strict(value: object, where: str, fields: str) -> dict[str, Any]:
+    """`value` as an object holding only the fields known at `fields`."""
+    if not isinstance(value, dict):
+        raise BundleError(f"{where} is not a JSON object")
+    unknown = sorted(set(value) - _FIELDS[fields])
+    if unknown:
+        raise BundleError(f"{where} has unknown field(s): {', '.join(unknown)}")
+    return value
+
+
+def _check_tlog(entries: list[Any]) -> None:
+    for i, entry in enumerate(entries):
+        where = f"verificationMaterial.tlogEntries[{i}]"
+        entry = _strict(entry, where, "tlogEntries[]")
+        for name in ("logId", "kindVersion", "inclusionPromise", "inclusionProof"):
+            if name in entry:
+                _strict(entry[name], f"{where}.{name}", name)
+        proof = entry.get("inclusionProof")
+        if isinstance(proof, dict) and "checkpoint" in proof:
+            _strict(proof["checkpoint"], f"{where}.inclusionProof.checkpoint", "checkpoint")
+
+
+def _check_timestamps(material: dict[str, Any], keyless: bool) -> None:
+    """RFC 3161 timestamps are verified only by sigstore's keyless verifier: an organisation
+    PKI bundle carrying any is refused rather than shown as verified without them."""
+    if "timestampVerificationData" not in material:
+        return
+    where = "verificationMaterial.timestampVerificationData"
+    data = _strict(material["timestampVerificationData"], where, "timestampVerificationData")
+    stamps = data.get("rfc3161Timestamps", [])
+    if not isinstance(stamps, list):
+        raise BundleError(f"{where}.rfc3161Timestamps is not a list")
+    for i, stamp in enumerate(stamps):
+        stamp = _strict(stamp, f"{where}.rfc3161Timestamps[{i}]", "rfc3161Timestamps[]")
+        if not isinstance(stamp.get("signedTimestamp"), str):
+            raise BundleError(f"{where}.rfc3161Timestamps[{i}].signedTimestamp is not a string")
+    if (stamps or data) and not keyless:
+        raise BundleError(f"{where} is not verified for an organisation PKI bundle (it has no "
+                          "timestamp authority): remove it")
+
+
 def parse_bundle(raw: bytes) -> ParsedBundle:
     if len(raw) > MAX_BUNDLE_BYTES:
         raise BundleError(f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
@@ -114,17 +176,19 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
         raise BundleError(f"bundle is {cause} ({exc.msg} at line {exc.lineno} col {exc.colno})") from exc
     if not isinstance(data, dict):
         raise BundleError("bundle is not a JSON object")
+    if "messageSignature" in data:
+        raise BundleError("bundle holds a messageSignature, not a DSSE envelope")
+    data = _strict(data, "bundle", "bundle")
     media_type = data.get("mediaType")
     if media_type not in _ACCEPTED_MEDIA_TYPES:
         raise BundleError(f"bundle mediaType {media_type!r} is not {MEDIA_TYPE} or "
                           f"{PKI_MEDIA_TYPE}")
-    if "messageSignature" in data:
-        raise BundleError("bundle holds a messageSignature, not a DSSE envelope")
     if "dsseEnvelope" not in data:
         raise BundleError("bundle has no dsseEnvelope")
     material = data.get("verificationMaterial")
     if not isinstance(material, dict):
         raise BundleError("bundle has no verificationMaterial")
+    material = _strict(material, "verificationMaterial", "verificationMaterial")
     forms = [k for k in ("certificate", "x509CertificateChain", "publicKey") if k in material]
     if len(forms) != 1:
         raise BundleError(
@@ -136,19 +200,24 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
         raise BundleError("a v0.3 bundle may not carry an x509CertificateChain (only v0.2 may)")
     if forms[0] == "certificate":
         certs: tuple[x509.Certificate, ...] = (
-            _cert(material["certificate"], "verificationMaterial.certificate"),
+            _cert(_strict(material["certificate"], "verificationMaterial.certificate",
+                          "certificate"), "verificationMaterial.certificate"),
         )
     else:
-        chain = material["x509CertificateChain"]
-        entries = chain.get("certificates") if isinstance(chain, dict) else None
+        chain = _strict(material["x509CertificateChain"],
+                        "verificationMaterial.x509CertificateChain", "x509CertificateChain")
+        entries = chain.get("certificates")
         if not isinstance(entries, list) or not entries:
             raise BundleError("x509CertificateChain has no certificates")
         if len(entries) > 8:
             raise BundleError("x509CertificateChain is longer than 8 certificates")
-        certs = tuple(_cert(e, f"x509CertificateChain.certificates[{i}]") for i, e in enumerate(entries))
+        certs = tuple(_cert(_strict(e, f"x509CertificateChain.certificates[{i}]", "certificate"),
+                            f"x509CertificateChain.certificates[{i}]") for i, e in enumerate(entries))
     tlog = material.get("tlogEntries", [])
     if not isinstance(tlog, list):
         raise BundleError("verificationMaterial.tlogEntries is not a list")
+    _check_tlog(tlog)
+    _check_timestamps(material, keyless=bool(tlog))
     try:
         envelope = envelope_from_dict(data["dsseEnvelope"])
     except EnvelopeError as exc:

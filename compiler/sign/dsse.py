@@ -98,6 +98,10 @@ def envelope_from_dict(data: object) -> Envelope:
     for i, s in enumerate(raw_sigs):
         if not isinstance(s, dict):
             raise EnvelopeError(f"dsseEnvelope.signatures[{i}] is not an object")
+        extra = sorted(set(s) - {"sig", "keyid"})
+        if extra:
+            raise EnvelopeError(f"dsseEnvelope.signatures[{i}] has unknown field(s): "
+                                f"{', '.join(extra)}")
         keyid = s.get("keyid", "")
         if not isinstance(keyid, str):
             raise EnvelopeError(f"dsseEnvelope.signatures[{i}].keyid is not a string")

@@ -159,10 +159,15 @@ def _strip_credentials(url: str) -> str:
     if "://" not in url:  # scp-like git@host:owner/repo
         m = re.fullmatch(r"(?:[^@/]+@)?([^:/]+):(.+)", url)
         return f"ssh://{m.group(1)}/{m.group(2)}" if m else ""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
+    try:  # a remote is whatever .git/config says: an open bracket or a bad port raise
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return ""  # not a URL anything could fetch from: no repository is recorded
+    if ":" in host:
+        host = f"[{host}]"
+    if port:
+        host += f":{port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 

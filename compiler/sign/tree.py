@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "SIGNATURE_FILES",
     "SIGNATURE_SUFFIX",
     "Problem",
     "TreeDigests",
@@ -24,7 +25,10 @@ __all__ = [
     "read_regular",
 ]
 
-SIGNATURE_SUFFIX = ".sigstore.json"  # signature files at the output root are not signed content
+SIGNATURE_SUFFIX = ".sigstore.json"  # what a signature file's name ends with
+# Not signed content: only the signature files `sign` writes at the output root, by exact
+# name. Any other file, `rbac.sigstore.json` included, is content and must be signed.
+SIGNATURE_FILES = frozenset({"index.sigstore.json"})
 _CHUNK = 1 << 20
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
@@ -95,7 +99,7 @@ def hash_tree(root: Path) -> TreeDigests:
             continue
         for entry in entries:
             rel = prefix + entry.name
-            if not prefix and entry.name.endswith(SIGNATURE_SUFFIX):
+            if not prefix and entry.name in SIGNATURE_FILES:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 stack.append((entry.path, rel + "/"))

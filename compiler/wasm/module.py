@@ -41,6 +41,7 @@ __all__ = [
     "import_capability",
     "parse_file_grant",
     "read_module",
+    "summarize_error",
 ]
 
 WASI_MODULE = "wasi_snapshot_preview1"
@@ -255,9 +256,29 @@ def check_compiled(compiled: wasmtime.Module, caps: Capabilities) -> list[Module
     return _check_imports(compiled, caps) + _check_exports(compiled)
 
 
+_CAUSE_INDEX = re.compile(r"^\d+:\s*")
+
+
+def summarize_error(text: str) -> str:
+    """wasmtime's error text (headline, backtrace, "Caused by:" and numbered causes) as one
+    line: the headline unless it only announces a backtrace, then each cause."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if not lines:
+        return ""
+    head = lines[0]
+    causes: list[str] = []
+    if "Caused by:" in lines:
+        causes = [_CAUSE_INDEX.sub("", line) for line in lines[lines.index("Caused by:") + 1:]]
+        causes = [c for c in causes if c]
+    if head.startswith("error while executing at wasm backtrace") and causes:
+        return ": ".join(causes)
+    return ": ".join([head.rstrip(":"), *causes])
+
+
 def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    """An error in one line: its headline and, for wasmtime's, the causes it lists under
+    "Caused by:" (a host call's reason is there, not in the headline); no backtrace."""
+    return summarize_error(str(e)) or type(e).__name__
 
 
 def _signature(params: tuple[str, ...], results: tuple[str, ...]) -> str:

@@ -36,7 +36,7 @@ from compiler.load import resolve_inside
 from compiler.model.quantity import parse_quantity
 from compiler.model.spec import AgentSpec, Pin
 from compiler.wasm.engine import shared_engine
-from compiler.wasm.module import WASI_MODULE, Capabilities, parse_file_grant
+from compiler.wasm.module import WASI_MODULE, Capabilities, parse_file_grant, summarize_error
 from compiler.wasm.stage import check_agent_module
 
 __all__ = [
@@ -169,6 +169,10 @@ _U32 = struct.Struct("<I")
 _IOV_MAX = 1024
 
 
+class _HostTimeout(Exception):
+    """The run's deadline passed during a host call: the call ends the run."""
+
+
 class _Fault(Exception):
     def __init__(self, errno: int) -> None:
         self.errno = errno
@@ -254,6 +258,67 @@ def _host_fd_write(caller: wasmtime.Caller, fd: int, iovs: int, count: int, writ
         return f.errno
 
 
+_SUB = struct.Struct("<QB7xIxxxxQQH6x")  # subscription: userdata, tag, clock id, timeout, _, flags
+_SUB_FD = struct.Struct("<QB7xI")  # fd_read / fd_write subscription: userdata, tag, fd
+_EVENT = struct.Struct("<QHB5xQH6x")  # event: userdata, errno, type, nbytes, flags
+_CLOCK, _ABSTIME = 0, 1
+_NS = 1_000_000_000
+_SLICE_S = 0.05  # a sleep is taken in slices, each checking the run's deadline
+
+
+def _host_poll_oneoff(caller: wasmtime.Caller, subs: int, events: int, count: int,
+                      nevents: int) -> int:
+    """WASI's poll_oneoff, bounded by the run's wall-clock deadline. wasmtime's own sleeps
+    in the host for as long as the module asks (an hour), where epoch interruption cannot
+    reach it. Descriptors are ready at once (stdio is memory or regular files, and there
+    are no sockets); a clock waits at most until the deadline, after which the module traps
+    at its next instruction boundary."""
+    try:
+        memory, size = _guest_memory(caller)
+        if count == 0 or count > _IOV_MAX:
+            return _EINVAL
+        if subs + _SUB.size * count > size or events + _EVENT.size * count > size:
+            return _EFAULT
+        raw = memory.read(caller, subs, subs + _SUB.size * count)
+        ready: list[tuple[int, int, int]] = []  # userdata, errno, type
+        clocks: list[tuple[float, int]] = []  # seconds to wait, userdata
+        for i in range(count):
+            userdata, tag, clock_id, timeout, _, flags = _SUB.unpack_from(raw, i * _SUB.size)
+            if tag != _CLOCK:  # fd_read (1) / fd_write (2): always ready here
+                ready.append((userdata, 0 if tag in (1, 2) else _EINVAL, tag))
+                continue
+            if flags & _ABSTIME:
+                now = time.clock_gettime_ns(time.CLOCK_REALTIME if clock_id == 0
+                                            else time.CLOCK_MONOTONIC)
+                timeout = max(0, timeout - now)
+            clocks.append((timeout / _NS, userdata))
+        if not ready and clocks:
+            wait, _ = min(clocks)
+            deadline = getattr(_CURRENT, "deadline", None)
+            end = time.monotonic() + wait
+            if deadline is not None:
+                end = min(end, deadline)
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(min(left, _SLICE_S))
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _HostTimeout
+            ready = [(u, 0, _CLOCK) for w, u in clocks if w <= wait]
+        out = b"".join(_EVENT.pack(u, errno, tag, 0, 0) for u, errno, tag in ready)
+        memory.write(caller, out, events)
+        _put_u32(caller, memory, size, nevents, len(ready))
+        return 0
+    except _Fault as f:
+        return f.errno
+
+
+def _bounded(linker: wasmtime.Linker) -> wasmtime.Linker:
+    """`linker` with poll_oneoff replaced by the deadline-bounded one."""
+    i32 = wasmtime.ValType.i32()
+    ty = wasmtime.FuncType([i32, i32, i32, i32], [i32])
+    linker.define_func(WASI_MODULE, "poll_oneoff", ty, _host_poll_oneoff, access_caller=True)
+    return linker
+
+
 def _fast_linker(engine: wasmtime.Engine) -> wasmtime.Linker:
     """WASI, with stdio's fd_read / fd_write served from memory by the host.
 
@@ -268,7 +333,7 @@ def _fast_linker(engine: wasmtime.Engine) -> wasmtime.Linker:
     ty = wasmtime.FuncType([i32, i32, i32, i32], [i32])
     linker.define_func(WASI_MODULE, "fd_read", ty, _host_fd_read, access_caller=True)
     linker.define_func(WASI_MODULE, "fd_write", ty, _host_fd_write, access_caller=True)
-    return linker
+    return _bounded(linker)
 
 
 class Runner:
@@ -278,7 +343,9 @@ class Runner:
         self.engine = engine or shared_engine()
         self.tick_ms = tick_ms
         self._linker = wasmtime.Linker(self.engine)
+        self._linker.allow_shadowing = True
         self._linker.define_wasi()
+        _bounded(self._linker)
         self._fast = _fast_linker(self.engine)
         self._ticker = _EpochTicker(self.engine, tick_ms / 1000)
 
@@ -352,8 +419,9 @@ class Runner:
         linker = self._linker if isinstance(io, Stdio) else self._fast
         exit_code, failure = 0, None
         instance: wasmtime.Instance | None = None
-        previous = getattr(_CURRENT, "io", None)
+        previous = getattr(_CURRENT, "io", None), getattr(_CURRENT, "deadline", None)
         _CURRENT.io = io if isinstance(io, _MemIO) else None
+        _CURRENT.deadline = time.monotonic() + limits.timeout_ms / 1000  # for host calls
         try:
             with self._ticker:
                 instance = linker.instantiate(store, module)
@@ -363,12 +431,15 @@ class Runner:
                 start(store)
         except wasmtime.ExitTrap as e:
             exit_code = e.code
+        except _HostTimeout:
+            failure = ("timeout", f"wall-clock limit of {limits.timeout_ms} ms exceeded "
+                       "(while waiting in poll_oneoff)")
         except wasmtime.Trap as e:
             failure = _classify_trap(e, limits, _near_limit(store, instance, limits))
         except wasmtime.WasmtimeError as e:
             failure = _classify_error(e, limits)
         finally:
-            _CURRENT.io = previous
+            _CURRENT.io, _CURRENT.deadline = previous
         fuel_used = limits.fuel - store.get_fuel()
         del instance, store  # closes the stdio files
         cap = limits.max_output_bytes
@@ -441,8 +512,9 @@ def parse_outputs(
 
 
 def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    """An error in one line: its headline and, for wasmtime's, the causes it lists under
+    "Caused by:" (a host call's reason is there, not in the headline); no backtrace."""
+    return summarize_error(str(e)) or type(e).__name__
 
 
 def _near_limit(

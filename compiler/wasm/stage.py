@@ -6,14 +6,14 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
-from compiler.diagnostics import Diagnostic
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import read_source
 from compiler.model import AgentSpec, Workspace
 from compiler.render import WasmBundle
 from compiler.wasm.bundle import build_bundle
 from compiler.wasm.module import Capabilities, CheckedModule, parse_file_grant, read_module
 
-__all__ = ["build_bundles", "check_agent_module", "module_source_digests"]
+__all__ = ["blocking_imports", "build_bundles", "check_agent_module", "module_source_digests"]
 
 
 def build_bundles(
@@ -77,7 +77,30 @@ def _check(root: Path, agent: AgentSpec) -> tuple[CheckedModule | None, list[Dia
             diags.append(at_module(p.code, f"module '{rel}': {p.message}", p.hint))
     if diags:
         return None, diags, ""
+    assert checked is not None
+    waits = blocking_imports(checked.imports, Capabilities.from_spec(agent.capabilities))
+    if waits:
+        diags.append(Diagnostic(
+            "M514", f"module '{rel}' can wait in a host call: {'; '.join(waits)}", doc.file,
+            pos.line, pos.col, Severity.WARNING,
+            hint="`wasm run` holds the wall-clock limit (--timeout-ms) through these calls"))
     return checked, diags, hashlib.sha256(content).hexdigest()
+
+
+# What a module may block on inside the host (where fuel and epochs do not count), by import.
+_WAITS = {
+    "poll_oneoff": ("core", "poll_oneoff (a sleep or a wait for input)"),
+    "fd_read": ("files", "fd_read (a FIFO or device in a granted directory)"),
+    "path_open": ("files", "path_open (opening a FIFO waits for its other end)"),
+    "sock_accept": ("network", "sock_accept (a connection)"),
+    "sock_recv": ("network", "sock_recv (data from the network)"),
+}
+
+
+def blocking_imports(imports: tuple[str, ...], caps: Capabilities) -> list[str]:
+    """The host calls a module imports that can wait (with its grants), described."""
+    return [what for name, (needs, what) in _WAITS.items()
+            if name in imports and caps.grants(needs)]
 
 
 def _check_grants(agent: AgentSpec) -> list[Diagnostic]:

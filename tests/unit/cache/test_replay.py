@@ -110,9 +110,23 @@ CHANGES: dict[str, Callable[[Path], None]] = {
     "the workspace edited": _edit("mentat.yaml", lambda t: t.replace("ratio: 0.1",
                                                                      "ratio: 0.2")),
     "an output file edited": _touch_output,
-    "an output file added": _add("rendered/stray.yaml", "kind: Stray\n"),
     "the output removed": lambda ws: shutil.rmtree(ws / "rendered"),
 }
+
+
+def test_a_file_added_to_the_output_is_not_replayed_and_not_lost(ws: Path,
+                                                                  runs: list[Path]) -> None:
+    """A file mentatctl did not write stops the compile (the tree is not its to replace)
+    instead of being replayed over or deleted; once moved away, the compile goes on."""
+    assert _compile(ws).exit_code == 0
+    (ws / "rendered" / "stray.yaml").write_text("kind: Stray\n")
+    result = _compile(ws)
+    assert result.exit_code == 1 and len(runs) == 2
+    assert "error[M701]" in result.stderr and "stray.yaml" in result.stderr
+    assert (ws / "rendered" / "stray.yaml").read_text() == "kind: Stray\n"
+    assert not list((ws / ".mentat").rglob("stray.yaml"))  # not parked in the standby
+    (ws / "rendered" / "stray.yaml").unlink()
+    assert _compile(ws).exit_code == 0
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))

@@ -32,6 +32,9 @@ def test_compile_then_check_then_drift(make_ws) -> None:  # type: ignore[no-unty
     (root / "rendered" / "stray.yaml").write_text("x: 1\n")
     code, _, err = run("compile", str(root), "--check")
     assert code == 1 and "M700" in err and "deployment-digest-sum.yaml" in err and "stray" in err
+    code, _, err = run("compile", str(root))  # the stray file is not mentatctl's to delete
+    assert code == 1 and "M701" in err and (root / "rendered" / "stray.yaml").exists()
+    (root / "rendered" / "stray.yaml").unlink()
     assert run("compile", str(root))[0] == 0
     assert run("compile", str(root), "--check")[0] == 0
 

@@ -241,10 +241,15 @@ def test_fifo_in_output_does_not_hang(signed: Path, pki_dir: Path) -> None:
     assert msg == "pipe.yaml is not a regular file (symlink or device)"
 
 
-def test_signature_files_at_root_are_not_content(signed: Path, pki_dir: Path) -> None:
-    """Other *.sigstore.json at the output root (a second signer) do not count as extra."""
-    shutil.copy(signed / BUNDLE_NAME, signed / "prod.sigstore.json")
+def test_only_the_signature_file_sign_writes_is_not_content(signed: Path, pki_dir: Path) -> None:
+    """index.sigstore.json is exempt by exact name; any other *.sigstore.json, at the root
+    or below it, is content the signature must cover (a ClusterRoleBinding hides well in
+    `rbac.sigstore.json`)."""
     assert _verify(signed, pki_dir / "root.pem").ok
+    (signed / "rbac.sigstore.json").write_text("kind: ClusterRoleBinding\n")
+    msg = _only(_verify(signed, pki_dir / "root.pem"))
+    assert msg == "extra file not covered by the signature: rbac.sigstore.json"
+    (signed / "rbac.sigstore.json").unlink()
     shutil.copy(signed / BUNDLE_NAME, signed / "crds" / "x.sigstore.json")
     msg = _only(_verify(signed, pki_dir / "root.pem"))
     assert msg == "extra file not covered by the signature: crds/x.sigstore.json"

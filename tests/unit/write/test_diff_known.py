@@ -6,12 +6,11 @@ import os
 from pathlib import Path
 
 from compiler.write import diff_tree, write_tree
-from tests.unit.write.treekit import known_of
+from tests.unit.write.treekit import indexed, known_of
 
 
 def _files() -> dict[str, bytes]:
-    return {"a/x.yaml": b"x: 1\n", "a/y.yaml": b"y: 2\n", "b/z.yaml": b"z: 3\n",
-            "index.json": b'{"i": 1}\n'}
+    return indexed({"a/x.yaml": b"x: 1\n", "a/y.yaml": b"y: 2\n", "b/z.yaml": b"z: 3\n"})
 
 
 def test_snapshot_diff_equals_full_diff(tmp_path: Path) -> None:
@@ -21,8 +20,9 @@ def test_snapshot_diff_equals_full_diff(tmp_path: Path) -> None:
     known = known_of(out, files)
     assert not diff_tree(out, files, known)
 
-    new = {**files, "a/x.yaml": b"x: 9\n", "c/new.yaml": b"n: 1\n", "index.json": b'{"i": 2}\n'}
+    new = {**files, "a/x.yaml": b"x: 9\n", "c/new.yaml": b"n: 1\n"}
     del new["b/z.yaml"]
+    new = indexed(new, "2")
     assert diff_tree(out, new, known) == diff_tree(out, new)
     d = diff_tree(out, new, known)
     assert d.changed == ["a/x.yaml", "index.json"] and d.added == ["c/new.yaml"]
@@ -46,7 +46,7 @@ def test_replaced_index_defeats_the_shortcut(tmp_path: Path) -> None:
     files = _files()
     assert not write_tree(out, files)
     known = known_of(out, files)
-    (out / "index.json").write_bytes(b'{"i": 1}\n')  # same bytes, but a new stat
+    (out / "index.json").write_bytes(files["index.json"])  # same bytes, but a new stat
     (out / "a" / "x.yaml").write_bytes(b"x: 5\n")
     assert diff_tree(out, files, known).changed == ["a/x.yaml"]
 
@@ -56,7 +56,7 @@ def test_write_with_diff_links_unchanged_files_and_writes_the_rest(tmp_path: Pat
     files = _files()
     assert not write_tree(out, files)
     before = {p: (out / p).stat().st_ino for p in files}
-    new = {**files, "a/x.yaml": b"x: 2\n", "c/new.yaml": b"n: 1\n"}
+    new = indexed({**files, "a/x.yaml": b"x: 2\n", "c/new.yaml": b"n: 1\n"}, "2")
     diff = diff_tree(out, new)
     assert not write_tree(out, new, diff)
     assert {p: (out / p).read_bytes() for p in new} == new

@@ -9,11 +9,11 @@ import pytest
 
 from compiler import write as write_mod
 from compiler.write import Known, Standby, read_tree, write_tree
-from tests.unit.write.treekit import known_of
+from tests.unit.write.treekit import indexed, known_of
 
-V1 = {"index.json": b"1\n", "a/x.yaml": b"x: 1\n", "a/y.yaml": b"y: 1\n", "b/z.yaml": b"z: 1\n"}
-V2 = {**V1, "index.json": b"2\n", "a/x.yaml": b"x: 2\n"}
-V3 = {"index.json": b"3\n", "a/x.yaml": b"x: 3\n", "a/y.yaml": b"y: 1\n", "c/n.yaml": b"n\n"}
+V1 = indexed({"a/x.yaml": b"x: 1\n", "a/y.yaml": b"y: 1\n", "b/z.yaml": b"z: 1\n"}, "1")
+V2 = indexed({**V1, "a/x.yaml": b"x: 2\n"}, "2")
+V3 = indexed({"a/x.yaml": b"x: 3\n", "a/y.yaml": b"y: 1\n", "c/n.yaml": b"n\n"}, "3")
 
 
 class Buffers:

@@ -10,7 +10,7 @@ import pytest
 
 from compiler import write as write_mod
 from compiler.write import diff_tree, read_tree, write_tree
-from tests.unit.write.treekit import TREE
+from tests.unit.write.treekit import TREE, indexed
 
 
 def test_writes_exactly_the_tree_and_replaces_the_old_one(tmp_path: Path) -> None:
@@ -67,8 +67,8 @@ def test_falls_back_to_two_renames_without_renameat2(tmp_path: Path,
     out = tmp_path / "rendered"
     write_tree(out, TREE)
     monkeypatch.setattr(write_mod, "_exchange", lambda a, b: False)
-    assert write_tree(out, {"index.json": b"2"}) == []
-    assert read_tree(out) == {"index.json": b"2"}
+    assert write_tree(out, indexed({}, "2")) == []
+    assert read_tree(out) == indexed({}, "2")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
 
 
@@ -85,12 +85,12 @@ def test_the_replaced_tree_of_an_interrupted_two_rename_swap_is_cleaned(
         real(src, dst)
 
     monkeypatch.setattr(write_mod.os, "rename", stop_after_two)
-    assert write_tree(out, {"index.json": b"2"}) == []  # the new tree is in place: success
-    assert read_tree(out) == {"index.json": b"2"}
+    assert write_tree(out, indexed({}, "2")) == []  # the new tree is in place: success
+    assert read_tree(out) == indexed({}, "2")
     monkeypatch.undo()
     leftover = out.parent / ".rendered.old-dead"  # what a killed compile leaves
     leftover.mkdir()
-    assert write_tree(out, {"index.json": b"3"}) == []
+    assert write_tree(out, indexed({}, "3")) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rendered"]
 
 
@@ -106,8 +106,9 @@ def test_stale_temp_trees_of_dead_processes_are_cleaned(tmp_path: Path) -> None:
 def test_diff_tree_names_added_removed_changed(tmp_path: Path) -> None:
     out = tmp_path / "rendered"
     write_tree(out, TREE)
-    d = diff_tree(out, {"index.json": b"{}\n", "a/x.yaml": b"x: 9\n", "new.yaml": b""})
-    assert (d.added, d.removed, d.changed) == (["new.yaml"], ["a/b/y.yaml"], ["a/x.yaml"])
+    d = diff_tree(out, indexed({"a/x.yaml": b"x: 9\n", "new.yaml": b""}, "2"))
+    assert (d.added, d.removed, d.changed) == (["new.yaml"], ["a/b/y.yaml"],
+                                               ["a/x.yaml", "index.json"])
     assert not diff_tree(out, TREE)
 
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from compiler.digest import sha256_hex
 from compiler.write import Known, snapshot
 
-TREE = {"index.json": b"{}\n", "a/x.yaml": b"x: 1\n", "a/b/y.yaml": b"y: 2\n"}
+
+def indexed(files: dict[str, bytes], tag: str = "") -> dict[str, bytes]:
+    """`files` with an index.json as mentatctl writes one (listing them), so the writer may
+    replace the tree later; `tag` makes two versions' indexes differ."""
+    listed = sorted(p for p in files if p != "index.json")
+    index = {"apiVersion": "mentatlab.io/v1", "kind": "Index", "compiler": {"name": "mentatctl"},
+             "files": [{"path": p, "sha256": sha256_hex(files[p])} for p in listed],
+             "workspace": tag}
+    return {**files, "index.json": json.dumps(index, sort_keys=True).encode() + b"\n"}
+
+
+TREE = indexed({"a/x.yaml": b"x: 1\n", "a/b/y.yaml": b"y: 2\n"})
 
 
 def known_of(out: Path, files: dict[str, bytes]) -> Known:
