@@ -55,6 +55,9 @@ ENVIRONMENT: dict[str, str] = {
     "SIGSTORE_ID_TOKEN": "sign --keyless: an OIDC token (audience sigstore) outside GitHub Actions",
     "GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_REF, GITHUB_RUN_ID, "
     "GITHUB_RUN_ATTEMPT": "sign: provenance facts when git cannot tell them",
+    "MENTAT_CACHE_KEY_FILE": "compile, validate: the incremental cache's HMAC key file "
+                             "(default $XDG_CONFIG_HOME/mentatctl/cache.key)",
+    "XDG_CONFIG_HOME": "where that key lives by default (default ~/.config)",
     "COLUMNS": "width of text tables (default: the terminal's, 160 when not a terminal)",
 }
 
