@@ -58,6 +58,8 @@ ENVIRONMENT: dict[str, str] = {
     "MENTAT_CACHE_KEY_FILE": "compile, validate: the incremental cache's HMAC key file "
                              "(default $XDG_CONFIG_HOME/mentatctl/cache.key)",
     "XDG_CONFIG_HOME": "where that key lives by default (default ~/.config)",
+    "KUBECONFIG": "apply, controller: the cluster to talk to (as --kubeconfig)",
+    "MENTAT_CACHE": "controller: its cache directory (default .mentat/controller)",
     "COLUMNS": "width of text tables (default: the terminal's, 160 when not a terminal)",
 }
 

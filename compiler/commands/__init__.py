@@ -7,8 +7,11 @@ that prints data takes `compiler.output.output_option()` and prints with `emit()
 """
 
 COMMANDS: dict[str, str] = {
+    "apply": "compiler.commands.apply:apply",
+    "audit": "compiler.commands.apply:audit",
     "catalog": "compiler.commands.catalog:catalog",
     "completion": "compiler.commands.completion:completion",
+    "controller": "compiler.commands.apply:controller",
     "cost": "compiler.commands.cost:cost",
     "diff": "compiler.commands.diff:diff",
     "explain": "compiler.commands.explain:explain",
@@ -21,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "schema": "compiler.commands.explain:schema",
     "sign": "compiler.commands.sign:sign",
     "verify": "compiler.commands.sign:verify",
+    "verify-attestation": "compiler.commands.apply:verify_attestation",
     "version": "compiler.commands.version:version",
     "wasm": "compiler.commands.wasm:wasm",
 }

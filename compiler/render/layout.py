@@ -135,6 +135,10 @@ def layout(
     dir_sources: dict[str, set[str]] = defaultdict(set)
     for path, o in sorted(zip(map(object_path, objects), objects, strict=True),
                           key=itemgetter(0)):
+        if path in items:  # renderers name objects uniquely per leaf; never overwrite one
+            raise ValueError(f"two rendered objects would be written to {path} ({o.kind} "
+                             f"{o.name}): a renderer must give objects of one kind distinct "
+                             "names within a leaf directory")
         items[path] = dump(o)
         sources[path] = o.sources
         by_dir[o.dir].append(path.rsplit("/", 1)[1])

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.render import Rendered, RenderInput, argocd, cost, crds, k8s, otel, vap, wasm
+from compiler.render import (
+    Rendered,
+    RenderInput,
+    argocd,
+    controller_deploy,
+    cost,
+    crds,
+    k8s,
+    otel,
+    vap,
+    wasm,
+)
 
 __all__ = ["RENDERERS"]
 
@@ -12,6 +23,7 @@ RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
     k8s.render,
     crds.render,
     otel.render_otel,
+    controller_deploy.render,
     cost.render_cost,
     wasm.render,
     vap.render,

@@ -52,8 +52,8 @@ def test_every_leaf_has_a_checked_collector(example):
 
 def test_agents_reach_the_collector_that_is_rendered(example):
     for path, content in example.files.items():
-        if "/deployment-" not in path or "mentat-otel-collector" in path:
-            continue
+        if "/deployment-" not in path or "mentat-otel-collector" in path or "mentat-controller" in path:
+            continue  # the collector and the controller (spec.controller) are not flow nodes
         dep = yaml.safe_load(content)
         if "runtimeClassName" in dep["spec"]["template"]["spec"]:
             continue  # wasm modules get only the environment their capabilities grant
@@ -145,7 +145,8 @@ def _rendered_replicas(files: dict[str, bytes]) -> dict[tuple[str, str, str, str
     out = {}
     for path, content in files.items():
         kind = path.rsplit("/", 1)[-1].split("-", 1)[0]
-        if kind not in ("deployment", "cronjob", "job") or "mentat-otel" in path:
+        platform = "mentat-otel" in path or "mentat-controller" in path  # not flow nodes
+        if kind not in ("deployment", "cronjob", "job") or platform:
             continue
         obj = yaml.safe_load(content)
         labels = obj["metadata"]["labels"]

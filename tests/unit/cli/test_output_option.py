@@ -40,7 +40,7 @@ def test_every_format_option_is_the_shared_output_option() -> None:
             if "--format" in getattr(p, "opts", ()) or "--output" in getattr(p, "opts", ()):
                 seen += 1
                 assert {"-o", "--output", "--format"} <= set(p.opts), name
-                choices = set(p.type.choices) | set(p.type.aliases)  # type: ignore[attr-defined]
+                choices = set(p.type.choices) | set(getattr(p.type, "aliases", {}))  # type: ignore[attr-defined]
                 assert {"text", "json", "yaml"} <= choices, name
                 own = {"mermaid", "dot", "svg", "table"} if name == "graph" or name == "cost" else set()
                 assert choices <= {"text", "json", "yaml", "markdown", "github", *own}, name

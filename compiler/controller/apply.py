@@ -1,0 +1,116 @@
+"""The apply step: server-side apply of the change set, rank by rank (plan.apply_rank), the
+objects of one rank in parallel; CRDs must be Established before anything that uses them.
+
+Conflicts with another field manager are collected, not fatal one by one: the step fails
+naming each object, field and manager, and `--force-conflicts` takes the fields over.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.controller.attest import AppliedObject
+from compiler.controller.client import ApiError, Cluster, ConflictError
+from compiler.controller.inventory import Ref, ref_of
+from compiler.controller.plan import Change, Op, apply_rank, object_digest
+
+__all__ = ["ApplyResult", "applied_record", "apply_changes"]
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    applied: list[AppliedObject] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    live: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.conflicts and not self.errors
+
+
+def applied_record(desired: Mapping[str, Any], live: Mapping[str, Any]) -> AppliedObject:
+    ref = ref_of(desired)
+    meta = live.get("metadata") or {}
+    return AppliedObject(ref.api_version, ref.kind, ref.namespace, ref.name, str(meta.get("uid", "")),
+                         str(meta.get("resourceVersion", "")), object_digest(desired))
+
+
+def _established(obj: Mapping[str, Any]) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def _wait_established(cluster: Cluster, refs: Sequence[Ref], timeout: float) -> list[str]:
+    deadline = time.monotonic() + timeout
+    pending = list(refs)
+    while pending:
+        pending = [r for r in pending if not _established(cluster.get(r) or {})]
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            return [f"{r}: not Established after {timeout:.0f}s" for r in pending]
+        time.sleep(0.2)
+    return []
+
+
+def apply_changes(
+    cluster: Cluster,
+    desired: Sequence[Mapping[str, Any]],
+    changes: Mapping[tuple[str, str, str, str], Change],
+    live: Mapping[tuple[str, str, str, str], Mapping[str, Any]],
+    *,
+    force: bool = False,
+    workers: int = 8,
+    crd_timeout: float = 60.0,
+    on_object: Callable[[Change], None] | None = None,
+) -> ApplyResult:
+    """Apply every create/update in rank order; noops are recorded from their live state."""
+    result = ApplyResult()
+
+    def one(obj: Mapping[str, Any]) -> None:
+        ref = ref_of(obj)
+        change = changes[ref.key]
+        if change.op == Op.NOOP:
+            have = live[ref.key]
+            result.live[ref.key] = dict(have)
+            result.applied.append(applied_record(obj, have))
+            return
+        try:
+            got = cluster.apply(obj, force=force)
+        except ConflictError as exc:
+            if exc.field_conflict:
+                for field_path, message in exc.causes:
+                    result.conflicts.append(f"{ref}: {field_path}: {message}")
+            else:
+                result.errors.append(str(exc))
+            return
+        except ApiError as exc:
+            result.errors.append(str(exc))
+            return
+        result.live[ref.key] = got
+        result.applied.append(applied_record(obj, got))
+        if on_object:
+            on_object(change)
+
+    ranked = sorted(desired, key=lambda o: (apply_rank(ref_of(o)), ref_of(o).key))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for rank, group in itertools.groupby(ranked, key=lambda o: apply_rank(ref_of(o))):
+            objs = list(group)
+            list(pool.map(one, objs))
+            if not result.ok:
+                break  # later ranks depend on this one
+            if rank == 0 and objs:  # CustomResourceDefinitions
+                crds = [ref_of(o) for o in objs if changes[ref_of(o).key].op != Op.NOOP]
+                result.errors += _wait_established(cluster, crds, crd_timeout)
+                if crds:
+                    cluster.forget_kinds()
+                if not result.ok:
+                    break
+    result.applied.sort(key=lambda a: (a.kind, a.namespace, a.name))
+    return result

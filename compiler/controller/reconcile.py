@@ -1,0 +1,534 @@
+"""One reconcile as a chain of named steps (Flux's build → apply → health → prune):
+
+    verify → plan → apply → health → prune → attest → audit
+
+Each step takes the shared `State`, does one thing, and says whether the chain goes on.
+`attest` and `audit` run whatever happened before them (a refusal is recorded too), except in
+a dry run, which stops after `plan`. Safe to cut off anywhere: the inventory record is widened
+to old ∪ new before anything is applied and narrowed to the new tree only after the prune, so
+a rerun converges and never forgets an object it may have created.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography import x509
+
+from compiler.controller import audit as audit_log
+from compiler.controller import inventory as inv
+from compiler.controller.apply import ApplyResult, apply_changes
+from compiler.controller.attest import AppliedObject, Source, build_statement, sign_statement
+from compiler.controller.budget import Budget, check_budget
+from compiler.controller.client import ApiError, Cluster, ConfigError, NotFoundError, UnknownKindError
+from compiler.controller.health import wait_healthy
+from compiler.controller.inventory import LABEL, Inventory, Ref, ref_of
+from compiler.controller.lease import Lease, LeaseHeld
+from compiler.controller.plan import DIGEST_ANNOTATION, Change, Op, Plan, decide, object_digest, ordered
+from compiler.controller.prune import prune
+from compiler.sign.bundle import BUNDLE_NAME
+from compiler.sign.pki import Pki
+from compiler.sign.statement import INDEX_NAME, IndexFormatError, canonical_json, parse_index
+from compiler.sign.tree import read_regular
+
+__all__ = ["RECORD_PREFIX", "STEPS", "Options", "Outcome", "State", "Step", "reconcile"]
+
+RECORD_PREFIX = "mentat-inventory-"
+ATTESTATION_PREFIX = "mentat-attestation-"
+RECORD_LABEL = "mentatlab.io/inventory-record"
+AUDIT_HEAD = "mentatlab.io/audit-head"
+_HEALTH_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob",
+                           "CustomResourceDefinition", "Service"})
+_MAX_FILE = 16 * 1024 * 1024
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x the pure-Python parser
+_PARSED: dict[str, list[dict[str, Any]]] = {}  # file sha256 -> its documents (verified bytes only)
+_MAX_IN_CLUSTER = 900 * 1024  # a ConfigMap holds at most 1 MiB
+
+
+@dataclass(slots=True)
+class Options:
+    rendered: Path
+    env: str
+    region: str
+    trust_roots: list[x509.Certificate] | None = None
+    identity: str = ""
+    issuer: str = ""
+    allow_unsigned: bool = False
+    dry_run: bool = False
+    force_conflicts: bool = False
+    budget: Budget = field(default_factory=Budget)
+    wait: bool = True
+    timeout: float = 120.0
+    inventory_namespace: str = "mentat-system"
+    signer: Pki | None = None
+    audit_log: Path | None = None
+    attestation_out: Path | None = None
+    holder: str = field(default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}")
+    workers: int = 8
+    lease_wait: float | None = None
+    stop_after: str = ""  # a step name: tests cut a reconcile off there
+
+
+@dataclass(slots=True)
+class Step:
+    name: str
+    ok: bool
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class State:
+    opts: Options
+    connect: Callable[[], Cluster]
+    started: dt.datetime
+    cluster: Cluster | None = None
+    result: str = "succeeded"  # succeeded | planned | refused | failed | interrupted
+    reason: str = ""
+    source: Source | None = None
+    workspace: str = ""
+    inventory_id: str = ""
+    desired: list[dict[str, Any]] = field(default_factory=list)
+    live: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+    old: Inventory | None = None
+    record_rv: str = ""
+    plan: Plan = field(default_factory=Plan)
+    prune_set: list[Ref] = field(default_factory=list)
+    kept: list[tuple[Ref, str]] = field(default_factory=list)
+    applied: list[AppliedObject] = field(default_factory=list)
+    apply_started: bool = False
+    pruned: list[Ref] = field(default_factory=list)
+    prune_failed: list[Ref] = field(default_factory=list)
+    unhealthy: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    lease: Lease | None = None
+    attestation: Path | None = None
+    attestation_digest: str = ""
+    attestation_signed: bool = False
+    audit_entry: dict[str, Any] | None = None
+    on_plan: Callable[[Plan], None] | None = None
+
+    def stop(self, result: str, reason: str, problems: Sequence[str] = ()) -> bool:
+        self.result, self.reason = result, reason
+        self.problems += list(problems)
+        return False
+
+
+@dataclass(slots=True)
+class Outcome:
+    result: str
+    reason: str
+    steps: list[Step]
+    plan: Plan
+    applied: list[AppliedObject]
+    pruned: list[Ref]
+    kept: list[tuple[Ref, str]]
+    unhealthy: list[str]
+    problems: list[str]
+    inventory: str
+    source: Source | None
+    attestation: Path | None
+    attestation_signed: bool
+    audit_entry: dict[str, Any] | None
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("succeeded", "planned")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "result": self.result,
+            "reason": self.reason,
+            "inventory": self.inventory,
+            "steps": [s.to_dict() for s in self.steps],
+            "plan": self.plan.to_dict(),
+            "applied": len(self.applied),
+            "pruned": [r.to_dict() for r in self.pruned],
+            "kept": [{**r.to_dict(), "why": why} for r, why in self.kept],
+            "unhealthy": self.unhealthy,
+            "problems": self.problems,
+            "source": self.source.to_dict() if self.source else None,
+            "attestation": str(self.attestation) if self.attestation else None,
+            "attestationSigned": self.attestation_signed,
+            "audit": {"seq": self.audit_entry["seq"], "hash": self.audit_entry["hash"]}
+            if self.audit_entry else None,
+        }
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+# --- verify ------------------------------------------------------------------------------------
+
+
+def _manifests(files: Mapping[str, str]) -> list[str]:
+    """Kubernetes manifests of the tree: not the wasm bundles, not kustomizations, and not
+    Argo CD's own objects (argocd/: they belong to the Argo CD cluster, not the target)."""
+    return [p for p in files if p.endswith((".yaml", ".yml")) and not p.startswith(("bundles/", "argocd/"))
+            and not p.rsplit("/", 1)[-1].startswith("kustomization.")]
+
+
+def _targets(files: Mapping[str, str]) -> list[str]:
+    """ENV/REGION leaves: directories two levels down holding manifests."""
+    return sorted({p.rsplit("/", 1)[0] for p in _manifests(files) if p.count("/") == 2})
+
+
+def _target_files(files: Mapping[str, str], env: str, region: str) -> list[str]:
+    """The target's manifests plus the cluster-wide ones (CRDs, admission policies: every
+    manifest outside the environments' directories), as `compile --stdout --target` picks."""
+    envs = {t.split("/")[0] for t in _targets(files)}
+    return sorted(p for p in _manifests(files)
+                  if p.startswith(f"{env}/{region}/") or p.split("/")[0] not in envs)
+
+
+def step_verify(s: State) -> bool:
+    o = s.opts
+    try:
+        raw_index = read_regular(o.rendered / INDEX_NAME, 256 * 1024 * 1024)
+        index = parse_index(raw_index)
+    except (OSError, IndexFormatError) as exc:
+        return s.stop("refused", f"{o.rendered} is not a rendered tree: {exc}")
+    s.workspace = index.workspace
+    s.inventory_id = inv.inventory_id(index.workspace or "workspace", o.env, o.region)
+    bundle_digest = ""
+    with contextlib.suppress(OSError):
+        bundle_digest = hashlib.sha256(read_regular(o.rendered / BUNDLE_NAME, 1 << 28)).hexdigest()
+    if o.trust_roots is not None:
+        from compiler.sign.verify import verify_pki
+
+        result = verify_pki(o.rendered, o.trust_roots)
+    else:
+        from compiler.sign.keyless import verify_keyless
+
+        result = verify_keyless(o.rendered, o.identity, o.issuer)
+    problems = [f"{d.location()}: error[{d.code}]: {d.message}" for d in result.diagnostics]
+    if not result.ok and not o.allow_unsigned:
+        s.source = Source(False, index.sha256, bundle_digest, result.signer, "unsigned", "", index.workspace)
+        return s.stop("refused", "the rendered tree is unsigned or does not verify "
+                      "(--allow-unsigned applies it anyway, and says so in the attestation)", problems)
+    s.source = Source(result.ok, index.sha256, bundle_digest if result.ok else "", result.signer,
+                      result.method if result.ok else "unsigned", result.commit, index.workspace)
+    if not result.ok:
+        s.problems += [f"applied unsigned (--allow-unsigned): {p}" for p in problems]
+    if f"{o.env}/{o.region}" not in _targets(index.files):
+        have = ", ".join(_targets(index.files)) or "none"
+        return s.stop("refused", f"the rendered tree has no target {o.env}/{o.region} (it renders: {have})")
+    for rel in _target_files(index.files, o.env, o.region):
+        try:
+            data = read_regular(o.rendered / rel, _MAX_FILE)
+        except OSError as exc:
+            return s.stop("refused", f"cannot read {rel}: {exc}")
+        if hashlib.sha256(data).hexdigest() != index.files[rel]:  # changed since verify read it
+            return s.stop("refused", f"{rel} changed after it was verified")
+        digest = index.files[rel]
+        if digest not in _PARSED:  # the controller loop parses a file again only when it changed
+            _PARSED[digest] = [d for d in yaml.load_all(data, Loader=_LOADER) if isinstance(d, dict)]
+        for doc in _PARSED[digest]:
+            if not isinstance(doc, dict) or not (doc.get("metadata") or {}).get("name"):
+                continue
+            labels = (doc.get("metadata") or {}).get("labels") or {}
+            env = labels.get("mentatlab.io/environment")
+            if env is not None and env != o.env:
+                return s.stop("refused", f"{rel} is rendered for environment {env!r}, not {o.env!r}")
+            s.desired.append(doc)
+    return True
+
+
+# --- plan --------------------------------------------------------------------------------------
+
+
+def _stamp(obj: Mapping[str, Any], inventory_id: str) -> dict[str, Any]:
+    """The object as we apply it: our inventory label and the digest of exactly this. Only
+    the metadata maps are copied: the parsed documents are shared (the loop's parse cache),
+    never changed."""
+    meta = dict(obj.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), LABEL: inventory_id}
+    out = {**obj, "metadata": meta}
+    meta["annotations"] = {**(meta.get("annotations") or {}), DIGEST_ANNOTATION: object_digest(out)}
+    return out
+
+
+def _fetch_live(cluster: Cluster, desired: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str, str],
+                                                                             dict[str, Any]]:
+    """One LIST per (apiVersion, kind, namespace) of the tree, never a GET per object."""
+    groups: dict[tuple[str, str, str], set[str]] = {}
+    for obj in desired:
+        ref = ref_of(obj)
+        groups.setdefault((ref.api_version, ref.kind, ref.namespace), set()).add(ref.name)
+    live: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for (api_version, kind, namespace), names in sorted(groups.items()):
+        try:
+            items = cluster.list(api_version, kind, namespace)
+        except UnknownKindError:
+            continue  # a kind whose CRD this very tree installs: everything is a create
+        for item in items:
+            ref = ref_of(item)
+            if ref.name in names:
+                live[ref.key] = item
+    return live
+
+
+def _record_ref(s: State) -> Ref:
+    return Ref("", "ConfigMap", s.opts.inventory_namespace, RECORD_PREFIX + s.inventory_id, "v1")
+
+
+def step_plan(s: State) -> bool:
+    o = s.opts
+    s.cluster = cluster = s.connect()
+    if not o.dry_run:
+        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": o.inventory_namespace}})
+        s.lease = Lease(cluster, o.inventory_namespace, RECORD_PREFIX + s.inventory_id, o.holder)
+        try:
+            s.lease.acquire(o.lease_wait)
+        except LeaseHeld as exc:
+            s.lease = None
+            return s.stop("refused", str(exc))
+    record = cluster.get(_record_ref(s))
+    try:
+        s.old = inv.from_data((record or {}).get("data"), s.inventory_id)
+    except inv.InventoryError as exc:
+        return s.stop("failed", f"inventory record {_record_ref(s)} is damaged: {exc}")
+    s.desired = [_stamp(obj, s.inventory_id) for obj in ordered(s.desired)]
+    s.live = _fetch_live(cluster, s.desired)
+    creating = {ref_of(d).name for d in s.desired
+                if ref_of(d).kind == "Namespace" and ref_of(d).key not in s.live}  # dry-run cannot see them
+    for obj in s.desired:
+        ref = ref_of(obj)
+        have = s.live.get(ref.key)
+        dry = None
+        if o.dry_run and (have is None or decide(obj, have).op != Op.NOOP):
+            try:
+                dry = cluster.apply(obj, force=o.force_conflicts, dry_run=True)
+            except UnknownKindError:
+                dry = None  # its CRD is in this very plan
+            except NotFoundError:
+                if ref.namespace not in creating:
+                    s.problems.append(f"{ref}: server-side dry-run: namespace {ref.namespace} does not exist")
+            except ApiError as exc:
+                s.problems.append(f"{ref}: server-side dry-run refused it: {exc}")
+        s.plan.changes.append(decide(obj, have, dry) if have is not None else Change(Op.CREATE, ref))
+    new = inv.new(s.inventory_id, (ref_of(d) for d in s.desired))
+    for ref in inv.diff(s.old, new):
+        live = cluster.get(ref) if _served(cluster, ref) else None
+        if live is None:
+            continue
+        if ((live.get("metadata") or {}).get("labels") or {}).get(LABEL) != s.inventory_id:
+            s.kept.append((ref, f"it has no {LABEL}={s.inventory_id} label"))
+            continue
+        s.prune_set.append(ref)
+        s.plan.changes.append(Change(Op.DELETE, ref))
+    if s.on_plan:
+        s.on_plan(s.plan)
+    refused = check_budget(s.prune_set, len(s.old), len(s.desired), o.budget)
+    if refused:
+        return s.stop("refused", "prune budget exceeded: nothing was changed", refused)
+    if s.problems and o.dry_run:
+        return s.stop("failed", "the server refused part of the change set in a dry run")
+    if o.dry_run:
+        s.result = "planned"
+        return False
+    return True
+
+
+def _served(cluster: Cluster, ref: Ref) -> bool:
+    try:
+        cluster.kind(ref.api_version, ref.kind)
+    except UnknownKindError:
+        return False
+    return True
+
+
+# --- apply, health, prune ----------------------------------------------------------------------
+
+
+def _write_record(s: State, refs: Inventory, extra_annotations: Mapping[str, str] | None = None) -> None:
+    assert s.cluster is not None
+    meta: dict[str, Any] = {"name": RECORD_PREFIX + s.inventory_id,
+                            "namespace": s.opts.inventory_namespace,
+                            "labels": {RECORD_LABEL: "true", "app.kubernetes.io/managed-by": "mentatctl"}}
+    if extra_annotations:
+        meta["annotations"] = dict(extra_annotations)
+    record = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": inv.to_data(refs)}
+    s.cluster.apply(record, force=True)
+
+
+def step_apply(s: State) -> bool:
+    assert s.cluster is not None and s.old is not None
+    staged = inv.add(s.old, (ref_of(d) for d in s.desired))
+    _write_record(s, staged)  # before applying: an object created here is never forgotten
+    s.apply_started = True
+    changes = {c.ref.key: c for c in s.plan.changes if c.op != Op.DELETE}
+    result: ApplyResult = apply_changes(s.cluster, s.desired, changes, s.live,
+                                        force=s.opts.force_conflicts, workers=s.opts.workers)
+    s.applied = result.applied
+    if result.conflicts:
+        return s.stop("failed", "conflicts with other field managers (--force-conflicts takes the "
+                      "fields over)", result.conflicts)
+    if result.errors:
+        return s.stop("failed", "the API server refused objects", result.errors)
+    return True
+
+
+def step_health(s: State) -> bool:
+    assert s.cluster is not None
+    if not s.opts.wait:
+        return True
+    refs = [ref_of(d) for d in s.desired if ref_of(d).kind in _HEALTH_KINDS]
+    health = wait_healthy(s.cluster, refs, s.opts.timeout)
+    if not health.ok:
+        s.unhealthy = health.messages()
+        why = "failed" if health.failed else f"still unhealthy after {s.opts.timeout:g}s"
+        return s.stop("failed", f"{len(health.unhealthy)} object(s) {why}; nothing was pruned",
+                      health.messages())
+    return True
+
+
+def step_prune(s: State) -> bool:
+    assert s.cluster is not None
+    result = prune(s.cluster, s.prune_set, s.inventory_id)
+    s.pruned = result.deleted
+    s.kept += result.kept
+    done = {*result.deleted, *(k for k, _ in result.kept)}
+    s.prune_failed = [r for r in s.prune_set if r not in done]
+    final = inv.new(s.inventory_id, [*(ref_of(d) for d in s.desired), *s.prune_failed])
+    _write_record(s, final)
+    if result.errors:
+        return s.stop("failed", "some objects could not be pruned (they stay in the inventory)",
+                      result.errors)
+    return True
+
+
+# --- attest, audit -----------------------------------------------------------------------------
+
+
+def step_attest(s: State) -> bool:
+    o = s.opts
+    source = s.source or Source(False, "")
+    statement = build_statement(
+        source=source,
+        target={"environment": o.env, "region": o.region, "inventory": s.inventory_id},
+        cluster={"server": s.cluster.server, "context": s.cluster.context} if s.cluster else {},
+        plan_counts=s.plan.counts(),
+        applied=s.applied,
+        pruned=[r.to_dict() for r in s.pruned],
+        result=s.result,
+        reason=s.reason,
+        started=s.started,
+        finished=_now(),
+    )
+    if o.signer is not None:
+        body, s.attestation_signed = sign_statement(statement, o.signer), True
+    else:
+        body = canonical_json(statement) + b"\n"
+    s.attestation_digest = hashlib.sha256(body).hexdigest()
+    if o.attestation_out is not None:
+        o.attestation_out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = o.attestation_out.with_name(o.attestation_out.name + ".tmp")
+        tmp.write_bytes(body)
+        os.replace(tmp, o.attestation_out)
+        s.attestation = o.attestation_out
+    if s.cluster is not None and s.apply_started and len(body) <= _MAX_IN_CLUSTER:
+        try:
+            s.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": ATTESTATION_PREFIX + s.inventory_id,
+                                          "namespace": o.inventory_namespace,
+                                          "labels": {RECORD_LABEL: "attestation"}},
+                             "binaryData": {"attestation.json": _b64(body)}}, force=True)
+        except ApiError as exc:
+            s.problems.append(f"the attestation could not be stored in the cluster: {exc}")
+    return True
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def step_audit(s: State) -> bool:
+    o = s.opts
+    if o.audit_log is None:
+        return True
+    event = {
+        "inventory": s.inventory_id,
+        "environment": o.env,
+        "region": o.region,
+        "result": s.result,
+        "reason": s.reason,
+        "plan": s.plan.counts(),
+        "pruned": len(s.pruned),
+        "source": s.source.to_dict() if s.source else None,
+        "cluster": s.cluster.server if s.cluster else "",
+        "attestation": {"sha256": s.attestation_digest, "signed": s.attestation_signed},
+        "holder": o.holder,
+    }
+    s.audit_entry = audit_log.append(o.audit_log, event, _now().isoformat().replace("+00:00", "Z"))
+    return True
+
+
+Runner = Callable[[State], bool]
+STEPS: tuple[tuple[str, Runner], ...] = (
+    ("verify", step_verify),
+    ("plan", step_plan),
+    ("apply", step_apply),
+    ("health", step_health),
+    ("prune", step_prune),
+)
+FINALLY: tuple[tuple[str, Runner], ...] = (("attest", step_attest), ("audit", step_audit))
+
+
+def reconcile(opts: Options, connect: Callable[[], Cluster],
+              on_plan: Callable[[Plan], None] | None = None,
+              on_step: Callable[[str], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> Outcome:
+    """Run the chain. Connection and configuration errors become a failed outcome, never a
+    traceback; the Lease is always released."""
+    s = State(opts, connect, _now(), on_plan=on_plan)
+    try:
+        for name, run in STEPS:
+            if on_step:
+                on_step(name)
+            try:
+                go_on = run(s)
+            except (ApiError, ConfigError) as exc:
+                go_on = s.stop("failed", f"{name}: {exc}")
+            ok = go_on or s.result in ("succeeded", "planned")
+            s.steps.append(Step(name, ok, "" if go_on else s.reason))
+            if not go_on or name == opts.stop_after:
+                break
+            if should_stop is not None and should_stop() and name != STEPS[-1][0]:
+                s.stop("interrupted", f"stopped after step {name} (SIGTERM); the next reconcile goes on")
+                break
+        if s.result != "planned" and opts.stop_after not in {n for n, _ in STEPS}:
+            for name, run in FINALLY:
+                if on_step:
+                    on_step(name)
+                try:
+                    run(s)
+                    s.steps.append(Step(name, True))
+                except (ApiError, OSError, ValueError) as exc:
+                    s.problems.append(f"{name}: {exc}")
+                    s.steps.append(Step(name, False, str(exc)))
+    finally:
+        if s.lease is not None:
+            s.lease.release()
+    return Outcome(s.result, s.reason, s.steps, s.plan, s.applied, s.pruned, s.kept, s.unhealthy,
+                   s.problems, s.inventory_id, s.source, s.attestation, s.attestation_signed, s.audit_entry)
+
+
+def describe(outcome: Outcome) -> str:
+    return json.dumps(outcome.to_dict(), indent=2)
