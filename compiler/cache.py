@@ -111,7 +111,7 @@ _CODE = (".py", ".json", ".yaml", ".yml", ".cel")
 _PACKED = frozenset({"parse", "policy", "memo", "yaml", "schema", "unit"})
 _KINDS = _PACKED | {"unittext", "unitobj", "checked", "snapshot", "build"}
 _LIBS = ("yaml", "_yaml", "jsonschema_rs", "kubernetes_validate", "jsonschema",
-         "cel_expr_python.cel", "wasmtime", "croniter", "orjson", "semantic_version")
+         "cel_expr_python.cel", "wasmtime", "orjson", "semantic_version")
 
 Unit = tuple[list[K8sObject], list[Diagnostic], set[str]]
 T = TypeVar("T")

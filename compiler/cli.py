@@ -2,16 +2,18 @@
 
 Exit codes (scripts depend on them): 0 success; 1 the workspace has problems; 2 wrong usage
 (unknown flag, no workspace found). Diagnostics go to stderr as `path:line:col:
-error[CODE]: message`; `--format json` prints one JSON object on stdout instead.
+error[CODE]: message`; `-o json` (or yaml) prints one document on stdout instead.
+Commands other than these two live in compiler/commands/ (one registry line each); the
+shared options and the one renderer are in compiler/output.py.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
-import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +23,22 @@ import click
 
 from compiler import __version__
 from compiler.cache import Cache, Replay
-from compiler.diagnostics import Diagnostic, render_github, render_text, shown
+from compiler.commands import COMMANDS
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import WORKSPACE_FILE, find_workspace_root, output_conflict, output_dir
+from compiler.output import (
+    TEXT_FORMATS,
+    add_common_options,
+    detail,
+    emit,
+    environment_help,
+    info,
+    no_effect_unless,
+    output_option,
+    quiet,
+    verbose,
+    workspace_option,
+)
 from compiler.render.layout import LostContent, dump_yaml_stream
 from compiler.resources import schemas_dir
 from compiler.write import TreeDiff, diff_tree, write_tree
@@ -31,9 +47,6 @@ if TYPE_CHECKING:  # the pipeline (CEL, schemas, renderers) is imported only to 
     from compiler.pipeline import CompileResult
 
 __all__ = ["entry", "main"]
-
-FORMATS = click.Choice(["text", "json", "github"])
-
 
 def workspace_root(arg: str) -> Path:
     """The workspace holding `arg` (a usage error, exit 2, when there is none)."""
@@ -47,22 +60,22 @@ def workspace_root(arg: str) -> Path:
 
 
 def _emit(fmt: str, diags: list[Diagnostic], extra: dict[str, Any] | None = None) -> None:
-    if fmt == "json":
-        first, more = shown(diags)
-        payload = {"ok": not any(d.severity == "error" for d in diags),
-                   "diagnostics": [d.to_dict() for d in first],
-                   **({"omitted": len(diags) - len(first)} if more else {}),
-                   **(extra or {})}
-        click.echo(json.dumps(payload, indent=2))
-        return
-    text = render_github(diags) if fmt == "github" else render_text(diags)
-    if text:
-        click.echo(text, err=True)
+    emit(fmt, extra, diagnostics=diags)
 
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str], None] | None]:
-    """A live stage display on a terminal; nothing at all when output is piped or in CI."""
+    """A live stage display on a terminal; nothing at all when output is piped or in CI;
+    with -v, a line per stage with the time since the compile started."""
+    if verbose():
+        start = time.perf_counter()
+
+        def log_stage(name: str) -> None:
+            detail(f"[{time.perf_counter() - start:7.3f}s] {name}")
+
+        yield log_stage
+        detail(f"[{time.perf_counter() - start:7.3f}s] done")
+        return
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
@@ -87,86 +100,98 @@ def _exit(code: int) -> NoReturn:
 def _compile(root: Path, out: str | None, fmt: str, cache: Cache | None = None) -> CompileResult:
     from compiler.pipeline import compile_workspace
 
-    with _progress(fmt == "text") as on_stage:
+    with _progress(fmt == "text" and not quiet()) as on_stage:
         return compile_workspace(root, out, on_stage=on_stage, cache=cache)
 
 
 class _LazyGroup(click.Group):
-    """Subcommands outside the compile path are imported when used: `compile` should not pay
-    for cryptography, sigstore, wasmtime or rich tables at start-up."""
-
-    LAZY = {
-        "apply": "compiler.commands.apply:apply",
-        "audit": "compiler.commands.apply:audit",
-        "catalog": "compiler.commands.catalog:catalog",
-        "controller": "compiler.commands.apply:controller",
-        "cost": "compiler.commands.cost:cost",
-        "diff": "compiler.commands.diff:diff",
-        "explain": "compiler.commands.explain:explain",
-        "graph": "compiler.commands.graph:graph",
-        "init": "compiler.commands.scaffold:init",
-        "migrate": "compiler.commands.migrate:migrate",
-        "new": "compiler.commands.scaffold:new",
-        "pki": "compiler.commands.sign:pki",
-        "policy": "compiler.commands.policy:policy",
-        "schema": "compiler.commands.explain:schema",
-        "sign": "compiler.commands.sign:sign",
-        "verify": "compiler.commands.sign:verify",
-        "verify-attestation": "compiler.commands.apply:verify_attestation",
-        "wasm": "compiler.commands.wasm:wasm",
-    }
+    """Commands from the registry (compiler.commands.COMMANDS), imported when used, each
+    given the shared -q/--quiet and -v/--verbose."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.LAZY})
+        return sorted({*super().list_commands(ctx), *COMMANDS})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.LAZY:
-            module, attr = self.LAZY[name].split(":")
-            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
-        return super().get_command(ctx, name)
+        if name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
+            cmd: click.Command = getattr(importlib.import_module(module), attr)
+        else:
+            found = super().get_command(ctx, name)
+            if found is None:
+                return None
+            cmd = found
+        return add_common_options(cmd)
 
 
-@click.group(cls=_LazyGroup,
+@click.group(cls=_LazyGroup, epilog=environment_help(),
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mentatctl")
 def main() -> None:
     """mentatctl: compile Agent and Flow YAML into signed, deterministic Kubernetes output.
+
+    Every command takes -q/--quiet and -v/--verbose; every command that prints data takes
+    -o/--output (text, json, yaml; markdown for tables; --format is an alias).
 
     \b
     Example:
       mentatctl validate            # check the workspace in the current directory
       mentatctl compile             # write rendered/ from mentat.yaml and flows/
       mentatctl compile --check     # CI: fail if rendered/ is out of date
+      mentatctl version -o json     # compiler, schema and library versions
     """
+
+
+add_common_options(main)
 
 
 @main.command()
-@click.argument("workspace", default=".", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
-              help="How to print diagnostics.")
-def validate(workspace: str, fmt: str) -> None:
-    """Check a workspace: load, validate, link, render and check, writing nothing.
+@workspace_option()
+@output_option(github=True, help="How to print diagnostics (github: workflow annotations).")
+@click.option("--no-cache", is_flag=True,
+              help="Check everything from scratch; do not read or write .mentat/.")
+def validate(workspace: str, fmt: str, no_cache: bool) -> None:
+    """Check a workspace: load, validate, link, render and check, writing no output.
+
+    Like compile, it reuses and updates the incremental cache in .mentat/.
 
     \b
     Example:
-      mentatctl validate examples/shop --format json
+      mentatctl validate examples/shop -o json
     """
+    root = workspace_root(workspace)
+    cache = None if no_cache else Cache(root)
+    replay = cache.replay(None) if cache is not None else None
+    if replay is not None:  # the last compile read exactly these inputs, and succeeded
+        detail("cache: nothing the last compile read or wrote has changed; its report stands")
+        _emit(fmt, replay.diagnostics)
+        if fmt == "text":
+            for line in replay.waiver_lines:
+                info(line)
+            info(f"ok: {replay.files} files would be rendered (as the last compile rendered them)")
+        _exit(1 if any(d.severity == "error" for d in replay.diagnostics) else 0)
     from compiler.policy import waiver_lines
 
-    root = workspace_root(workspace)
-    result = _compile(root, None, fmt)
+    try:
+        result = _compile(root, None, fmt, cache)
+    except LostContent:  # cache entries went missing or bad during the run
+        if cache is not None:
+            cache.forget_lost()
+        cache = None
+        result = _compile(root, None, fmt, None)
+    if cache is not None and result.ok and result.workspace is not None:
+        cache.save(result.workspace.source_digests, written=False)
     _emit(fmt, result.diagnostics)
     if fmt == "text":
         for line in waiver_lines(result.policy.waivers):
-            click.echo(line, err=True)
+            info(line)
     if fmt == "text" and result.ok:
         flows = len(result.workspace.flows) if result.workspace else 0
-        click.echo(f"ok: {flows} flows, {len(result.files)} files would be rendered", err=True)
+        info(f"ok: {flows} flows, {len(result.files)} files would be rendered")
     _exit(0 if result.ok else 1)
 
 
 @main.command(name="compile")
-@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@workspace_option()
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Output directory (default: the workspace's spec.output).")
 @click.option("--check", is_flag=True,
@@ -175,11 +200,11 @@ def validate(workspace: str, fmt: str) -> None:
               help="Print one multi-document YAML stream instead of writing (Argo CD plugin).")
 @click.option("--target", envvar=["MENTAT_TARGET", "ARGOCD_ENV_MENTAT_TARGET"],
               help="With --stdout: the ENV/REGION to print (cluster-wide objects included).")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
-              help="How to print diagnostics and the summary.")
+@output_option(github=True, help="How to print diagnostics and the summary.")
 @click.option("--no-cache", is_flag=True,
               help="Compile everything from scratch; do not read or write .mentat/.")
-def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
+@click.pass_context
+def compile_cmd(ctx: click.Context, workspace: str, out: str | None, check: bool, to_stdout: bool,
                 target: str | None, fmt: str, no_cache: bool) -> None:
     """Compile a workspace into its output tree, atomically.
 
@@ -194,6 +219,9 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     """
     if check and to_stdout:
         raise click.UsageError("--check and --stdout cannot be combined")
+    no_effect_unless(ctx, "target", "--stdout", to_stdout)
+    if to_stdout and out is not None:
+        raise click.UsageError("--out has no effect with --stdout (nothing is written)")
     root = workspace_root(workspace)
     cache = None if no_cache else Cache(root)
     # --out is relative to where the command runs, the workspace's output to its root
@@ -201,6 +229,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
     if cache is not None and not to_stdout:
         replay = cache.replay(out)
         if replay is not None:  # nothing changed since the last compile: it stands
+            detail("cache: nothing the last compile read or wrote has changed; its report stands")
             _finish(fmt, check, Path(replay.output), replay.files, TreeDiff(),
                     replay.diagnostics, replay.waivers, replay.waiver_lines)
         if not check:  # it writes nothing: no standby to walk or hold
@@ -209,6 +238,7 @@ def compile_cmd(workspace: str, out: str | None, check: bool, to_stdout: bool,
         _deliver(root, _compile(root, out, fmt, cache), out, fmt, check, to_stdout, target,
                  cache)
     except LostContent:  # cache entries went missing or bad during the compile
+        detail("cache: entries went missing during the compile; compiling again without it")
         if cache is not None:
             cache.forget_lost()
         _deliver(root, _compile(root, out, fmt, None), out, fmt, check, to_stdout, target,
@@ -226,7 +256,7 @@ def _deliver(root: Path, result: CompileResult, out: str | None, fmt: str, check
         if cache:
             cache.save(sources, written=False)
         _print_stream(result, target)
-        _emit(fmt if fmt != "json" else "text", result.diagnostics)
+        _emit(fmt if fmt in TEXT_FORMATS else "text", result.diagnostics)  # stdout is the stream
         _exit(0)
     out_dir, diag = _output_dir(root, result, out)
     if diag is not None:
@@ -246,8 +276,12 @@ def _deliver(root: Path, result: CompileResult, out: str | None, fmt: str, check
 
     diags = list(result.diagnostics)
     waivers, lines = waivers_json(result.policy.waivers), waiver_lines(result.policy.waivers)
+    stale: list[Diagnostic] = []  # said once, never replayed: the user may sign again
     if diff and not check:
+        signed = _signed(out_dir)
         diags += write_tree(out_dir, result.files, diff, standby)
+        if signed and not any(d.severity == "error" for d in diags):
+            stale.append(_stale_signature(out_dir, diff, signed))
     failed = any(d.severity == "error" for d in diags)
     if cache:
         if not any(f.status in ("limit", "skipped") for f in result.policy.findings):
@@ -257,7 +291,7 @@ def _deliver(root: Path, result: CompileResult, out: str | None, fmt: str, check
         tree_matches = not failed and not (check and diff)
         cache.save(sources, out_dir if tree_matches else None, result.files,
                    written=bool(diff) and not check, standby=standby)
-    _finish(fmt, check, out_dir, len(result.files), diff, diags, waivers, lines)
+    _finish(fmt, check, out_dir, len(result.files), diff, diags + stale, waivers, lines)
 
 
 def _finish(fmt: str, check: bool, out_dir: Path, files: int, diff: TreeDiff,
@@ -273,7 +307,7 @@ def _finish(fmt: str, check: bool, out_dir: Path, files: int, diff: TreeDiff,
     }
     if fmt == "text":
         for line in lines:
-            click.echo(line, err=True)
+            info(line)
     if check and diff:
         diags = [*diags, Diagnostic(
             "M700", f"{_shown(out_dir)} is out of date: {len(diff.changed)} changed, "
@@ -285,12 +319,30 @@ def _finish(fmt: str, check: bool, out_dir: Path, files: int, diff: TreeDiff,
     if fmt == "text" and not failed:
         n = len(diff.added) + len(diff.removed) + len(diff.changed)
         if check:
-            click.echo(f"ok: {_shown(out_dir)} is up to date ({files} files)", err=True)
+            info(f"ok: {_shown(out_dir)} is up to date ({files} files)")
         elif n:
-            click.echo(f"compiled {files} files into {_shown(out_dir)} ({n} changed)", err=True)
+            info(f"compiled {files} files into {_shown(out_dir)} ({n} changed)")
         else:
-            click.echo(f"{_shown(out_dir)} is up to date ({files} files)", err=True)
+            info(f"{_shown(out_dir)} is up to date ({files} files)")
     _exit(1 if failed else 0)
+
+
+def _signed(out_dir: Path) -> str:
+    """The signature bundle's name when the output tree is signed, else ''."""
+    from compiler.render.layout import SIGNATURE_SUFFIX
+
+    found = sorted(p.name for p in out_dir.glob(f"*{SIGNATURE_SUFFIX}")) if out_dir.is_dir() else []
+    return found[0] if found else ""
+
+
+def _stale_signature(out_dir: Path, diff: TreeDiff, bundle: str) -> Diagnostic:
+    """A signed tree this compile changed: the write drops the signature (it covers the old
+    index), and the user should know before a deploy refuses the tree."""
+    n = len(diff.added) + len(diff.removed) + len(diff.changed)
+    return Diagnostic("M805", f"the signature no longer applies: this compile changed {n} "
+                      f"signed file(s), so {bundle} was removed", f"{_shown(out_dir)}/{bundle}",
+                      severity=Severity.WARNING,
+                      hint="sign again (mentatctl sign); until then verify refuses the tree")
 
 
 def _shown(path: Path) -> str:
@@ -350,7 +402,7 @@ def entry() -> None:
     if one_shot:
         gc.disable()
     try:
-        main()
+        main(prog_name="mentatctl")
     except SystemExit as e:
         if one_shot:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)

@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
     "M204": "invalid semantic version",
     "M205": "invalid cron schedule",
     "M206": "invalid reference syntax",
+    "M207": "cron schedule never fires (warning)",
     "M300": "agent reference does not resolve",
     "M301": "(name, version) defined more than once",
     "M302": "edge endpoint does not exist",

@@ -40,13 +40,16 @@ def link(
     agents: Sequence[AgentSpec],
     flows: Sequence[FlowSpec],
     digests: dict[str, str] | None = None,
+    broken: frozenset[str] | set[str] = frozenset(),
 ) -> tuple[Workspace, list[Diagnostic]]:
+    """`broken`: agent names with a document that failed validation (already reported); a
+    reference to one that does not resolve is not reported again."""
     diags: list[Diagnostic] = []
     by_name = _index_agents(agents, diags)
     _check_flow_versions(spec, flows, diags)
     linked = []
     for flow in sorted(flows, key=lambda f: (f.name, semantic_version.Version(f.version))):
-        lf = _link_flow(spec, flow, by_name, diags)
+        lf = _link_flow(spec, flow, by_name, diags, broken)
         if lf is not None:
             linked.append(lf)
     ws = Workspace(
@@ -107,8 +110,11 @@ def _resolve(
     rng: str,
     by_name: dict[str, dict[semantic_version.Version, list[AgentSpec]]],
     diags: list[Diagnostic],
+    broken: frozenset[str] | set[str] = frozenset(),
 ) -> AgentSpec | None:
     path = ("spec", "nodes", i, "agent")
+    if name in broken:  # a follow-on of that agent's own error: only resolve if it can
+        diags = []
     versions = by_name.get(name)
     if not versions:
         guess = difflib.get_close_matches(name, list(by_name), n=1)
@@ -139,12 +145,13 @@ def _link_flow(
     flow: FlowSpec,
     by_name: dict[str, dict[semantic_version.Version, list[AgentSpec]]],
     diags: list[Diagnostic],
+    broken: frozenset[str] | set[str] = frozenset(),
 ) -> LinkedFlow | None:
     before = len(diags)
     _check_environments(spec, flow, diags)
     nodes: dict[str, LinkedNode] = {}
     for n in flow.nodes:
-        agent = _resolve(flow, n.index, n.agent, n.range, by_name, diags)
+        agent = _resolve(flow, n.index, n.agent, n.range, by_name, diags, broken)
         if agent is not None and n.id not in nodes:
             nodes[n.id] = LinkedNode(n.id, agent, n.replicas)
     resolved = len(nodes) == len({n.id for n in flow.nodes})

@@ -84,7 +84,7 @@ def _link(s: State) -> None:
     if v is None or v.workspace is None or s.loaded is None:
         return
     s.workspace, diags = link(str(s.loaded.root), v.workspace, v.agents, v.flows,
-                              s.loaded.digests)
+                              s.loaded.digests, v.broken_agents)
     s.diagnostics += diags
 
 
@@ -243,5 +243,7 @@ def compile_workspace(
     files = s.tree.files if s.tree is not None and not has_errors(s.diagnostics) else Files()
     inputs = {**(s.loaded.digests if s.loaded else {}), **s.module_digests,
               **(s.rules.files if s.rules else {})}
+    # a problem found once per environment × region is one problem (units render apart)
+    s.diagnostics = list(dict.fromkeys(s.diagnostics))
     return CompileResult(s.root, s.workspace, files, s.rendered, s.diagnostics, s.policy,
                          inputs)

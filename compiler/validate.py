@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from croniter import croniter
 
+from compiler import cron
 from compiler.convert import is_old
-from compiler.diagnostics import Diagnostic
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import LoadResult, resolve_inside
 from compiler.model.ranges import version_range
 from compiler.model.raw import RawDoc
@@ -47,6 +47,9 @@ class Validated:
     agents: list[AgentSpec] = field(default_factory=list)
     flows: list[FlowSpec] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # names of agents with a document that failed validation: link says nothing more about
+    # references to them (their own diagnostics explain; "not defined" would be a follow-on)
+    broken_agents: set[str] = field(default_factory=set)
 
 
 @cache
@@ -76,17 +79,27 @@ def validate(loaded: LoadResult) -> Validated:
             out.diagnostics.append(_bad_kind(doc))
             continue
         if not _schema_ok(doc, out.diagnostics):
+            if doc.kind == "Agent":
+                out.broken_agents.add(_name_of(doc))
             continue
         before = len(out.diagnostics)
         if doc.kind == "Agent":
             agent = _agent(doc, loaded.root, out.diagnostics)
             if len(out.diagnostics) == before:
                 out.agents.append(agent)
+            else:
+                out.broken_agents.add(_name_of(doc))
         else:
             flow = _flow(doc, out.diagnostics)
             if len(out.diagnostics) == before:
                 out.flows.append(flow)
     return out
+
+
+def _name_of(doc: RawDoc) -> str:
+    meta = doc.data.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 def _bad_kind(doc: RawDoc) -> Diagnostic:
@@ -171,7 +184,8 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
     if validator == "type":
         got = type(err.instance).__name__.replace("NoneType", "null").replace("dict", "mapping")
         got = got.replace("list", "sequence").replace("str", "string")
-        return [_at(doc, path, code, f"{where}: expected {_types(value)}, got {got}")]
+        return [_at(doc, path, code, f"{where}: expected {_types(value)}, got {got}",
+                    hint=_unquoted_hint(path, value, err.instance))]
     if validator == "pattern":
         # names: anything constrained by the DNS-1123 label pattern, and flow node ids
         if code == "M203" or value == _dns_label_pattern() or path[-1:] == ("id",):
@@ -188,6 +202,21 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
     if validator in ("maxLength", "minLength") and code == "M201" and path and path[-1] == "name":
         code = "M203"
     return [_at(doc, path, code, f"{where}: {err.message}")]
+
+
+def _unquoted_hint(path: tuple[Any, ...], want: Any, got: Any) -> str:
+    """YAML reads `version: 2.1` as a float and `enabled: yes` as a bool: say so."""
+    if "string" not in (want if isinstance(want, list) else [want]):
+        return ""
+    if isinstance(got, bool):
+        return "YAML reads yes/no/true/false/on/off as a boolean: quote it to mean the text"
+    if not isinstance(got, int | float):
+        return ""
+    if path[-1:] == ("version",):
+        return (f"YAML reads {got} as a number: quote a full semantic version, e.g. "
+                f"version: \"{got}.0\"" if isinstance(got, float) else
+                f"version: \"{got}.0.0\"")
+    return f"YAML reads {got} as a number: quote it (\"...\") to keep it as written"
 
 
 def _secret(path: tuple[Any, ...]) -> bool:
@@ -233,10 +262,11 @@ def _unknown_field(doc: RawDoc, path: tuple[Any, ...], key: str, allowed: list[s
 
 
 def _at(
-    doc: RawDoc, path: tuple[Any, ...], code: str, msg: str, *, key: bool = False, hint: str = ""
+    doc: RawDoc, path: tuple[Any, ...], code: str, msg: str, *, key: bool = False, hint: str = "",
+    severity: Severity = Severity.ERROR,
 ) -> Diagnostic:
     p = doc.pos(path, key=key)
-    return Diagnostic(code, msg, doc.file, p.line, p.col, hint=hint)
+    return Diagnostic(code, msg, doc.file, p.line, p.col, severity, hint)
 
 
 # --- typed specs -------------------------------------------------------------------------
@@ -315,13 +345,29 @@ def _agent(doc: RawDoc, root: Path, diags: list[Diagnostic]) -> AgentSpec:
     )
 
 
+def _check_schedule(doc: RawDoc, schedule: str, diags: list[Diagnostic]) -> None:
+    """As the apiserver judges a CronJob's schedule (compiler/cron.py), and a warning for one
+    it accepts that never runs."""
+    try:
+        parsed = cron.parse(schedule)
+    except cron.ScheduleError as e:
+        diags.append(_at(doc, ("spec", "schedule"), "M205",
+                         f"'{schedule}' is not a schedule Kubernetes accepts: {e}",
+                         hint="minute hour day-of-month month day-of-week, e.g. '0 * * * *', "
+                         "or @hourly, @daily, @weekly, @monthly, @yearly, @every 90m"))
+        return
+    if cron.never_fires(parsed):
+        diags.append(_at(doc, ("spec", "schedule"), "M207",
+                         f"schedule '{schedule}' never fires: no date matches it",
+                         hint="check the day of month against the month (February has no "
+                         "30th), or use day-of-week", severity=Severity.WARNING))
+
+
 def _flow(doc: RawDoc, diags: list[Diagnostic]) -> FlowSpec:
     meta, spec = doc.data["metadata"], doc.data["spec"]
     schedule = spec.get("schedule")
-    if schedule is not None and (len(schedule.split()) != 5 or not croniter.is_valid(schedule)):
-        diags.append(_at(doc, ("spec", "schedule"), "M205",
-                         f"'{schedule}' is not a valid 5-field cron schedule",
-                         hint="minute hour day-of-month month day-of-week, e.g. '0 * * * *'"))
+    if schedule is not None:
+        _check_schedule(doc, schedule, diags)
     nodes = []
     for i, n in enumerate(spec["nodes"]):
         name, _, rng = n["agent"].partition("@")

@@ -8,7 +8,6 @@ hidden: the result says which step stopped and why); 2 wrong usage.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 from pathlib import Path
@@ -17,11 +16,11 @@ from typing import Any, NoReturn
 import click
 
 from compiler.load import WORKSPACE_FILE, find_workspace_root, output_dir, parse_yaml
+from compiler.output import dump_document, output_option
 
 __all__ = ["apply", "audit", "controller", "verify_attestation"]
 
-_OUTPUT = click.option("-o", "--output", "--format", "fmt", type=click.Choice(["text", "json"]),
-                       default="text", show_default=True, help="Print the plan and result as text or JSON.")
+_OUTPUT = output_option(help="Print the plan and result as text, JSON or YAML.")
 
 
 def _workspace(rendered: Path | None) -> tuple[Path | None, dict[str, Any]]:
@@ -147,8 +146,8 @@ def run_once(opts: Any, kubeconfig: Path | None, context: str | None, fmt: str) 
             click.echo(render_plan(plan))
 
     outcome = reconcile(opts, _connector(kubeconfig, context), on_plan=on_plan)
-    if fmt == "json":
-        click.echo(json.dumps(outcome.to_dict(), indent=2))
+    if fmt in ("json", "yaml"):
+        click.echo(dump_document(fmt, outcome.to_dict()), nl=False)
     else:
         click.echo(_text(outcome), err=not outcome.ok)
     return outcome
@@ -318,9 +317,9 @@ def audit_verify(log: Path, head: str, fmt: str) -> NoReturn:
 
     problems = verify_file(log, head)
     lines = sum(1 for ln in log.read_bytes().splitlines() if ln.strip())
-    if fmt == "json":
-        click.echo(json.dumps({"ok": not problems, "entries": lines,
-                               "problems": [p.to_dict() for p in problems]}, indent=2))
+    if fmt in ("json", "yaml"):
+        click.echo(dump_document(fmt, {"ok": not problems, "entries": lines,
+                                       "problems": [p.to_dict() for p in problems]}), nl=False)
     else:
         for p in problems:
             click.echo(f"{log}:{p.line or lines}: error[M900]: audit log {p.kind}: {p.message}", err=True)
@@ -354,8 +353,8 @@ def verify_attestation(attestation: Path, trust: Path, rendered: Path | None, fm
     index = (rendered / "index.json").read_bytes() if rendered is not None else None
     check = check_attestation(attestation.read_bytes(), load_trust_roots(trust.read_bytes()),
                               dt.datetime.now(dt.UTC), index)
-    if fmt == "json":
-        click.echo(json.dumps(check.to_dict(), indent=2))
+    if fmt in ("json", "yaml"):
+        click.echo(dump_document(fmt, check.to_dict()), nl=False)
     elif check.ok:
         pred = check.statement["predicate"]
         target = pred.get("target") or {}

@@ -25,6 +25,7 @@ from compiler.cli import workspace_root
 from compiler.diagnostics import has_errors, render_text
 from compiler.load import output_dir
 from compiler.model.graph import Workspace
+from compiler.output import dump_document, output_option, workspace_option
 from compiler.pipeline import compile_workspace
 
 __all__ = ["build_catalog", "catalog", "render_html"]
@@ -126,15 +127,13 @@ def _write(out: Path, files: dict[str, bytes]) -> None:
 
 
 @click.command()
-@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@workspace_option()
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Where to write index.html and catalog.json (default: catalog/ in the "
                    "workspace).")
 @click.option("--trust", type=click.Path(dir_okay=False, path_type=Path),
               help="Verify the output tree's signature against this root certificate.")
-@click.option("-o", "--output", "--format", "fmt", type=click.Choice(["text", "json"]),
-              default="text", show_default=True,
-              help="text: a summary; json: catalog.json on stdout as well.")
+@output_option(help="text: a summary; json (or yaml): catalog.json on stdout as well.")
 def catalog(workspace: str, out: str | None, trust: Path | None, fmt: str) -> None:
     """Write the agent catalog: one static HTML page (searchable) and catalog.json.
 
@@ -164,6 +163,8 @@ def catalog(workspace: str, out: str | None, trust: Path | None, fmt: str) -> No
     _write(target, {"catalog.json": payload.encode(), "index.html": render_html(data)})
     if fmt == "json":
         click.echo(payload, nl=False)
+    elif fmt == "yaml":
+        click.echo(dump_document(fmt, data), nl=False)
     else:
         click.echo(f"wrote {target / 'index.html'} and catalog.json "
                    f"({len(data['agents'])} agent versions)")

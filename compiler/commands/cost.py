@@ -18,6 +18,7 @@ from rich.table import Table
 
 from compiler.cli import workspace_root
 from compiler.diagnostics import Diagnostic, Severity, render_text
+from compiler.output import emit, output_option, table_width, workspace_option
 from compiler.pipeline import compile_workspace
 from compiler.render.cost import CostReport, cost_json, estimate, fmt, money
 
@@ -34,7 +35,7 @@ def _totals(report: CostReport) -> list[tuple[str, dict[str, Fraction]]]:
 def render_table(report: CostReport, width: int | None = None) -> str:
     """Rich tables as text: one line per (environment, region, flow, node), then totals."""
     buf = io.StringIO()
-    console = Console(file=buf, width=width or 200, force_terminal=False, color_system=None)
+    console = Console(file=buf, width=width or table_width(), force_terminal=False, color_system=None)
     table = Table(title=f"Estimated monthly cost: {report.workspace}")
     for col, justify in (("environment", "left"), ("region", "left"), ("flow", "left"),
                          ("node", "left"), ("replicas", "right"), ("hours", "right"),
@@ -84,10 +85,9 @@ def render_markdown(report: CostReport) -> str:
 
 
 @click.command()
-@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@workspace_option()
 @click.option("--env", "env", help="Only this environment.")
-@click.option("--format", "fmt_", type=click.Choice(["table", "json", "markdown"]),
-              default="table", show_default=True, help="Output format.")
+@output_option(table=True, aliases={"table": "text"}, dest="fmt_")
 def cost(workspace: str, env: str | None, fmt_: str) -> None:
     """Estimate the monthly cost of every flow, node, environment and region.
 
@@ -98,8 +98,8 @@ def cost(workspace: str, env: str | None, fmt_: str) -> None:
     \b
     Examples:
       mentatctl cost
-      mentatctl cost --env prod --format markdown >> "$GITHUB_STEP_SUMMARY"
-      mentatctl cost --format json | jq .totals.total
+      mentatctl cost --env prod -o markdown >> "$GITHUB_STEP_SUMMARY"
+      mentatctl cost -o json | jq .totals.total
     """
     root = workspace_root(workspace)
     result = compile_workspace(root, stop_after="link")
@@ -113,10 +113,7 @@ def cost(workspace: str, env: str | None, fmt_: str) -> None:
         missing = Diagnostic("M522", "the workspace has no spec.pricing", ws.spec.doc.file,
                              pos.line, pos.col, hint="add spec.pricing: {cpuHour, memoryGiBHour, "
                              "gpuHour} to mentat.yaml")
-        if fmt_ == "json":
-            click.echo(json.dumps({"ok": False, "diagnostics": [missing.to_dict()]}, indent=2))
-        else:
-            click.echo(render_text([missing]), err=True)
+        emit(fmt_, diagnostics=[missing])
         sys.exit(1)
     if env is not None and ws.spec.environment(env) is None:
         names = ", ".join(e.name for e in ws.spec.environments)
@@ -127,8 +124,10 @@ def cost(workspace: str, env: str | None, fmt_: str) -> None:
         report = report.only(env)
     if report.diagnostics:
         click.echo(render_text(report.diagnostics), err=True)
-    if fmt_ == "json":
+    if fmt_ == "json":  # byte for byte rendered/cost.json's format
         click.echo(cost_json(report).decode(), nl=False)
+    elif fmt_ == "yaml":
+        emit(fmt_, json.loads(cost_json(report)))
     elif fmt_ == "markdown":
         click.echo(render_markdown(report), nl=False)
     else:

@@ -16,21 +16,22 @@ from compiler.cli import workspace_root
 from compiler.diagnostics import render_text as render_diagnostics
 from compiler.diff.report import COMMENT_LIMIT, render_json, render_markdown, render_text
 from compiler.diff.task import DiffError, run_diff
+from compiler.output import dump_document, no_effect_unless, output_option, workspace_option
 
 __all__ = ["diff"]
 
 
 @click.command()
-@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@workspace_option()
 @click.option("--base", required=True, help="The ref to compare against (branch, tag, commit).")
 @click.option("--head", default="HEAD", show_default=True, help="The ref under review.")
-@click.option("-o", "--output", "--format", "fmt", default="text", show_default=True,
-              type=click.Choice(["text", "markdown", "json"]),
-              help="text for a terminal, markdown for pull-request comments, json for scripts.")
+@output_option(table=True, help="text for a terminal, markdown for pull-request comments, "
+               "json or yaml for scripts.")
 @click.option("--comment-limit", default=COMMENT_LIMIT, show_default=True, type=click.IntRange(4096),
               help="Markdown: the most bytes one comment may hold (GitHub: 65,536).")
 @click.option("--no-cache", is_flag=True, help="Do not use the workspace's incremental cache.")
-def diff(workspace: str, base: str, head: str, fmt: str, comment_limit: int,
+@click.pass_context
+def diff(ctx: click.Context, workspace: str, base: str, head: str, fmt: str, comment_limit: int,
          no_cache: bool) -> None:
     """Compile two commits and show what changes in the rendered output.
 
@@ -47,14 +48,15 @@ def diff(workspace: str, base: str, head: str, fmt: str, comment_limit: int,
       mentatctl diff --base origin/main --head HEAD -o markdown > comments.md
       mentatctl diff --base v1.2.0 --head v1.3.0 --format json | jq .summary
     """
+    no_effect_unless(ctx, "comment_limit", "-o markdown", fmt == "markdown")
     root = workspace_root(workspace)
     try:
         report = run_diff(root, base, head, use_cache=not no_cache)
     except DiffError as exc:
-        if fmt == "json":
-            click.echo(json.dumps({"ok": False, "error": exc.message,
-                                   "diagnostics": [d.to_dict() for d in exc.diagnostics]},
-                                  indent=2))
+        if fmt in ("json", "yaml"):
+            click.echo(dump_document(fmt, {
+                "ok": False, "error": exc.message,
+                "diagnostics": [d.to_dict() for d in exc.diagnostics]}), nl=False)
         else:
             click.echo(f"error: {exc.message}", err=True)
             if exc.diagnostics:
@@ -62,6 +64,8 @@ def diff(workspace: str, base: str, head: str, fmt: str, comment_limit: int,
         sys.exit(1)
     if fmt == "json":
         click.echo(render_json(report), nl=False)
+    elif fmt == "yaml":
+        click.echo(dump_document(fmt, json.loads(render_json(report))), nl=False)
     elif fmt == "markdown":
         click.echo("".join(render_markdown(report, comment_limit)), nl=False)
     else:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from compiler.output import dump_document, output_option
 from compiler.schema import API_GROUP, KINDS, OLD_VERSIONS, VERSIONS, bundled_schema
 
 __all__ = ["Field", "explain", "export_files", "lookup", "schema"]
@@ -147,8 +148,7 @@ def _kind(name: str, version: str) -> str:
 @click.argument("target", metavar="KIND[.FIELD.PATH]")
 @click.option("--api-version", "version", type=click.Choice(VERSIONS), default=VERSIONS[0],
               show_default=True, help="The schema version to explain.")
-@click.option("-o", "--output", "--format", "fmt", type=click.Choice(["text", "json"]),
-              default="text", show_default=True, help="Output format.")
+@output_option()
 def explain(target: str, version: str, fmt: str) -> None:
     """Describe a kind or one of its fields, from the schemas the compiler validates with.
 
@@ -165,13 +165,13 @@ def explain(target: str, version: str, fmt: str) -> None:
     name, *path = target.split(".")
     kind = _kind(name, version)
     f = lookup(kind, [p for p in path if p], version)
-    if fmt == "json":
-        click.echo(json.dumps({
+    if fmt in ("json", "yaml"):
+        click.echo(dump_document(fmt, {
             "kind": kind, "apiVersion": f"{API_GROUP}/{version}", "field": f.path,
             "type": f.type, "required": f.required, "description": f.description,
             "constraints": _constraints(f.schema),
             "fields": [{"name": n, "type": t, "required": r, "description": d}
-                       for n, t, r, d in f.children]}, indent=2))
+                       for n, t, r, d in f.children]}), nl=False)
     else:
         click.echo(render_text(kind, version, f), nl=False)
 
@@ -203,8 +203,7 @@ def schema() -> None:
 
 @schema.command("export")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("-o", "--output", "--format", "fmt", type=click.Choice(["text", "json"]),
-              default="text", show_default=True, help="How to print what was written.")
+@output_option()
 def export(directory: str, fmt: str) -> None:
     """Write the JSON Schemas (draft 2020-12) into DIRECTORY for editors.
 
@@ -228,9 +227,9 @@ def export(directory: str, fmt: str) -> None:
             f.write(content)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    if fmt == "json":
-        click.echo(json.dumps({"ok": True, "directory": str(base), "files": list(files)},
-                              indent=2))
+    if fmt in ("json", "yaml"):
+        click.echo(dump_document(fmt, {"ok": True, "directory": str(base), "files": list(files)}),
+                   nl=False)
     else:
         for rel in files:
             click.echo(f"wrote {base / rel}")

@@ -15,6 +15,7 @@ import semantic_version
 from compiler.cli import workspace_root
 from compiler.diagnostics import has_errors, render_text
 from compiler.model.graph import LinkedFlow, Workspace
+from compiler.output import dump_document, output_option, workspace_option
 from compiler.pipeline import compile_workspace
 
 __all__ = ["dot", "graph", "graph_json", "mermaid", "pick", "svg"]
@@ -111,11 +112,9 @@ def pick(ws: Workspace, ref: str) -> LinkedFlow:
 
 @click.command()
 @click.argument("flow", metavar="FLOW")
-@click.option("--workspace", "-w", default=".", show_default=True,
-              type=click.Path(file_okay=False), help="Workspace directory (or below it).")
-@click.option("-o", "--output", "--format", "fmt",
-              type=click.Choice(["mermaid", "dot", "svg", "json"]), default="mermaid",
-              show_default=True, help="Mermaid, Graphviz DOT, SVG (needs Graphviz) or JSON.")
+@workspace_option(argument=False)
+@output_option(extra=("mermaid", "dot", "svg"), aliases={"text": "mermaid"}, default="mermaid",
+               help="Mermaid (text), Graphviz DOT, SVG (needs Graphviz), JSON or YAML.")
 def graph(flow: str, workspace: str, fmt: str) -> None:
     """Draw FLOW (NAME or NAME@VERSION): its nodes (agent@version, runtime) and typed edges.
 
@@ -134,6 +133,9 @@ def graph(flow: str, workspace: str, fmt: str) -> None:
     if fmt == "svg":
         sys.stdout.buffer.write(svg(linked))
         sys.stdout.flush()
+        return
+    if fmt == "yaml":
+        click.echo(dump_document(fmt, json.loads(graph_json(linked))), nl=False)
         return
     text = {"mermaid": mermaid, "dot": dot, "json": graph_json}[fmt](linked)
     click.echo(text, nl=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import sys
 
 import click
@@ -11,16 +10,16 @@ import click
 from compiler.cli import workspace_root
 from compiler.diagnostics import Diagnostic, Severity, render_text, sort_key
 from compiler.migrate import Change, plan, write
+from compiler.output import dump_document, output_option, workspace_option
 
 __all__ = ["migrate"]
 
 
 @click.command()
-@click.argument("workspace", default=".", type=click.Path(file_okay=False))
+@workspace_option()
 @click.option("--check", is_flag=True,
               help="Write nothing; show what would change and exit 1 if anything would.")
-@click.option("-o", "--output", "--format", "fmt", type=click.Choice(["text", "json"]),
-              default="text", show_default=True, help="How to print the result.")
+@output_option()
 def migrate(workspace: str, check: bool, fmt: str) -> None:
     """Rewrite mentatlab.io/v1alpha1 Agent and Flow documents as v1, in place.
 
@@ -54,13 +53,13 @@ def migrate(workspace: str, check: bool, fmt: str) -> None:
 
 def _report(fmt: str, check: bool, changes: list[Change], diags: list[Diagnostic]) -> None:
     ok = not any(d.severity is Severity.ERROR for d in diags)
-    if fmt == "json":
-        click.echo(json.dumps({
+    if fmt in ("json", "yaml"):
+        click.echo(dump_document(fmt, {
             "ok": ok and not (check and changes),
             "check": check,
             "files": [{"file": c.file, "documents": c.documents} for c in changes],
             "diagnostics": [d.to_dict() for d in sorted(diags, key=sort_key)],
-        }, indent=2))
+        }), nl=False)
         return
     if diags:
         click.echo(render_text(diags), err=True)

@@ -7,18 +7,15 @@ results, exit 1 when a fixture does not behave as named or a rule file is invali
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from compiler import resources
-from compiler.diagnostics import Diagnostic, has_errors, render_text
+from compiler.diagnostics import has_errors
+from compiler.output import Table, diagnostics_doc, emit, info, output_option, render_table
 from compiler.policy import (
     FixtureResult,
     Limits,
@@ -32,34 +29,24 @@ from compiler.policy.rules import DEFAULT_PREFIX
 
 __all__ = ["policy", "render_results", "render_rules", "waiver_lines", "waivers_json"]
 
-_FORMAT = click.Choice(["text", "json"])
+def results_table(results: Sequence[FixtureResult]) -> Table:
+    return Table("policy fixtures", ("rule", "fixture", "expect", "result", "detail"),
+                 [(r.rule, r.fixture or "-", r.expect, "ok" if r.ok else "FAIL", r.detail)
+                  for r in results])
 
 
-def _console(buf: io.StringIO) -> Console:
-    return Console(file=buf, width=160, force_terminal=False, color_system=None)
+def rules_table(rules: Sequence[Rule]) -> Table:
+    return Table("policy rules", ("id", "severity", "phase", "kinds", "enforce", "file", "description"),
+                 [(r.id, r.severity, r.phase, ", ".join(r.kinds), "yes" if r.enforce else "",
+                   f"{r.file}:{r.line}", r.description) for r in rules])
 
 
-def render_results(results: Sequence[FixtureResult]) -> str:
-    buf = io.StringIO()
-    table = Table(title="policy fixtures")
-    for col in ("rule", "fixture", "expect", "result", "detail"):
-        table.add_column(col, overflow="fold")
-    for r in results:
-        table.add_row(r.rule, r.fixture or "-", r.expect, "ok" if r.ok else "FAIL", r.detail)
-    _console(buf).print(table)
-    return buf.getvalue()
+def render_results(results: Sequence[FixtureResult], width: int | None = None) -> str:
+    return render_table(results_table(results), width=width)
 
 
-def render_rules(rules: Sequence[Rule]) -> str:
-    buf = io.StringIO()
-    table = Table(title="policy rules")
-    for col in ("id", "severity", "phase", "kinds", "enforce", "file", "description"):
-        table.add_column(col, overflow="fold")
-    for r in rules:
-        table.add_row(r.id, r.severity, r.phase, ", ".join(r.kinds), "yes" if r.enforce else "",
-                      f"{r.file}:{r.line}", r.description)
-    _console(buf).print(table)
-    return buf.getvalue()
+def render_rules(rules: Sequence[Rule], width: int | None = None) -> str:
+    return render_table(rules_table(rules), width=width)
 
 
 def _rule_dict(r: Rule) -> dict[str, Any]:
@@ -78,12 +65,6 @@ def _base(directory: str | None) -> tuple[Path, str]:
     return base, directory.rstrip("/") + "/"
 
 
-def _diag_text(diags: Sequence[Diagnostic]) -> None:
-    text = render_text(diags)
-    if text:
-        click.echo(text, err=True)
-
-
 @click.group()
 def policy() -> None:
     """Policy rules (CEL): test them against their fixtures, list them.
@@ -97,8 +78,7 @@ def policy() -> None:
 
 @policy.command(name="test")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True,
-              help="Print a table, or JSON.")
+@output_option(table=True)
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=Limits().seconds,
               show_default=True, help="Seconds one rule may take on one document.")
 def test_cmd(directory: str | None, fmt: str, timeout: float) -> None:
@@ -114,21 +94,17 @@ def test_cmd(directory: str | None, fmt: str, timeout: float) -> None:
     base, prefix = _base(directory)
     _, results, diags = verify_dir(base, Limits(seconds=timeout), prefix=prefix)
     failed = has_errors(diags) or not all(r.ok for r in results)
-    if fmt == "json":
-        click.echo(json.dumps({"ok": not failed, "results": [r.to_dict() for r in results],
-                               "diagnostics": [d.to_dict() for d in diags]}, indent=2))
-    else:
-        _diag_text(diags)
-        click.echo(render_results(results), nl=False)
+    emit(fmt, {"results": [r.to_dict() for r in results]}, diagnostics=diags, ok=not failed,
+         text=results_table(results))
+    if fmt not in ("json", "yaml"):
         ok = sum(r.ok for r in results)
-        click.echo(f"{ok} passed, {len(results) - ok} failed", err=True)
+        info(f"{ok} passed, {len(results) - ok} failed")
     raise SystemExit(1 if failed else 0)
 
 
 @policy.command(name="list")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True,
-              help="Print a table, or JSON.")
+@output_option(table=True)
 def list_cmd(directory: str | None, fmt: str) -> None:
     """List the rules in DIRECTORY (default: the default policy set).
 
@@ -138,10 +114,8 @@ def list_cmd(directory: str | None, fmt: str) -> None:
     """
     rules, diags = load_dir(*_base(directory))
     rules = sorted(rules, key=lambda r: r.id)
-    if fmt == "json":
-        click.echo(json.dumps({"rules": [_rule_dict(r) for r in rules],
-                               "diagnostics": [d.to_dict() for d in diags]}, indent=2))
+    if fmt in ("json", "yaml"):  # this document has no "ok" (kept for scripts)
+        emit(fmt, {"rules": [_rule_dict(r) for r in rules], "diagnostics": diagnostics_doc(diags)})
     else:
-        _diag_text(diags)
-        click.echo(render_rules(rules), nl=False)
+        emit(fmt, text=rules_table(rules), diagnostics=diags)
     raise SystemExit(1 if has_errors(diags) else 0)

@@ -24,12 +24,12 @@ from compiler.cli import workspace_root
 from compiler.diagnostics import render_text
 from compiler.load import WORKSPACE_FILE, LoadResult, load, parse_yaml
 from compiler.model.raw import RawDoc
+from compiler.output import dump_document, output_option, workspace_option
 from compiler.validate import schema_diagnostics
 
 __all__ = ["Scaffold", "agent_files", "flow_files", "init", "init_files", "new"]
 
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_OUT = click.Choice(["text", "json"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +119,7 @@ def _default_name(path: Path) -> str:
               help="The region of both environments (staging, prod).")
 @click.option("--force", is_flag=True,
               help="Write into a non-empty directory, replacing the files init writes.")
-@click.option("-o", "--output", "--format", "fmt", type=_OUT, default="text",
-              show_default=True, help="How to print what was created.")
+@output_option()
 def init(directory: str, name: str | None, registry: str, region: str, force: bool,
          fmt: str) -> None:
     """Create a workspace in DIRECTORY (default: here) that compiles at once.
@@ -262,13 +261,11 @@ def _existing(loaded: LoadResult, kind: str, name: str) -> RawDoc | None:
 @click.argument("name")
 @click.option("--runtime", type=click.Choice(["container", "wasm"]), required=True,
               help="container (an image) or wasm (a WebAssembly module, .wat next to it).")
-@click.option("--workspace", "-w", default=".", show_default=True,
-              type=click.Path(file_okay=False), help="Workspace directory (or below it).")
+@workspace_option(argument=False)
 @click.option("--dir", "directory", type=click.Path(file_okay=False),
               help="Where to write it (default: AGENTS under the first source directory).")
 @click.option("--image", help="container: the image, pinned by digest.")
-@click.option("-o", "--output", "--format", "fmt", type=_OUT, default="text",
-              show_default=True, help="How to print what was created.")
+@output_option()
 def new_agent(name: str, runtime: str, workspace: str, directory: str | None,
               image: str | None, fmt: str) -> None:
     """Create agent NAME: an input pin `text`, an output pin `text`, resources set.
@@ -309,12 +306,10 @@ def new_agent(name: str, runtime: str, workspace: str, directory: str | None,
                    "to the previous one's outputs of the same type. Default: the source agents "
                    "(those without inputs).")
 @click.option("--owner", help="The flow's owner label (default: the workspace's name + -team).")
-@click.option("--workspace", "-w", default=".", show_default=True,
-              type=click.Path(file_okay=False), help="Workspace directory (or below it).")
+@workspace_option(argument=False)
 @click.option("--dir", "directory", type=click.Path(file_okay=False),
               help="Where to write it (default: FLOWS under the first source directory).")
-@click.option("-o", "--output", "--format", "fmt", type=_OUT, default="text",
-              show_default=True, help="How to print what was created.")
+@output_option()
 def new_flow(name: str, agents: tuple[str, ...], owner: str | None, workspace: str,
              directory: str | None, fmt: str) -> None:
     """Create flow NAME: an hourly job running AGENTs in a chain.
@@ -392,9 +387,9 @@ def _write(s: Scaffold, *, overwrite: bool) -> None:
 
 
 def _report(fmt: str, base: Path, files: dict[str, bytes], next_steps: list[str]) -> None:
-    if fmt == "json":
-        click.echo(json.dumps({"ok": True, "root": str(base.resolve()),
-                               "created": list(files)}, indent=2))
+    if fmt in ("json", "yaml"):
+        click.echo(dump_document(fmt, {"ok": True, "root": str(base.resolve()),
+                                       "created": list(files)}), nl=False)
         return
     for rel in files:
         click.echo(f"created {rel}")

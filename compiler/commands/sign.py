@@ -10,7 +10,6 @@ These forms are a contract scripts depend on:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 from pathlib import Path
@@ -18,8 +17,9 @@ from typing import Any
 
 import click
 
-from compiler.diagnostics import Diagnostic, Severity, render_github, render_text
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import WORKSPACE_FILE, find_workspace_root, parse_yaml, resolve_inside
+from compiler.output import TEXT_FORMATS, emit, output_option, workspace_option
 from compiler.sign.bundle import BUNDLE_NAME
 from compiler.sign.pki import (
     DEFAULT_DOMAIN,
@@ -40,9 +40,7 @@ from compiler.sign.verify import VerifyResult, load_trust_roots, verify_pki
 
 __all__ = ["pki", "sign", "verify"]
 
-_FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True
-)
+_FORMAT = output_option(github=True)
 _PASSPHRASE = click.option(
     "--passphrase-env",
     default=None,
@@ -63,22 +61,23 @@ def _passphrase(env_name: str | None) -> bytes | None:
 
 
 def _emit(fmt: str, data: dict[str, Any], text: str, diags: list[Diagnostic]) -> None:
-    if fmt == "json":
-        click.echo(json.dumps({**data, "diagnostics": [d.to_dict() for d in diags]}, indent=2))
-        return
-    if diags:
-        click.echo(render_github(diags) if fmt == "github" else render_text(diags), err=True)
-    if text:
-        click.echo(text)
+    emit(fmt, data, text=text, diagnostics=diags, ok=data.get("ok"))
+
+
+def _unencrypted_notice(passphrase_env: str | None, directory: Path) -> str:
+    name = passphrase_env or PASSPHRASE_ENV
+    return (f"note: the private keys are NOT encrypted ({name} is not set); anyone who can read "
+            f"them can sign.\n  to encrypt them: export {name}='a long passphrase' and run "
+            f"`mentatctl pki init {_label(directory)} --force` again (or --passphrase-env NAME)")
 
 
 def _exit(diags: list[Diagnostic]) -> None:
     sys.exit(1 if any(d.severity is Severity.ERROR for d in diags) else 0)
 
 
-def _workspace_settings() -> tuple[Path | None, dict[str, Any], list[Diagnostic]]:
+def _workspace_settings(workspace: str = ".") -> tuple[Path | None, dict[str, Any], list[Diagnostic]]:
     """The workspace root, its `spec.output` and `spec.signing` (empty when absent)."""
-    root = find_workspace_root(Path.cwd())
+    root = find_workspace_root(Path(workspace).absolute())
     if root is None:
         return None, {}, []
     try:
@@ -171,6 +170,7 @@ def pki_init(
         _emit(fmt, {"ok": False}, "", [diag])
         _exit([diag])
     files = [p.name for p in written]
+    encrypted = _passphrase(passphrase_env) is not None
     _emit(
         fmt,
         {
@@ -178,13 +178,16 @@ def pki_init(
             "directory": str(directory),
             "files": files,
             "signer": f"{signer}@{domain}",
-            "encrypted": _passphrase(passphrase_env) is not None,
+            "encrypted": encrypted,
         },
         f"created PKI in {_label(directory)}: {', '.join(files)}\n"
         f"  signer {signer}@{domain}, leaf valid {days} days; private keys are mode 0600\n"
         f"  give {ROOT_CERT} to verifiers; keep root.key offline",
         [],
     )
+    if not encrypted and fmt in TEXT_FORMATS:
+        # said on stderr even with -q: an unencrypted root key is a decision, not a detail
+        click.echo(_unencrypted_notice(passphrase_env, directory), err=True)
 
 
 @pki.command("issue")
@@ -231,8 +234,10 @@ def pki_issue(directory: Path, days: int, signer: str | None, passphrase_env: st
 @click.option("--keyless", is_flag=True, help="Sign with Sigstore keyless (ambient OIDC in CI).")
 @click.option("--staging", is_flag=True, help="Keyless against Sigstore's staging instance.")
 @_PASSPHRASE
+@workspace_option(argument=False)
 @_FORMAT
 def sign(
+    workspace: str,
     rendered: Path | None,
     pki_dir: Path | None,
     keyless: bool,
@@ -253,7 +258,7 @@ def sign(
     """
     if pki_dir and keyless:
         raise click.UsageError("--pki and --keyless are mutually exclusive")
-    ws_root, settings, diags = _workspace_settings()
+    ws_root, settings, diags = _workspace_settings(workspace)
     if diags:
         _emit(fmt, {"ok": False}, "", diags)
         _exit(diags)
@@ -366,8 +371,10 @@ def _sign_with_pki(
 @click.option("--issuer", help="Keyless: expected OIDC issuer URL.")
 @click.option("--staging", is_flag=True, help="Keyless: Sigstore's staging trust root.")
 @click.option("--offline", is_flag=True, help="Keyless: use the cached trust root, no TUF fetch.")
+@workspace_option(argument=False)
 @_FORMAT
 def verify(
+    workspace: str,
     rendered: Path | None,
     trust: Path | None,
     identity: str | None,
@@ -393,7 +400,7 @@ def verify(
     if not trust and not (identity and issuer):
         raise click.UsageError("pass --trust ROOT_CERT, or both --identity and --issuer")
     if rendered is None:
-        ws_root, settings, diags = _workspace_settings()
+        ws_root, settings, diags = _workspace_settings(workspace)
         if diags:
             _emit(fmt, {"ok": False}, "", diags)
             _exit(diags)

@@ -16,6 +16,7 @@ from compiler.cli import workspace_root
 from compiler.diagnostics import Diagnostic, render_text
 from compiler.load import load
 from compiler.model import AgentSpec
+from compiler.output import emit, output_option, workspace_option
 from compiler.validate import validate
 from compiler.wasm.run import DEFAULT_LIMITS, Limits, memory_limit_for, run_agent
 
@@ -34,8 +35,7 @@ def wasm() -> None:
 
 @wasm.command("run")
 @click.argument("agent")
-@click.option("--workspace", "-w", "workspace", default=".", show_default=True,
-              type=click.Path(file_okay=False), help="Workspace directory (or below it).")
+@workspace_option(argument=False)
 @click.option("--input", "-i", "inputs", multiple=True, metavar="PIN=VALUE",
               help="An input pin; json pins take JSON, @FILE reads the value from a file.")
 @click.option("--fuel", type=click.IntRange(min=1), default=DEFAULT_LIMITS.fuel,
@@ -44,8 +44,7 @@ def wasm() -> None:
               help="Memory limit in MiB (default: the agent's resources.memory, else 64).")
 @click.option("--timeout-ms", type=click.IntRange(min=1), default=DEFAULT_LIMITS.timeout_ms,
               show_default=True, help="Wall-clock limit.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="How to print the outputs.")
+@output_option(help="How to print the outputs.")
 def run_cmd(agent: str, workspace: str, inputs: tuple[str, ...], fuel: int,
             memory_mb: int | None, timeout_ms: int, fmt: str) -> None:
     """Run AGENT (NAME or NAME@VERSION) locally under wasmtime and print its output pins.
@@ -75,9 +74,8 @@ def run_cmd(agent: str, workspace: str, inputs: tuple[str, ...], fuel: int,
         watchdog.cancel()
     if result is None:
         _fail(fmt, spec, diags)
-    if fmt == "json":
-        payload = {"ok": result.ok, "agent": spec.key, **result.to_dict(), "diagnostics": []}
-        click.echo(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False))
+    if fmt in ("json", "yaml"):
+        emit(fmt, {"ok": result.ok, "agent": spec.key, **result.to_dict(), "diagnostics": []})
     elif result.ok:
         click.echo(json.dumps(result.outputs, indent=2, sort_keys=True, ensure_ascii=False))
     else:
@@ -113,12 +111,7 @@ def _watchdog(fmt: str, spec: AgentSpec, timeout_ms: int) -> threading.Timer:
 
 
 def _fail(fmt: str, spec: AgentSpec, diags: list[Diagnostic]) -> NoReturn:
-    if fmt == "json":
-        payload: dict[str, Any] = {"ok": False, "agent": spec.key,
-                                   "diagnostics": [d.to_dict() for d in diags]}
-        click.echo(json.dumps(payload, indent=2, sort_keys=True))
-    else:
-        click.echo(render_text(diags), err=True)
+    emit(fmt, {"agent": spec.key}, diagnostics=diags, ok=False)
     raise SystemExit(1)
 
 

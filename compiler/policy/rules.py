@@ -109,6 +109,8 @@ class Rule:
     program: cel.Expression  # the checked expression, result type bool
     message_program: cel.Expression | None  # the checked messageExpression (string)
     variable_programs: tuple[tuple[str, cel.Expression], ...]  # in order, as `variables`
+    field_path: tuple[str | int, ...] = ()  # spec.fieldPath, parsed: the field the rule judges
+    field_path_text: str = ""
 
     def matches(self, kind: str, labels: Any) -> bool:
         if kind not in self.kinds:
@@ -301,7 +303,22 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
         enforce=enforce, file=doc.file, line=pos.line, col=pos.col, env=env,
         program=checked["expression"], message_program=checked.get("messageExpression"),
         variable_programs=tuple(var_programs),
+        field_path=parse_field_path(spec.get("fieldPath", "")),
+        field_path_text=spec.get("fieldPath", "").lstrip("."),
     ), []
+
+
+_SEGMENT = re.compile(r"\.?([A-Za-z_$][A-Za-z0-9_$-]*)|\[([0-9]+)\]|\['([^']+)'\]")
+
+
+def parse_field_path(text: str) -> tuple[str | int, ...]:
+    """`spec.env[0]`, `metadata.labels['app.kubernetes.io/name']` -> a document path (the
+    schema's pattern has already checked the syntax)."""
+    out: list[str | int] = []
+    for m in _SEGMENT.finditer(text):
+        name, index, quoted = m.groups()
+        out.append(int(index) if index is not None else (name if name is not None else quoted))
+    return tuple(out)
 
 
 def _offset(src: str, line: int, col: int) -> int:
@@ -336,7 +353,8 @@ def parse_rule_file(
 
 
 def load_dir(base: Path, prefix: str) -> tuple[list[Rule], list[Diagnostic]]:
-    """Every rule under `base`; files are named `prefix` + their path below `base`."""
+    """Every rule under `base`; files are named `prefix` + their path below `base`. A
+    directory without rules is an error: a policy gate with nothing in it must not pass."""
     rules: list[Rule] = []
     diags: list[Diagnostic] = []
     for p in rule_files(base):
@@ -349,6 +367,13 @@ def load_dir(base: Path, prefix: str) -> tuple[list[Rule], list[Diagnostic]]:
         r, d = parse_rule_file(display, content)
         rules += r
         diags += d
+    if not rules and not diags:
+        where = prefix.rstrip("/") or str(base)
+        diags.append(Diagnostic("M401", f"no policy rules in {where}: a policy set without rules "
+                                "checks nothing", prefix or str(base),
+                                hint="add PolicyRule documents (*.yaml); for the default set, "
+                                "reinstall mentatlab or point MENTAT_HOME at a directory whose "
+                                "policies/ holds it"))
     return rules, diags
 
 
@@ -361,7 +386,7 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
     else:  # never fail open: without its default set a compile would check nothing
         rules, diags = [], [Diagnostic(
             "M401", f"the default policy set is missing ({base})", ws_file,
-            hint="install mentatlab from its repository (pip install -e .) or point "
+            hint="reinstall mentatlab (its wheel carries the policies) or point "
                  "MENTAT_HOME at a directory holding schemas/ and policies/")]
     files: dict[str, str] = {}
     for i, rel in enumerate(policies):
@@ -378,16 +403,23 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
             continue
         assert root is not None
         root_r = root.resolve()
+        found = 0
         for p in rule_files(target):
             rel_file = p.relative_to(root_r).as_posix()
             content, err = read_source(root_r, rel_file)  # refuses symlinks that leave
             if err or content is None:
                 diags += [err] if err else []
+                found += 1  # reported already: "no rules" would be a follow-on error
                 continue
             files[rel_file] = hashlib.sha256(content).hexdigest()
             r, d = parse_rule_file(rel_file, content)
+            found += len(r) + len(d)
             rules += r
             diags += d
+        if not found:
+            diags.append(Diagnostic("M401", f"policy directory '{rel}' holds no policy rules",
+                                    ws_file, line, col, hint="add PolicyRule documents (*.yaml) "
+                                    "or remove it from spec.policies"))
     seen: dict[str, Rule] = {}
     for r in rules:
         if r.id in seen:

@@ -121,8 +121,8 @@ def run(
         # a message may quote the document (messageExpression, a runtime error): its env
         # values never reach a diagnostic or policy-report.json
         message = redact(o.message, _env_values(s.data)) if o.message else o.message
-        result.findings.append(Finding(rule.id, rule.severity, s.name, s.file, s.line, o.status,
-                                       message, waiver))
+        result.findings.append(Finding(rule.id, rule.severity, s.name, s.file,
+                                       _position(rule, s)[0], o.status, message, waiver))
         if o.status == "skipped":
             skipped[rule.id] = skipped.get(rule.id, 0) + 1
             continue
@@ -138,6 +138,30 @@ def run(
             "exceeded the evaluation limit", r.file, r.line, r.col,
             Severity(r.severity)))
     return result
+
+
+def _position(rule: Rule, s: Subject) -> tuple[int, int]:
+    """Where a finding points: the field the rule names (its fieldPath) in a source
+    document, or the nearest enclosing field that exists; else the document."""
+    if rule.field_path and s.doc is not None:
+        p = s.doc.pos(rule.field_path)
+        return p.line, p.col
+    return s.line, s.col
+
+
+def _field_note(rule: Rule, s: Subject) -> str:
+    """For a rendered object (its location is the flow node it came from): the field, when
+    the object has it (a CronJob has no spec.template)."""
+    if not rule.field_path or s.doc is not None:
+        return ""
+    node: Any = s.data
+    for seg in rule.field_path:
+        ok = (isinstance(node, dict) and seg in node) or (
+            isinstance(node, list) and isinstance(seg, int) and seg < len(node))
+        if not ok:
+            return ""
+        node = node[seg]
+    return f"; field {rule.field_path_text} of {s.name}"
 
 
 def _env_values(data: Any) -> list[str]:
@@ -161,13 +185,14 @@ def _env_values(data: Any) -> list[str]:
 def _diagnostic(rule: Rule, s: Subject, status: str, message: str) -> Diagnostic | None:
     where = f"rule {rule.file}:{rule.line}"
     sev = Severity(rule.severity)
+    line, col = _position(rule, s)
     if status == "fail":
-        return Diagnostic("M400", f"policy {rule.id}: {message}", s.file, s.line, s.col, sev,
-                          hint=f"{rule.description} ({where}; waive for this object with "
-                          f"annotation {WAIVER_PREFIX}{rule.id}: \"<reason>\")")
+        return Diagnostic("M400", f"policy {rule.id}: {message}", s.file, line, col, sev,
+                          hint=f"{rule.description} ({where}{_field_note(rule, s)}; waive for "
+                          f"this object with annotation {WAIVER_PREFIX}{rule.id}: \"<reason>\")")
     if status in ("error", "limit"):
         return Diagnostic("M402", f"policy {rule.id} failed on {s.name}: {message}", s.file,
-                          s.line, s.col, sev, hint=where)
+                          line, col, sev, hint=where)
     return None
 
 
@@ -237,7 +262,29 @@ def check_rendered(ws: Workspace, objects: Iterable[K8sObject], rules: RuleSet,
                 digest=known[0] if known else "", waivable=known is None or known[1]))
     result = run(k8s_rules, subjects, ws.spec.spec, siblings, limits, memo, count_passes=True)
     result.extend(PolicyResult(passed=passed))
+    result.diagnostics = _once_per_source(result.diagnostics)
     return result
+
+
+def _once_per_source(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """One node rendered into several environments × regions breaks a rule once in its
+    source: one diagnostic there, its hint counting the other objects (policy-report.json
+    still lists each)."""
+    first: dict[tuple[str, str, int, int, str], int] = {}
+    more: dict[int, int] = {}
+    out: list[Diagnostic] = []
+    for d in diags:
+        key = (d.code, d.file, d.line, d.col, d.message)
+        if key in first:
+            more[first[key]] = more.get(first[key], 0) + 1
+            continue
+        first[key] = len(out)
+        out.append(d)
+    for i, n in more.items():
+        d = out[i]
+        out[i] = Diagnostic(d.code, d.message, d.file, d.line, d.col, d.severity,
+                            f"{d.hint} (and {n} more rendered object(s) from this source)")
+    return out
 
 
 def report(rules: RuleSet, result: PolicyResult) -> bytes:

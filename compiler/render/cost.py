@@ -15,15 +15,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from itertools import chain
 from typing import Any, TypeVar
 
-from croniter import CroniterBadDateError, croniter
-
+from compiler import cron
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.model import LinkedFlow, LinkedNode, Workspace
 from compiler.model.quantity import parse_quantity
@@ -177,46 +176,8 @@ def _money(numerator: int, denominator: int) -> Decimal:
 
 @lru_cache(maxsize=256)
 def runs_per_year(schedule: str) -> int:
-    """Runs of a 5-field cron schedule in the reference year [2025-01-01, 2026-01-01) UTC.
-
-    Minute and hour fields do not depend on the day fields, so: days that match the schedule
-    (day of month, month, day of week, with cron's OR of the two day fields) times matching
-    hours times matching minutes. At most 365 steps instead of up to 525,600.
-    """
-    expanded = croniter(schedule, REFERENCE_START).expanded
-    minutes = 60 if "*" in expanded[0] else len(set(expanded[0]))
-    hours = 24 if "*" in expanded[1] else len(set(expanded[1]))
-    doms, months, dows = expanded[2], expanded[3], expanded[4]
-    if all(isinstance(v, int) or v == "*" for v in (*doms, *months, *dows)):
-        return _matching_days(doms, months, dows) * hours * minutes
-    # croniter's extensions (L, #) are rare: let croniter walk the year's days
-    daily = " ".join(["0", "0", *schedule.split()[2:]])
-    it = croniter(daily, REFERENCE_START - timedelta(seconds=1))
-    end = REFERENCE_END.timestamp()
-    days = 0
-    try:
-        while it.get_next(float) < end:
-            days += 1
-    except CroniterBadDateError:  # a date that never exists, such as February 30
-        pass
-    return days * hours * minutes
-
-
-def _matching_days(doms: list[Any], months: list[Any], dows: list[Any]) -> int:
-    """Days of the reference year matching cron's day fields. As in cron, when both day of
-    month and day of week are restricted a day matching either counts."""
-    dom_any, month_any, dow_any = "*" in doms, "*" in months, "*" in dows
-    dom_set, month_set, dow_set = set(doms), set(months), {d % 7 for d in dows if d != "*"}
-    first = REFERENCE_START.date()
-    days = 0
-    for i in range((REFERENCE_END.date() - first).days):
-        day = first + timedelta(days=i)
-        if not (month_any or day.month in month_set):
-            continue
-        dom_ok = dom_any or day.day in dom_set
-        dow_ok = dow_any or day.isoweekday() % 7 in dow_set
-        days += (dom_ok or dow_ok) if not (dom_any or dow_any) else (dom_ok and dow_ok)
-    return days
+    """Runs of a CronJob schedule (as Kubernetes reads it) in the reference year 2025, UTC."""
+    return cron.runs_per_year(cron.parse(schedule), REFERENCE_START.year)
 
 
 def runs_per_month(schedule: str) -> Fraction:
@@ -243,7 +204,8 @@ def _duty(
     runs = runs_per_month(f.schedule) if f.schedule else Fraction(1)
     runs_text = (f"{fmt(runs)} runs/month of {f.schedule!r}" if f.schedule
                  else "1 run (no schedule)")
-    if f.schedule and runs == 0:
+    if f.schedule and runs == 0 and not cron.never_fires(cron.parse(f.schedule)):
+        # (one that never fires at all is M207 already)
         pos = f.doc.pos(("spec", "schedule"))
         diags.append(Diagnostic(
             "M520", f"job flow {f.key}: schedule {f.schedule!r} never fires in the reference "

@@ -271,10 +271,10 @@ class _Leaf:
             }),
         ]
         if flow.mode == "job" and lf.edges and not self.ws.spec.storage:
-            f, line, col = self.origin()
+            p = flow.doc.pos(("spec", "mode"))  # the choice that needs the storage
             self.diagnostics.append(Diagnostic(
                 "M500", f"job flow {flow.name} passes pins between runs through object storage, "
-                "but the workspace has no spec.storage", f, line, col,
+                "but the workspace has no spec.storage", flow.doc.file, p.line, p.col,
                 hint="add spec.storage to mentat.yaml"))
         for node in lf.nodes:
             if node.agent.runtime == "wasm" and node.agent.key not in self.wasm:

@@ -14,16 +14,20 @@ from compiler.pipeline import compile_workspace
 
 HERE = Path(__file__).parent
 CASES = sorted(p.parent.name for p in HERE.glob("*/mentat.yaml"))
-EXPECT = re.compile(r"#\s*E:\s*(M\d{3})\s+(.*?)\s*$")
+# YAML and WAT comments; one line may expect several (`# E: M500 ... # E: M520 ...`)
+EXPECT = re.compile(r"(?:#|;;)\s*E:\s*(M\d{3})\s+(.*?)\s*(?=(?:#|;;)\s*E:|$)")
 
 
 def expectations(root: Path) -> set[tuple[str, int, str, str]]:
     found = set()
-    for path in sorted(root.rglob("*.y*ml")):
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".wat")):
         rel = path.relative_to(root).as_posix()
-        for lineno, line in enumerate(path.read_text().splitlines(), 1):
-            m = EXPECT.search(line)
-            if m and not line.lstrip().startswith("#"):
+        # bytes that are not UTF-8 are one of the cases (M101): the comment is still ASCII
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if line.lstrip().startswith(("#", ";;")):
+                continue
+            for m in EXPECT.finditer(line):
                 found.add((rel, lineno, m.group(1), m.group(2)))
     return found
 

@@ -22,8 +22,9 @@ def test_a_violation_points_at_the_document_and_names_the_rule(make_ws: Any) -> 
     result = compile_workspace(make_ws(agents=agents))
     assert not result.ok and result.files == {}
     (d,) = [d for d in result.diagnostics if "image-pinned-by-digest" in d.message]
-    assert (d.code, d.file, d.line, d.severity) == ("M400", "flows/agents.yaml", 10,
-                                                    Severity.ERROR)
+    # at the image (the rule's fieldPath), not at the document's first line
+    assert (d.code, d.file, d.line, d.col, d.severity) == ("M400", "flows/agents.yaml", 15, 10,
+                                                           Severity.ERROR)
     assert "image-pinned-by-digest" in d.message
     assert "ghcr.io/mentatlab/summarizer:1.2.0' is not pinned by digest" in d.message
     assert "policies/images.yaml" in d.hint and "mentatlab.io/waive-image-pinned-by-digest" in d.hint
