@@ -258,11 +258,7 @@ class ControlPlane:
                                      "scheduler")
         kcm_port, sched_port = free_port(), free_port()
         kcm = self._spawn("kube-controller-manager", [
-            str(binary("kube-controller-manager")),
-            "--kubeconfig", str(kcm_cfg),
-            "--authentication-kubeconfig", str(kcm_cfg),
-            "--authorization-kubeconfig", str(kcm_cfg),
-            "--bind-address", "127.0.0.1", "--secure-port", str(kcm_port),
+            str(binary("kube-controller-manager")), *_client_flags(kcm_cfg, kcm_port),
             "--cert-dir", str(self.dir / "kcm-certs"),
             "--leader-elect=false",
             "--use-service-account-credentials=true",
@@ -275,11 +271,7 @@ class ControlPlane:
             "--controllers", "*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
         ])
         sched = self._spawn("kube-scheduler", [
-            str(binary("kube-scheduler")),
-            "--kubeconfig", str(sched_cfg),
-            "--authentication-kubeconfig", str(sched_cfg),
-            "--authorization-kubeconfig", str(sched_cfg),
-            "--bind-address", "127.0.0.1", "--secure-port", str(sched_port),
+            str(binary("kube-scheduler")), *_client_flags(sched_cfg, sched_port),
             "--leader-elect=false",
         ])
         # The controller-manager works when it has made the default ServiceAccount.
@@ -315,6 +307,14 @@ class ControlPlane:
         state = {"kubeconfig": str(self.kubeconfig), "server": self.server,
                  "pids": {n: c.proc.pid for n, c in self.components.items() if c.proc}}
         (self.dir / "state.json").write_text(json.dumps(state, indent=2))
+
+
+def _client_flags(kubeconfig: Path, port: int) -> list[str]:
+    """The controller-manager and the scheduler: one kubeconfig for talking to the apiserver
+    and for checking who calls them, and their own /healthz on 127.0.0.1."""
+    return ["--kubeconfig", str(kubeconfig), "--authentication-kubeconfig", str(kubeconfig),
+            "--authorization-kubeconfig", str(kubeconfig),
+            "--bind-address", "127.0.0.1", "--secure-port", str(port)]
 
 
 def _healthz(port: int) -> bool:

@@ -106,6 +106,15 @@ def make_ws(tmp_path: Path) -> MakeWs:
     return make
 
 
+@pytest.fixture
+def example_ws(tmp_path: Path) -> Path:
+    """A private copy of the example workspace (its sources and mentat.yaml, no output)."""
+    root = tmp_path / "ws"
+    shutil.copytree(REPO / "flows", root / "flows")
+    shutil.copy(REPO / "mentat.yaml", root / "mentat.yaml")
+    return root
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite golden files from the current compiler output")

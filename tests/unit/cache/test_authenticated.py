@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import marshal
 import os
-import shutil
 import stat
 from array import array
 from collections.abc import Callable
@@ -21,18 +20,14 @@ from compiler.cache import _MAGIC, CACHE_DIR, KEY_ENV, Cache, _auth_key, _mac, k
 from compiler.cli import main
 from compiler.digest import sha256_hex
 from compiler.walk import stat_key
-from tests.conftest import REPO
 from tests.unit.write.treekit import tree_of
 
 VICTIM = "prod/us-east-1/deployment-live-captions-ingest.yaml"
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(REPO / "flows", root / "flows")
-    shutil.copy(REPO / "mentat.yaml", root / "mentat.yaml")
-    return root
+def ws(example_ws: Path) -> Path:
+    return example_ws
 
 
 def _compile(ws: Path, *args: str) -> Result:

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from compiler.cli import main
 from compiler.walk import scan
 from compiler.write import Standby, diff_tree, foreign, write_tree
-from tests.conftest import REPO
 from tests.unit.write.treekit import TREE, indexed, known_of, tree_of
 
 NEW = indexed({"a/x.yaml": b"x: 2\n"}, "new")
@@ -98,11 +97,8 @@ def test_a_refused_tree_is_not_parked_in_the_standby(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(REPO / "flows", root / "flows")
-    shutil.copy(REPO / "mentat.yaml", root / "mentat.yaml")
-    return root
+def ws(example_ws: Path) -> Path:
+    return example_ws
 
 
 def _compile(ws: Path, *args: str) -> tuple[int, str]:
