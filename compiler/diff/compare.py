@@ -2,8 +2,8 @@
 (environment/region, crds, policies, argocd), other files, policy findings, cost per flow.
 
 Pure: `Side` values in, a `DiffReport` out. Files whose digests match are never read (the
-incremental cache hands over unchanged objects by digest), so a one-flow change to a 10k
-object workspace reads only that flow's objects.
+incremental cache hands over unchanged objects by digest, an output tree lists them in
+index.json), so a one-flow change to a 10k object workspace reads only that flow's objects.
 """
 
 from __future__ import annotations
@@ -161,16 +161,19 @@ def compare(workspace: str, base: Side, head: Side) -> DiffReport:
     changes: list[ObjectChange] = []
     unchanged = 0
     for path in sorted(base.objects.keys() | head.objects.keys()):
-        d, kind, name = head.objects.get(path) or base.objects[path]
+        # (directory, kind, name) looked up only for objects that differ: a side read from
+        # an output tree (diff/tree.py) parses an object's YAML to answer
         if path not in base.objects:
             text = masked_text(head.files[path])
-            changes.append(ObjectChange("added", d, kind, name, path, _unified(path, "", text)))
+            changes.append(ObjectChange("added", *head.objects[path], path,
+                                        _unified(path, "", text)))
         elif path not in head.objects:
-            changes.append(ObjectChange("removed", d, kind, name, path, ""))
+            changes.append(ObjectChange("removed", *base.objects[path], path, ""))
         elif bd[path] != hd[path]:
             old, new = base.files[path], head.files[path]
             a, b = masked_text(old), masked_text(new, old)
-            changes.append(ObjectChange("changed", d, kind, name, path, _unified(path, a, b)))
+            changes.append(ObjectChange("changed", *head.objects[path], path,
+                                        _unified(path, a, b)))
         else:
             unchanged += 1
     changes.sort(key=lambda c: (c.target, c.path))

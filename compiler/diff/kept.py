@@ -1,0 +1,99 @@
+"""Commits kept between diffs under `<workspace>/.mentat/diff/<commit>/`: the commit's
+workspace files (`src/`, from `gitsrc.export`) and the output tree the diff compiled from
+them (`out/`).
+
+A commit never changes, so its files are extracted once, and once its output tree is
+written and recorded in the incremental cache (as `compile` records its own), a later diff
+of the same commit, the base of every push to a pull request, replays it like a no-change
+compile instead of compiling. `.mentat/` can be written by whoever restores a CI cache: the
+files are compared with the commit's git object ids (`gitsrc.exported`) before any compile
+reads them, and extracted again when they differ; the output tree is trusted only through
+the cache's authenticated record of it (`Cache.replay`). The `KEEP` most recently used
+commits stay; older ones are deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.cache import CACHE_DIR
+from compiler.diff.gitsrc import Repo, export, exported
+
+__all__ = ["KEEP", "Kept", "checkout", "diff_dir", "kept"]
+
+KEEP = 4  # a pull request's base and head, and a couple of others
+_STALE_TMP = 3600.0  # seconds: an unfinished extraction this old belongs to no running diff
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    dir: Path  # .mentat/diff/<commit>
+    root: Path  # the commit's workspace root in it
+    out: Path  # the output tree compiled from it
+
+
+def diff_dir(workspace: Path) -> Path:
+    return workspace / Path(CACHE_DIR).parent / "diff"
+
+
+def kept(repo: Repo, commit: str, workspace: Path) -> Kept:
+    """Where `commit` is kept (nothing read or checked)."""
+    d = diff_dir(workspace) / commit
+    return Kept(d, d / "src" / repo.prefix if repo.prefix else d / "src", d / "out")
+
+
+def checkout(repo: Repo, commit: str, workspace: Path) -> Kept:
+    """The kept commit with its files exactly the commit's, extracted when missing or
+    different (OSError: they cannot be written)."""
+    k = kept(repo, commit, workspace)
+    if k.dir.is_dir():
+        if exported(repo, commit, k.root):
+            os.utime(k.dir)  # recently used: evicted last
+            return k
+        _remove(k.dir)
+    store = k.dir.parent
+    store.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{commit[:12]}-", dir=store))
+    try:
+        export(repo, commit, tmp / "src")
+    except BaseException:
+        _remove(tmp)
+        raise
+    try:
+        os.rename(tmp, k.dir)
+    except OSError:
+        _remove(tmp)
+        # another diff kept the same commit meanwhile: use it once it checks out
+        if not (k.dir.is_dir() and exported(repo, commit, k.root)):
+            raise
+    _evict(store, k.dir)
+    return k
+
+
+def _evict(store: Path, current: Path) -> None:
+    now = time.time()
+    trees: list[tuple[float, Path]] = []
+    for entry in os.scandir(store):
+        path = Path(entry.path)
+        if entry.name.startswith(".tmp-"):
+            if now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TMP:
+                _remove(path)
+        elif path != current:
+            trees.append((entry.stat(follow_symlinks=False).st_mtime, path))
+    for _, path in sorted(trees, reverse=True)[KEEP - 1:]:
+        _remove(path)
+
+
+def _remove(path: Path) -> None:
+    """Moved aside first, so a half-deleted tree is never taken for a kept one."""
+    aside = path.with_name(f".tmp-gone-{path.name}-{os.getpid()}")
+    try:
+        os.rename(path, aside)
+    except OSError:
+        aside = path
+    shutil.rmtree(aside, ignore_errors=True)
