@@ -35,9 +35,12 @@ def diff(ctx: click.Context, workspace: str, base: str, head: str, fmt: str, com
          no_cache: bool) -> None:
     """Compile two commits and show what changes in the rendered output.
 
-    Both commits are read from git into temporary directories (the working tree, index and
-    checkout are not touched; nothing is fetched). Secret data and secret references are
-    masked. Markdown output is one or more pull-request comments, each starting with a
+    Both commits are read from git (nothing is fetched; the working tree, index and
+    checkout are not touched) and compiled with the workspace's incremental cache. A commit
+    is kept under .mentat/diff/ for later diffs (from its second diff on, with its output);
+    when the working tree is exactly the head commit, its last compile's output is used.
+    Secret data and secret references are masked. Markdown output is one or more
+    pull-request comments, each starting with a
     `<!-- mentatctl-diff:WORKSPACE:part-N -->` marker and at most --comment-limit bytes.
     Exit 0 on success (whether or not anything differs); 1 when a ref names no commit or a
     commit does not compile.

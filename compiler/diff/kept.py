@@ -2,10 +2,12 @@
 workspace files (`src/`, from `gitsrc.export`) and the output tree the diff compiled from
 them (`out/`).
 
-A commit never changes, so its files are extracted once, and once its output tree is
-written and recorded in the incremental cache (as `compile` records its own), a later diff
-of the same commit, the base of every push to a pull request, replays it like a no-change
-compile instead of compiling. `.mentat/` can be written by whoever restores a CI cache: the
+A commit never changes, so its files are extracted once. The second diff that compiles it
+also writes its output tree and records it in the incremental cache (as `compile` records
+its own), so later diffs of that commit, the base of every push to a pull request, replay
+it like a no-change compile instead of compiling. (Not the first: a CI job starts with no
+`.mentat/`, diffs once and is gone, and writing 10k files would cost it more than the
+compile.) `.mentat/` can be written by whoever restores a CI cache: the
 files are compared with the commit's git object ids (`gitsrc.exported`) before any compile
 reads them, and extracted again when they differ; the output tree is trusted only through
 the cache's authenticated record of it (`Cache.replay`). The `KEEP` most recently used
@@ -47,14 +49,14 @@ def kept(repo: Repo, commit: str, workspace: Path) -> Kept:
     return Kept(d, d / "src" / repo.prefix if repo.prefix else d / "src", d / "out")
 
 
-def checkout(repo: Repo, commit: str, workspace: Path) -> Kept:
+def checkout(repo: Repo, commit: str, workspace: Path) -> tuple[Kept, bool]:
     """The kept commit with its files exactly the commit's, extracted when missing or
-    different (OSError: they cannot be written)."""
+    different (OSError: they cannot be written); and whether an earlier diff kept it."""
     k = kept(repo, commit, workspace)
     if k.dir.is_dir():
         if exported(repo, commit, k.root):
             os.utime(k.dir)  # recently used: evicted last
-            return k
+            return k, True
         _remove(k.dir)
     store = k.dir.parent
     store.mkdir(parents=True, exist_ok=True)
@@ -72,7 +74,7 @@ def checkout(repo: Repo, commit: str, workspace: Path) -> Kept:
         if not (k.dir.is_dir() and exported(repo, commit, k.root)):
             raise
     _evict(store, k.dir)
-    return k
+    return k, False
 
 
 def _evict(store: Path, current: Path) -> None:

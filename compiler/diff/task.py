@@ -8,10 +8,10 @@ Each commit is had the cheapest way that is sure to give what compiling it would
    with its cache. When nothing changed since its last `compile` (the cache's replay), that
    output tree is the side (`tree.tree_side`) and nothing is compiled: CI compiles the
    checked-out head before the diff (`compile --check`), as an author does before pushing;
-2. the commit kept under `.mentat/diff/` by an earlier diff (`kept`), its output tree
-   replayed the same way: a pull request's base, from its second push on;
+2. the commit kept under `.mentat/diff/` by earlier diffs (`kept`), its output tree
+   replayed the same way: a pull request's base, from its third diff on;
 3. the commit's files (kept, checked against git) compiled with the workspace's incremental
-   cache, and the output tree written there for the next diff;
+   cache; from its second diff on, the output tree is written there for the next;
 4. without the cache (`--no-cache`): a temporary copy, compiled from scratch.
 """
 
@@ -156,12 +156,16 @@ def _from_kept(repo: Repo, workspace: Path, named: str, ref: str, commit: str,
             return side
         cache = Cache(k.root, workspace)  # a fresh view for the compile
     try:
-        k = checkout(repo, commit, workspace)
+        k, again = checkout(repo, commit, workspace)
     except OSError:
         return None
     _has_workspace(repo, named, k.root)
     result = _compile(k.root, cache, k.out)
     side = _compiled(named, result, ref, commit, parsed)
+    if not again:  # diffed once so far: maybe the only time (a CI job)
+        if result.workspace is not None:
+            cache.save(result.workspace.source_digests, written=False)
+        return side
     with contextlib.suppress(OSError):  # a full disk only costs the next diff's speed
         _keep(cache, k, result)
     return side

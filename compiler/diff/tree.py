@@ -116,11 +116,14 @@ def _findings(files: Files) -> frozenset[FindingKey] | None:
     replay anyway.)"""
     if POLICY_REPORT not in files:
         return frozenset()
-    report = orjson.loads(files[POLICY_REPORT])
-    if report.get("waivers") or any(r.get("errors") for r in report.get("rules", ())):
-        return None
-    return frozenset(FindingKey(v["rule"], v["object"], "fail", v["severity"], v["message"],
-                                v["file"]) for v in report.get("violations", ()))
+    try:
+        report = orjson.loads(files[POLICY_REPORT])
+        if report.get("waivers") or any(r.get("errors") for r in report.get("rules", ())):
+            return None
+        return frozenset(FindingKey(v["rule"], v["object"], "fail", v["severity"],
+                                    v["message"], v["file"]) for v in report["violations"])
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+        return None  # not a report this compiler writes: compile instead
 
 
 def tree_side(out: Path, ref: str, commit: str, parsed: dict[str, list[str]]

@@ -130,3 +130,18 @@ def test_least_recently_used_commits_are_deleted(tmp_path: Path) -> None:
     assert len(kept) == KEEP
     assert ws.git("rev-parse", f"main~{KEEP + 1}") in kept  # the last used stays
     assert ws.git("rev-parse", "main~1") not in kept  # the least recently used went
+
+
+def test_output_is_kept_from_a_commits_second_diff(tmp_path: Path) -> None:
+    ws = GitWorkspace(tmp_path)
+    base = ws.git("rev-parse", "HEAD")
+    ws.replace("flows/flow.yaml", "sum: {replicas: 2}", "sum: {replicas: 3}")
+    ws.commit("3")
+    _compile(ws)
+    kept = ws.root / ".mentat/diff" / base
+    first = ws.run("--base", "main~1", "-o", "json").stdout
+    assert (kept / "src/platform/mentat.yaml").is_file()
+    assert not (kept / "out").exists()  # once may be all (a CI job): no tree written
+    assert ws.run("--base", "main~1", "-o", "json").stdout == first
+    assert (kept / "out/index.json").is_file()
+    assert ws.run("--base", "main~1", "-o", "json").stdout == first  # replayed
