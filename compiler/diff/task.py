@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DiffError", "run_diff"]
 
-Known = dict[str, list[str]]  # kustomization digest -> the objects it lists (tree_side)
+Listings = dict[str, list[str]]  # kustomization digest -> the objects it lists (tree_side)
 
 
 @dataclass(slots=True)
@@ -65,7 +65,7 @@ def _compile(root: Path, cache: Cache | None, output: Path | None = None) -> Com
         return compile_workspace(root, out)
 
 
-def _compiled(named: str, result: CompileResult, ref: str, commit: str, parsed: Known
+def _compiled(named: str, result: CompileResult, ref: str, commit: str, parsed: Listings
               ) -> tuple[Side, str]:
     """The compiled side; `parsed` learns what its kustomizations list."""
     if not result.ok or result.workspace is None or result.rendered is None:
@@ -73,7 +73,7 @@ def _compiled(named: str, result: CompileResult, ref: str, commit: str, parsed: 
         raise DiffError(f"{named} does not compile ({errors} error(s))",
                         tuple(result.diagnostics))
     objects = {object_path(o): (o.dir, o.kind, o.name) for o in result.rendered.objects}
-    names: Known = {}
+    names: Listings = {}
     for path in objects:
         d, _, name = path.rpartition("/")
         names.setdefault(d, []).append(name)
@@ -84,7 +84,7 @@ def _compiled(named: str, result: CompileResult, ref: str, commit: str, parsed: 
     return side, result.workspace.spec.name
 
 
-def _replayed(cache: Cache, output: Path | None, ref: str, commit: str, parsed: Known,
+def _replayed(cache: Cache, output: Path | None, ref: str, commit: str, parsed: Listings,
               read: frozenset[str] | None = None) -> tuple[Side, str] | None:
     """The output tree of the last compile of the cache's workspace into `output` (None:
     its spec.output), when nothing it read has changed since (and, with `read`, it read only
@@ -97,7 +97,7 @@ def _replayed(cache: Cache, output: Path | None, ref: str, commit: str, parsed: 
 
 
 def _from_worktree(repo: Repo, root: Path, named: str, ref: str, commit: str,
-                   parsed: Known) -> tuple[Side, str] | None:
+                   parsed: Listings) -> tuple[Side, str] | None:
     """The side compiled in the working tree, when it is exactly `commit` (None if not)."""
     try:
         tracked = worktree_is(repo, commit)
@@ -105,9 +105,8 @@ def _from_worktree(repo: Repo, root: Path, named: str, ref: str, commit: str,
         return None
     if tracked is None:
         return None
-    cache: Cache | None = Cache(root)
-    if cache is not None and cache.disabled:
-        cache = None
+    opened = Cache(root)
+    cache = None if opened.disabled else opened
     side = _replayed(cache, None, ref, commit, parsed, tracked) if cache is not None else None
     if side is not None:
         return side
@@ -141,7 +140,7 @@ def _keep(cache: Cache, k: Kept, result: CompileResult) -> None:
 
 
 def _from_kept(repo: Repo, workspace: Path, named: str, ref: str, commit: str,
-               parsed: Known) -> tuple[Side, str] | None:
+               parsed: Listings) -> tuple[Side, str] | None:
     """The side of a commit kept under `.mentat/diff/`; None when it cannot be kept there
     (the cache is off, the disk read-only)."""
     k = kept(repo, commit, workspace)
@@ -177,7 +176,7 @@ def _has_workspace(repo: Repo, named: str, root: Path) -> None:
         raise DiffError(f"{named} has no {WORKSPACE_FILE} in {where}")
 
 
-def _side(repo: Repo, label: str, ref: str, workspace: Path | None, parsed: Known
+def _side(repo: Repo, label: str, ref: str, workspace: Path | None, parsed: Listings
           ) -> tuple[Side, str]:
     try:
         commit = resolve(repo, ref)
@@ -211,7 +210,7 @@ def run_diff(root: Path, base: str, head: str, *, use_cache: bool = True) -> Dif
     except GitError as exc:
         raise DiffError(str(exc)) from None
     shared = root if use_cache else None
-    parsed: Known = {}
+    parsed: Listings = {}
     try:
         b, _ = _side(repo, "base", base, shared, parsed)
         h, name = _side(repo, "head", head, shared, parsed)
