@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main
@@ -36,8 +37,9 @@ def _same_as_scratch(ws: GitWorkspace, *args: str) -> str:
     return ws.run(*args, "-o", "json").stdout
 
 
-def test_clean_head_is_read_from_its_compiled_output(tmp_path: Path) -> None:
-    ws = GitWorkspace(tmp_path)
+@pytest.mark.parametrize("prefix", ["platform", ""])  # a monorepo's directory, or the top
+def test_clean_head_is_read_from_its_compiled_output(tmp_path: Path, prefix: str) -> None:
+    ws = GitWorkspace(tmp_path, prefix)
     ws.write("mentat.yaml", WORKSPACE + "  policies: [team-policies/]\n")
     ws.write("team-policies/r.yaml", team_rule(
         "three-replicas", "[Deployment]", "object.spec.replicas >= 3", severity="warning"))
@@ -145,3 +147,23 @@ def test_output_is_kept_from_a_commits_second_diff(tmp_path: Path) -> None:
     assert ws.run("--base", "main~1", "-o", "json").stdout == first
     assert (kept / "out/index.json").is_file()
     assert ws.run("--base", "main~1", "-o", "json").stdout == first  # replayed
+
+
+def test_waived_findings_are_compiled_not_read(tmp_path: Path) -> None:
+    """policy-report.json tallies waived findings without their messages: a side with any is
+    compiled (the base here), one without is read (the head), and the report is the same."""
+    ws = GitWorkspace(tmp_path)
+    ws.write("mentat.yaml", WORKSPACE + "  policies: [team-policies/]\n")
+    ws.write("team-policies/r.yaml", team_rule(
+        "three-replicas", "[Deployment]", "object.spec.replicas >= 3", severity="warning"))
+    waived = ("labels: {owner: test-team},\n  annotations: "
+              "{mentatlab.io/waive-three-replicas: \"two are enough here\"}")
+    ws.replace("flows/flow.yaml", "labels: {owner: test-team}", waived)
+    base = ws.commit("a warning rule, waived")
+    ws.replace("flows/flow.yaml", waived, "labels: {owner: test-team}")
+    ws.commit("the waiver goes")
+    _compile(ws)
+    for _ in range(3):  # the third replays the kept base: its report still does not say all
+        doc = json.loads(_same_as_scratch(ws, "--base", base))
+    assert {f["status"] for f in doc["policy"]["new"]} == {"fail"}
+    assert {f["status"] for f in doc["policy"]["fixed"]} == {"waived"}
