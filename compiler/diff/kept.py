@@ -16,6 +16,7 @@ commits stay; older ones are deleted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -26,7 +27,7 @@ from pathlib import Path
 from compiler.cache import CACHE_DIR
 from compiler.diff.gitsrc import Repo, export, exported
 
-__all__ = ["KEEP", "Kept", "checkout", "diff_dir", "kept"]
+__all__ = ["KEEP", "Kept", "checkout", "diff_dir", "kept", "linked"]
 
 KEEP = 4  # a pull request's base and head, and a couple of others
 _STALE_TMP = 3600.0  # seconds: an unfinished extraction this old belongs to no running diff
@@ -43,17 +44,30 @@ def diff_dir(workspace: Path) -> Path:
     return workspace / Path(CACHE_DIR).parent / "diff"
 
 
-def kept(repo: Repo, commit: str, workspace: Path) -> Kept:
-    """Where `commit` is kept (nothing read or checked)."""
-    d = diff_dir(workspace) / commit
+def kept(repo: Repo, commit: str, workspace: Path) -> Kept | None:
+    """Where `commit` is kept (nothing read or checked); None when `.mentat/diff` is a
+    symlink: evicting old commits would delete whatever it points at."""
+    store = diff_dir(workspace)
+    if os.path.islink(store):
+        return None
+    d = store / commit
     return Kept(d, d / "src" / repo.prefix if repo.prefix else d / "src", d / "out")
+
+
+def linked(k: Kept) -> bool:
+    """Whether a kept commit's directories are symlinks (planted: not ours to follow)."""
+    return any(os.path.islink(p) for p in (k.dir, k.dir / "src", k.out))
 
 
 def checkout(repo: Repo, commit: str, workspace: Path) -> tuple[Kept, bool]:
     """The kept commit with its files exactly the commit's, extracted when missing or
     different (OSError: they cannot be written); and whether an earlier diff kept it."""
     k = kept(repo, commit, workspace)
-    if k.dir.is_dir():
+    if k is None:
+        raise OSError(f"{diff_dir(workspace)} is a symlink")
+    if linked(k):
+        _remove(k.dir)  # the link itself, not what it points at
+    elif k.dir.is_dir():
         if exported(repo, commit, k.root):
             os.utime(k.dir)  # recently used: evicted last
             return k, True
@@ -92,7 +106,12 @@ def _evict(store: Path, current: Path) -> None:
 
 
 def _remove(path: Path) -> None:
-    """Moved aside first, so a half-deleted tree is never taken for a kept one."""
+    """Moved aside first, so a half-deleted tree is never taken for a kept one. A symlink
+    is removed itself, never what it points at."""
+    if os.path.islink(path):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
     aside = path.with_name(f".tmp-gone-{path.name}-{os.getpid()}")
     try:
         os.rename(path, aside)

@@ -28,7 +28,7 @@ from compiler.cache import Cache, Replay
 from compiler.diagnostics import Diagnostic
 from compiler.diff.compare import DiffReport, Side, compare, finding_keys
 from compiler.diff.gitsrc import GitError, Repo, export, locate, resolve, worktree_is
-from compiler.diff.kept import Kept, checkout, kept
+from compiler.diff.kept import Kept, checkout, kept, linked
 from compiler.diff.tree import KUSTOMIZATION, tree_side
 from compiler.digest import sha256_hex
 from compiler.load import WORKSPACE_FILE
@@ -144,10 +144,12 @@ def _from_kept(repo: Repo, workspace: Path, named: str, ref: str, commit: str,
     """The side of a commit kept under `.mentat/diff/`; None when it cannot be kept there
     (the cache is off, the disk read-only)."""
     k = kept(repo, commit, workspace)
+    if k is None:
+        return None
     cache = Cache(k.root, workspace)
     if cache.disabled:
         return None
-    if k.root.is_dir():
+    if not linked(k) and k.root.is_dir():
         side = _replayed(cache, k.out, ref, commit, parsed)
         if side is not None:
             with contextlib.suppress(OSError):

@@ -167,3 +167,27 @@ def test_waived_findings_are_compiled_not_read(tmp_path: Path) -> None:
         doc = json.loads(_same_as_scratch(ws, "--base", base))
     assert {f["status"] for f in doc["policy"]["new"]} == {"fail"}
     assert {f["status"] for f in doc["policy"]["fixed"]} == {"waived"}
+
+
+def test_planted_symlinks_are_not_followed(tmp_path: Path) -> None:
+    """`.mentat/` may come from a restored CI cache: a kept-commits directory or a kept
+    commit that is a symlink is neither read, written nor emptied through."""
+    ws = GitWorkspace(tmp_path)
+    base = ws.git("rev-parse", "HEAD")
+    ws.replace("flows/flow.yaml", "sum: {replicas: 2}", "sum: {replicas: 3}")
+    ws.commit("3")
+    _compile(ws)
+    elsewhere = tmp_path / "elsewhere"
+    for n in range(KEEP + 2):
+        (elsewhere / f"precious-{n}").mkdir(parents=True)
+    store = ws.root / ".mentat/diff"
+    store.symlink_to(elsewhere)
+    report = _same_as_scratch(ws, "--base", "main~1")
+    assert sorted(p.name for p in elsewhere.iterdir()) == [f"precious-{n}"
+                                                           for n in range(KEEP + 2)]
+    store.unlink()
+    store.mkdir()
+    (store / base).symlink_to(elsewhere / "precious-0")
+    assert _same_as_scratch(ws, "--base", "main~1") == report
+    assert not (store / base).is_symlink() and (store / base / "src").is_dir()
+    assert list((elsewhere / "precious-0").iterdir()) == []
