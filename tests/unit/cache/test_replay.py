@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from compiler import cache as cache_mod
-from compiler import pipeline
+from compiler.tasks import compile as tasks_compile
 from compiler.cache import CACHE_DIR
 from compiler.cli import main
 from tests.conftest import REPO
@@ -47,13 +47,13 @@ def ws(tmp_path: Path) -> Path:
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The workspaces the pipeline really compiled."""
     calls: list[Path] = []
-    real = pipeline.compile_workspace
+    real = tasks_compile.compile_workspace
 
     def spy(root: Path, *args: Any, **kwargs: Any) -> Any:
         calls.append(root)
         return real(root, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "compile_workspace", spy)
+    monkeypatch.setattr(tasks_compile, "compile_workspace", spy)
     return calls
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler import write as write_mod
+from compiler.write import tree as write_mod
 from compiler.write import Known, Standby, read_tree, write_tree
 from tests.unit.write.treekit import indexed, known_of
 
