@@ -14,7 +14,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.diff.compare import DiffReport, Side, compare, finding_keys
 from compiler.diff.gitsrc import GitError, Repo, export, locate, resolve
 from compiler.load import WORKSPACE_FILE
-from compiler.render.layout import INDEX, LostContent, object_path
+from compiler.render.layout import INDEX, object_path
 from compiler.sign.statement import parse_index
 
 __all__ = ["DiffError", "run_diff"]
@@ -48,12 +48,7 @@ def _side(repo: Repo, label: str, ref: str, shared: Path | None) -> tuple[Side, 
             where = repo.prefix or "the repository's top directory"
             raise DiffError(f"{named} has no {WORKSPACE_FILE} in {where}")
         cache = Cache(root, shared) if shared is not None else None
-        try:
-            result = compile_workspace(root, cache=cache)
-        except LostContent:  # cache entries went bad meanwhile: compile without them
-            if cache is not None:
-                cache.forget_lost()
-            cache, result = None, compile_workspace(root)
+        result = compile_workspace(root, memos=cache.memos if cache else None)
         if not result.ok or result.workspace is None or result.rendered is None:
             errors = sum(1 for d in result.diagnostics if d.severity == "error")
             raise DiffError(f"{named} does not compile ({errors} error(s))",
@@ -75,9 +70,6 @@ def run_diff(root: Path, base: str, head: str, *, use_cache: bool = True) -> Dif
     except GitError as exc:
         raise DiffError(str(exc)) from None
     shared = root if use_cache else None
-    try:
-        b, _ = _side(repo, "base", base, shared)
-        h, name = _side(repo, "head", head, shared)
-        return compare(name, b, h)
-    except LostContent:  # an unchanged object's cached bytes vanished before they were read
-        return run_diff(root, base, head, use_cache=False)
+    b, _ = _side(repo, "base", base, shared)
+    h, name = _side(repo, "head", head, shared)
+    return compare(name, b, h)

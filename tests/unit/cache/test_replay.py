@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from compiler import cache as cache_mod
+from compiler.cache import store as cache_mod
 from compiler.tasks import compile as tasks_compile
 from compiler.cache import CACHE_DIR
 from compiler.cli import main
@@ -270,15 +270,15 @@ def test_replay_resumes_after_an_output_file_is_touched(ws: Path, runs: list[Pat
 
 def test_a_vanished_output_file_is_never_replayed(ws: Path, runs: list[Path],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from compiler.cache import Cache
+    from compiler.write.outputs import Outputs
 
-    real = Cache._manifest
+    real = Outputs.remember
 
-    def lossy(self: Cache, sources: Any, out: Path, *rest: Any) -> Any:
+    def lossy(self: Outputs, out: Path, *rest: Any) -> Any:
         (out / "cost.json").unlink()  # removed between the write and the cache's record
-        return real(self, sources, out, *rest)
+        return real(self, out, *rest)
 
-    monkeypatch.setattr(Cache, "_manifest", lossy)
+    monkeypatch.setattr(Outputs, "remember", lossy)
     assert _compile(ws).exit_code == 0
     monkeypatch.undo()
     cold, warm = _check_both(ws)
