@@ -138,5 +138,7 @@ def graph(flow: str, workspace: str, fmt: str) -> None:
     linked = pick(result.workspace, flow)
     if fmt in DOCUMENT_FORMATS:
         emit(fmt, graph_doc(linked))
-    else:  # the drawing: Mermaid or DOT source, or SVG bytes
-        emit(fmt, text={"mermaid": mermaid, "dot": dot, "svg": svg}[fmt](linked))
+    elif fmt == "svg":
+        emit(fmt, text=svg(linked))
+    else:  # the drawing's source
+        emit(fmt, text=dot(linked) if fmt == "dot" else mermaid(linked))

@@ -20,8 +20,9 @@ from tests.unit.output.conftest import Run
 @click.command()
 @click.argument("kind")
 def show(kind: str) -> None:
-    emit("text", {"unused": True}, text={"line": "one line", "lines": "two\nlines\n",
-                                         "bytes": b"\x89PNG\r\n", "empty": ""}[kind])
+    texts: dict[str, str | bytes] = {"line": "one line", "lines": "two\nlines\n",
+                                     "bytes": b"\x89PNG\r\n", "empty": ""}
+    emit("text", {"unused": True}, text=texts[kind])
 
 
 @pytest.mark.parametrize(("kind", "stdout"), [("line", b"one line\n"), ("lines", b"two\nlines\n"),
