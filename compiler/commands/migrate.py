@@ -66,10 +66,7 @@ def _report(fmt: str, check: bool, changes: list[Change], diags: list[Diagnostic
              diagnostics=diags, ok=ok and not (check and changes))
         return
     # text: --check's diff on stdout; diagnostics and what was done on stderr
-    diff = "".join("".join(difflib.unified_diff(
-        c.before.decode().splitlines(True), c.after.decode().splitlines(True),
-        f"a/{c.file}", f"b/{c.file}")) for c in changes) if check and ok else ""
-    emit(fmt, text=diff, diagnostics=diags)
+    emit(fmt, text="".join(map(_diff, changes)) if check and ok else "", diagnostics=diags)
     if not ok:
         error("nothing was migrated")
         return
@@ -78,3 +75,9 @@ def _report(fmt: str, check: bool, changes: list[Change], diags: list[Diagnostic
         info(f"{verb} {c.file} ({c.documents} document{'s' * (c.documents != 1)})")
     if not changes:
         info("nothing to migrate: every Agent and Flow is mentatlab.io/v1")
+
+
+def _diff(c: Change) -> str:
+    return "".join(difflib.unified_diff(c.before.decode().splitlines(True),
+                                        c.after.decode().splitlines(True),
+                                        f"a/{c.file}", f"b/{c.file}"))

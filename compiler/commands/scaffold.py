@@ -393,7 +393,8 @@ def _write(s: Scaffold, *, overwrite: bool) -> None:
 
 def _report(fmt: str, base: Path, files: dict[str, bytes], next_steps: list[str],
             more: dict[str, object] | None = None) -> None:
-    """What was created (and `more`, data only the document carries), and what to run next."""
+    """What was created and what to run next; `more` is data the document adds (text says it
+    in its own words, such as a warning)."""
     steps = [s for s in next_steps if s]
     lines = [f"created {rel}" for rel in files] + (["next: " + " && ".join(steps)] if steps else [])
     emit(fmt, {"ok": True, "root": str(base.resolve()), "created": list(files), **(more or {})},
