@@ -145,10 +145,10 @@ def _policy(root: Path, ws: Workspace, memos: Memos | None, blocked: bool) -> St
     spec = ws.spec
     rules = load_rules(root, spec.spec.get("policies", []), spec.doc.file, spec.doc)
     if blocked or has_errors(rules.diagnostics):
-        return None, rules.diagnostics
+        return None, list(rules.diagnostics)
     sources = _in_background(check_sources, ws, rules, POLICY_LIMITS,
                              memos.policy if memos else None)
-    return _Policy(rules, sources), rules.diagnostics
+    return _Policy(rules, sources), list(rules.diagnostics)
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,7 +108,7 @@ class UnitMemo:
             return None
         items, diags, classes = value
         blobs = _Blobs(self, unit_key, build)
-        objs: list[K8sObject] = [CachedObject(*row, blobs, i)  # type: ignore[misc]
+        objs: list[K8sObject] = [CachedObject._make((*row, blobs, i))  # type: ignore[misc]
                                  for i, row in enumerate(items)]
         return objs, [diag_in(t) for t in diags], {str(c) for c in classes}
 
@@ -260,10 +260,10 @@ class _Row(NamedTuple):
     data_digest: str  # of its dict (policy memo keys)
     waives: bool  # its YAML names a policy waiver
     blobs: _Blobs
-    index: int  # in its unit
+    position: int  # in its unit
 
 
-_ROW_FIELDS = len(_Row._fields) - 2  # stored in a unit entry: all but blobs and index
+_ROW_FIELDS = len(_Row._fields) - 2  # stored in a unit entry: all but blobs and position
 
 
 class CachedObject(_Row):
@@ -276,7 +276,7 @@ class CachedObject(_Row):
     def content(self) -> bytes:
         """Its YAML: from the unittext entry, else dumped again from its dict, always with
         the recorded digest."""
-        blobs, i = self.blobs, self.index
+        blobs, i = self.blobs, self.position
         text = blobs.texts.get(i)
         if text is None:
             text = blobs.get("unittext", i)
@@ -290,7 +290,7 @@ class CachedObject(_Row):
 
     @property
     def obj(self) -> dict[str, Any]:
-        blobs, i = self.blobs, self.index
+        blobs, i = self.blobs, self.position
         value = blobs.values.get(i)
         if value is None:
             blob = blobs.get("unitobj", i)
