@@ -35,21 +35,11 @@ from compiler.output import (
     quiet,
     verbose,
     workspace_option,
+    workspace_root,
 )
 from compiler.resources import schemas_dir
 
 __all__ = ["entry", "main"]
-
-def workspace_root(arg: str) -> Path:
-    """The workspace holding `arg` (a usage error, exit 2, when there is none)."""
-    if not (schemas_dir() / "mentatlab.io").is_dir():
-        raise click.UsageError(f"the compiler's schemas are missing ({schemas_dir()}): install "
-                               "from the repository (pip install -e .) or set MENTAT_HOME")
-    root = find_workspace_root(Path(arg))
-    if root is None:
-        raise click.UsageError(f"no workspace found: no {WORKSPACE_FILE} in {arg} or above it")
-    return root
-
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str], None] | None]:
