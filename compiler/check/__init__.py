@@ -20,7 +20,7 @@ import orjson
 
 from compiler.check.otel import check_collector_objects
 from compiler.diagnostics import Diagnostic
-from compiler.render import K8sObject
+from compiler.model import K8sObject
 from compiler.render.argocd import ARGOCD_KINDS
 
 __all__ = ["CUSTOM_KINDS", "DEFAULT_VERSION", "check", "schema_text", "schema_version"]

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from compiler.diagnostics import Diagnostic
-from compiler.render import K8sObject
+from compiler.model import K8sObject
 
 __all__ = ["KNOWN_COMPONENTS", "check_collector_config", "check_collector_objects"]
 

@@ -2,11 +2,13 @@
 
 `raw` holds what `load` produces (documents as plain data plus the position of every node);
 `spec` holds what `validate` produces (typed, checked specs — never re-checked downstream);
-`graph` holds what `link` produces (resolved agents, typed edges, topological order).
+`graph` holds what `link` produces (resolved agents, typed edges, topological order);
+`rendered` holds what `wasm` and `render` produce (objects as data, files as bytes).
 """
 
 from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
 from compiler.model.raw import Pos, RawDoc
+from compiler.model.rendered import Artifact, K8sObject, Rendered, WasmBundle
 from compiler.model.spec import (
     AgentSpec,
     Environment,
@@ -18,14 +20,18 @@ from compiler.model.spec import (
 
 __all__ = [
     "AgentSpec",
+    "Artifact",
     "Environment",
     "FlowSpec",
+    "K8sObject",
     "LinkedFlow",
     "LinkedNode",
     "NodeSpec",
     "Pin",
     "Pos",
     "RawDoc",
+    "Rendered",
+    "WasmBundle",
     "Workspace",
     "WorkspaceSpec",
 ]

@@ -17,10 +17,9 @@ from operator import attrgetter
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity, redact
-from compiler.model import Workspace
+from compiler.model import K8sObject, Workspace
 from compiler.policy.evaluate import DEFAULT_LIMITS, Limits, Memo, Subject, evaluate
 from compiler.policy.rules import Rule, RuleSet
-from compiler.render import K8sObject
 
 __all__ = [
     "WAIVER_PREFIX",

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 from compiler import cron
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.model import LinkedFlow, LinkedNode, Workspace
+from compiler.model import Artifact, LinkedFlow, LinkedNode, Rendered, Workspace
 from compiler.model.quantity import parse_quantity
-from compiler.render import Artifact, Rendered, RenderInput
+from compiler.render import RenderInput
 from compiler.render.layout import dump_json
 from compiler.render.placement import (
     check_region_overrides,

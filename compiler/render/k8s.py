@@ -17,9 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from compiler.diagnostics import Diagnostic
+from compiler.model import K8sObject, Rendered, WasmBundle
 from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
 from compiler.model.spec import AgentSpec, Environment
-from compiler.render import K8sObject, Rendered, RenderInput, WasmBundle
+from compiler.render import RenderInput
 from compiler.render.layout import dump_json
 from compiler.render.otel import endpoint_problem
 from compiler.render.placement import replicas_in, resources_in

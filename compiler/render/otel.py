@@ -24,8 +24,8 @@ import yaml
 
 from compiler.check.otel import check_collector_config
 from compiler.diagnostics import Diagnostic
-from compiler.model import Environment, Workspace
-from compiler.render import K8sObject, Rendered, RenderInput
+from compiler.model import Environment, K8sObject, Rendered, Workspace
+from compiler.render import RenderInput
 from compiler.render.placement import placements
 
 __all__ = [

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
+from compiler.model import K8sObject, Rendered
 from compiler.policy.rules import KUBE_RESOURCES, Rule, load_rules
 from compiler.policy.stage import WAIVER_PREFIX
-from compiler.render import K8sObject, Rendered, RenderInput
+from compiler.render import RenderInput
 
 __all__ = ["MIN_KUBERNETES", "binding", "policy", "render"]
 
