@@ -8,8 +8,8 @@ Deployment and Service named `mentat-otel-collector` whose pods carry
 `app.kubernetes.io/name: mentat-otel-collector` — the same names and labels as the plain form,
 so agents, NetworkPolicies and RBAC do not care which one a cluster uses.
 
-Each config passes `compiler.check.otel.check_collector_config` before it is emitted; a failure
-there is a compiler bug and surfaces as error M601 instead of the objects.
+The check stage checks every config rendered here (compiler/check/otel.py); a failure there is
+a compiler bug, error M601, and the compile writes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from compiler.check.otel import check_collector_config
 from compiler.diagnostics import Diagnostic
 from compiler.model import Environment, K8sObject, Rendered, Workspace
 from compiler.render import RenderInput
@@ -479,18 +478,6 @@ def render_otel(inp: RenderInput) -> Rendered:
             if (env.name, region) not in leaves:
                 continue
             config = collector_config(ws, env, region)
-            problems = check_collector_config(config)
-            if problems:
-                where = f"{env.name}/{region}"
-                out.diagnostics += [
-                    Diagnostic(
-                        code="M601", message=f"collector config for {where}: {p}",
-                        file=origin[0], line=origin[1], col=origin[2],
-                        hint="this is a compiler bug; please report it with this workspace",
-                    )
-                    for p in problems
-                ]
-                continue
             text = config_yaml(config)
             sha = hashlib.sha256(text.encode()).hexdigest()
             objs = _rbac_and_network(env, region, str(telemetry.get("endpoint", "")))
