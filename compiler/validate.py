@@ -21,15 +21,21 @@ from compiler import cron
 from compiler.convert import is_old
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import LoadResult, resolve_inside
+from compiler.model.quantity import parse_quantity
 from compiler.model.ranges import version_range
 from compiler.model.raw import RawDoc
 from compiler.model.spec import (
+    DEFAULT_KUBERNETES_VERSION,
     AgentSpec,
     EdgeSpec,
     Environment,
     FlowSpec,
     NodeSpec,
     Pin,
+    Pricing,
+    Sampling,
+    Storage,
+    Telemetry,
     WorkspaceSpec,
 )
 from compiler.schema import API_VERSION, KINDS, bundled_schema
@@ -37,7 +43,8 @@ from compiler.schema import API_VERSION, KINDS, bundled_schema
 if TYPE_CHECKING:  # imported when a document is invalid: it costs ~30 ms at startup
     import jsonschema
 
-__all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "schema_diagnostics", "validate"]
+__all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "schema_diagnostics", "validate",
+           "workspace_spec"]
 
 
 
@@ -68,7 +75,7 @@ def validate(loaded: LoadResult) -> Validated:
     out = Validated(workspace=None)
     ws_doc = loaded.workspace
     if ws_doc is not None and _schema_ok(ws_doc, out.diagnostics):
-        out.workspace = _workspace(ws_doc)
+        out.workspace = workspace_spec(ws_doc)
     for doc in loaded.docs:
         if is_old(doc):  # the loader converts those that are valid as written
             if _schema_ok(doc, out.diagnostics, doc.api_version.partition("/")[2]):
@@ -272,7 +279,8 @@ def _at(
 # --- typed specs -------------------------------------------------------------------------
 
 
-def _workspace(doc: RawDoc) -> WorkspaceSpec:
+def workspace_spec(doc: RawDoc) -> WorkspaceSpec:
+    """The typed spec of a Workspace document that passed its schema."""
     spec = doc.data["spec"]
     envs = tuple(
         Environment(e["name"], e["namespace"], tuple(e["regions"]),
@@ -285,11 +293,39 @@ def _workspace(doc: RawDoc) -> WorkspaceSpec:
         output=spec.get("output", "rendered/"),
         registries=tuple(spec.get("registries", ())),
         environments=envs,
-        storage=spec.get("storage"),
-        telemetry=spec.get("telemetry"),
-        pricing=spec.get("pricing"),
+        storage=_storage(spec.get("storage")),
+        telemetry=_telemetry(spec.get("telemetry")),
+        pricing=_pricing(spec.get("pricing")),
+        kubernetes_version=spec.get("kubernetesVersion", DEFAULT_KUBERNETES_VERSION),
+        policies=tuple(spec.get("policies", ())),
         doc=doc,
     )
+
+
+def _storage(storage: dict[str, Any] | None) -> Storage | None:
+    if storage is None:
+        return None
+    return Storage(storage["endpoint"], storage["bucket"], storage["secretRef"])
+
+
+def _telemetry(telemetry: dict[str, Any] | None) -> Telemetry | None:
+    if telemetry is None:
+        return None
+    sampling = telemetry.get("sampling") or {}
+    return Telemetry(
+        endpoint=telemetry["endpoint"],
+        collector_image=telemetry["collectorImage"],
+        # the ratio stays the number as written: the rendered percentage is computed from it
+        sampling=Sampling(sampling.get("ratio"), bool(sampling.get("keepErrors", False)),
+                          sampling.get("slowerThanMs")),
+    )
+
+
+def _pricing(pricing: dict[str, Any] | None) -> Pricing | None:
+    if not pricing:  # an empty mapping declares no price: no cost.json, as when absent
+        return None
+    return Pricing(*(parse_quantity(pricing.get(key, 0))
+                     for key in ("cpuHour", "memoryGiBHour", "gpuHour")))
 
 
 def _pins(items: list[dict[str, Any]]) -> tuple[Pin, ...]:

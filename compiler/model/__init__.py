@@ -10,15 +10,21 @@ from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
 from compiler.model.raw import Pos, RawDoc
 from compiler.model.rendered import Artifact, K8sObject, Rendered, WasmBundle
 from compiler.model.spec import (
+    DEFAULT_KUBERNETES_VERSION,
     AgentSpec,
     Environment,
     FlowSpec,
     NodeSpec,
     Pin,
+    Pricing,
+    Sampling,
+    Storage,
+    Telemetry,
     WorkspaceSpec,
 )
 
 __all__ = [
+    "DEFAULT_KUBERNETES_VERSION",
     "AgentSpec",
     "Artifact",
     "Environment",
@@ -29,8 +35,12 @@ __all__ = [
     "NodeSpec",
     "Pin",
     "Pos",
+    "Pricing",
     "RawDoc",
     "Rendered",
+    "Sampling",
+    "Storage",
+    "Telemetry",
     "WasmBundle",
     "Workspace",
     "WorkspaceSpec",

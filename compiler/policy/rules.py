@@ -377,7 +377,7 @@ def load_dir(base: Path, prefix: str) -> tuple[list[Rule], list[Diagnostic]]:
     return rules, diags
 
 
-def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "mentat.yaml",
+def load_rules(root: Path | None, policies: Iterable[str] = (), ws_file: str = "mentat.yaml",
                ws_doc: RawDoc | None = None, *, defaults: Path | None = None) -> RuleSet:
     """The default set plus the workspace's `spec.policies` directories (inside it only)."""
     base = defaults if defaults is not None else resources.policies_dir()
@@ -392,7 +392,7 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
     for i, rel in enumerate(policies):
         where = ws_doc.pos(("spec", "policies", i)) if ws_doc else None
         line, col = (where.line, where.col) if where else (0, 0)
-        target = resolve_inside(root, rel) if root is not None and isinstance(rel, str) else None
+        target = resolve_inside(root, rel) if root is not None else None
         if target is None:
             diags.append(Diagnostic("M107", f"policy directory '{rel}' is outside the workspace",
                                     ws_file, line, col))

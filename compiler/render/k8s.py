@@ -75,7 +75,7 @@ def render(inp: RenderInput) -> Rendered:
     ws = inp.ws
     out = Rendered()
     storage = ws.spec.storage
-    problem = endpoint_problem(storage["endpoint"], "storage endpoint") if storage else None
+    problem = endpoint_problem(storage.endpoint, "storage endpoint") if storage else None
     if problem:  # rendered into every media agent's env: credentials must never get there
         p = ws.spec.doc.pos(("spec", "storage", "endpoint"))
         out.diagnostics.append(Diagnostic("M500", problem, ws.spec.doc.file, p.line, p.col))
@@ -374,10 +374,10 @@ class _Leaf:
         ]
         storage = self.ws.spec.storage
         if storage and self.uses_storage(node):
-            ref = storage["secretRef"]
+            ref = storage.secret_ref
             env += [
-                {"name": "MENTAT_STORAGE_ENDPOINT", "value": storage["endpoint"]},
-                {"name": "MENTAT_STORAGE_BUCKET", "value": storage["bucket"]},
+                {"name": "MENTAT_STORAGE_ENDPOINT", "value": storage.endpoint},
+                {"name": "MENTAT_STORAGE_BUCKET", "value": storage.bucket},
                 {"name": "AWS_ACCESS_KEY_ID",
                  "valueFrom": {"secretKeyRef": {"name": ref, "key": "accessKey"}}},
                 {"name": "AWS_SECRET_ACCESS_KEY",
@@ -596,7 +596,7 @@ class _Leaf:
                               "ports": self.ports_for(dst)})
         storage = self.ws.spec.storage
         if storage and self.uses_storage(node):
-            rules.append(_egress_to_url(storage["endpoint"]))
+            rules.append(_egress_to_url(storage.endpoint))
         if self.ws.spec.telemetry:
             rules.append({
                 "to": [{"podSelector": {"matchLabels": {

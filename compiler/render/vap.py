@@ -105,12 +105,12 @@ def render(inp: RenderInput) -> Rendered:
     ws = inp.ws
     spec = ws.spec
     # Cached per file: the policy stage compiled these already; its diagnostics are its own.
-    rules = load_rules(Path(ws.root), spec.spec.get("policies", []), spec.doc.file, spec.doc)
+    rules = load_rules(Path(ws.root), spec.policies, spec.doc.file, spec.doc)
     enforced = [r for r in rules.rules if r.enforce]
     out = Rendered()
     if not enforced:
         return out
-    wanted = str(spec.spec.get("kubernetesVersion", "1.31"))
+    wanted = spec.kubernetes_version
     if _version(wanted) < MIN_KUBERNETES:
         p = spec.doc.pos(("spec", "kubernetesVersion"))
         out.diagnostics.append(Diagnostic(
