@@ -151,25 +151,30 @@ def _dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return list(dict.fromkeys(diags))
 
 
-_CODE_BY_FIELD = {("metadata", "name"): "M203", ("metadata", "version"): "M204"}
+_CODE_BY_FIELD: dict[tuple[str | int, ...], str] = {("metadata", "name"): "M203",
+                                                    ("metadata", "version"): "M204"}
 
 
 def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
     path = tuple(err.absolute_path)
     where = ".".join(str(p) for p in path) or "document"
-    validator, value = err.validator, err.validator_value
+    # set on every error `iter_errors` yields (the stubs allow "unset" for hand-made ones)
+    value: Any = err.validator_value
+    schema: Any = err.schema
+    instance: Any = err.instance
+    validator = err.validator
     if validator in ("anyOf", "oneOf", "allOf") and err.context:
         import jsonschema
 
         best = jsonschema.exceptions.best_match(err.context)
         return _explain(doc, best) if best is not None else []
     if validator == "additionalProperties":
-        allowed = sorted(err.schema.get("properties", {}))
-        extras = sorted(k for k in err.instance if k not in err.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
+        extras = sorted(k for k in instance if k not in schema.get("properties", {}))
         return [_unknown_field(doc, path, k, allowed) for k in extras]
     if validator == "not":
         names = _required_names(value)
-        present = [n for n in names if isinstance(err.instance, dict) and n in err.instance]
+        present = [n for n in names if isinstance(instance, dict) and n in instance]
         return [
             _at(doc, (*path, n), "M202", f"field '{n}' is not allowed here", key=True,
                 hint=_context_hint(doc, path))
@@ -180,32 +185,32 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
         # an env value is configuration that may be secret: say what is wrong, never it
         return [_at(doc, path, code, f"{where}: the value fails the schema's '{validator}' check")]
     if validator == "required":
-        missing = [n for n in value if n not in err.instance]
+        missing = [n for n in value if n not in instance]
         return [_at(doc, path, "M201", f"{where}: missing required field '{n}'", key=True)
                 for n in missing]
     if validator == "enum":
-        guess = difflib.get_close_matches(str(err.instance), [str(v) for v in value], n=1)
+        guess = difflib.get_close_matches(str(instance), [str(v) for v in value], n=1)
         hint = f"did you mean '{guess[0]}'?" if guess else ""
         choices = ", ".join(str(v) for v in value)
-        return [_at(doc, path, code, f"{where}: {err.instance!r} is not one of: {choices}", hint=hint)]
+        return [_at(doc, path, code, f"{where}: {instance!r} is not one of: {choices}", hint=hint)]
     if validator == "type":
-        got = type(err.instance).__name__.replace("NoneType", "null").replace("dict", "mapping")
+        got = type(instance).__name__.replace("NoneType", "null").replace("dict", "mapping")
         got = got.replace("list", "sequence").replace("str", "string")
         return [_at(doc, path, code, f"{where}: expected {_types(value)}, got {got}",
-                    hint=_unquoted_hint(path, value, err.instance))]
+                    hint=_unquoted_hint(path, value, instance))]
     if validator == "pattern":
         # names: anything constrained by the DNS-1123 label pattern, and flow node ids
         if code == "M203" or value == _dns_label_pattern() or path[-1:] == ("id",):
-            msg = f"{where}: {err.instance!r} is not a valid name (DNS-1123 label)"
+            msg = f"{where}: {instance!r} is not a valid name (DNS-1123 label)"
             hint = "lowercase letters, digits and '-', starting and ending with a letter or digit"
             return [_at(doc, path, "M203", msg, hint=hint)]
         if code == "M204":
-            return [_at(doc, path, "M204", f"{where}: {err.instance!r} is not a semantic version",
+            return [_at(doc, path, "M204", f"{where}: {instance!r} is not a semantic version",
                         hint="MAJOR.MINOR.PATCH, e.g. 1.2.0")]
         if path and path[-1] in ("agent", "from", "to"):
             form = "NAME@SEMVER-RANGE" if path[-1] == "agent" else "NODE.PIN"
-            return [_at(doc, path, "M206", f"{where}: {err.instance!r} is not of the form {form}")]
-        return [_at(doc, path, code, f"{where}: {err.instance!r} does not match {value}")]
+            return [_at(doc, path, "M206", f"{where}: {instance!r} is not of the form {form}")]
+        return [_at(doc, path, code, f"{where}: {instance!r} does not match {value}")]
     if validator in ("maxLength", "minLength") and code == "M201" and path and path[-1] == "name":
         code = "M203"
     return [_at(doc, path, code, f"{where}: {err.message}")]
@@ -237,7 +242,7 @@ def _dns_label_pattern() -> str:
 
 
 def _types(value: Any) -> str:
-    names = value if isinstance(value, list) else [value]
+    names: list[str] = value if isinstance(value, list) else [value]
     table = {"object": "mapping", "array": "sequence"}
     return " or ".join(table.get(n, n) for n in names)
 

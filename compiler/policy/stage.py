@@ -18,7 +18,7 @@ from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity, redact
 from compiler.model import K8sObject, Workspace
-from compiler.policy.evaluate import DEFAULT_LIMITS, Limits, Memo, Subject, evaluate
+from compiler.policy.evaluate import DEFAULT_LIMITS, Limits, Memo, Sibling, Subject, evaluate
 from compiler.policy.rules import Rule, RuleSet
 
 __all__ = [
@@ -98,7 +98,7 @@ def run(
     rules: RuleSet,
     subjects: Sequence[Subject],
     workspace: Mapping[str, Any],
-    siblings: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    siblings: Mapping[str, Sequence[Sibling]] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     memo: Memo | None = None,
     count_passes: bool = False,
