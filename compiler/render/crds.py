@@ -14,7 +14,7 @@ from typing import Any
 
 from compiler.model import K8sObject, Rendered
 from compiler.render import RenderInput
-from compiler.validate import bundled_schema
+from compiler.schema import bundled_schema
 
 __all__ = ["CRD_KINDS", "custom_resource", "render", "structural"]
 
