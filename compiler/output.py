@@ -79,7 +79,7 @@ _META_QUIET = "mentat.quiet"
 _META_VERBOSE = "mentat.verbose"
 
 
-class _OutputChoice(click.Choice):  # type: ignore[type-arg]
+class _OutputChoice(click.Choice):
     """A choice that also accepts older names (`table` for `text` in `cost`)."""
 
     def __init__(self, choices: Sequence[str], aliases: Mapping[str, str]) -> None:
@@ -228,7 +228,7 @@ def workspace_option(*, argument: bool = True) -> Callable[[F], F]:
         if argument:
             wrapped = click.argument("workspace_arg", metavar="[WORKSPACE]", required=False,
                                      type=click.Path(file_okay=False))(wrapped)
-        return wrapped  # type: ignore[no-any-return]
+        return wrapped
 
     return decorate
 

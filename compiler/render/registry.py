@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from compiler.model import Rendered
 from compiler.render import (
-    Rendered,
     RenderInput,
     argocd,
     controller_deploy,
