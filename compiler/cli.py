@@ -22,7 +22,6 @@ import click
 
 from compiler import __version__
 from compiler.commands import COMMANDS
-from compiler.load import WORKSPACE_FILE, find_workspace_root
 from compiler.output import (
     TEXT_FORMATS,
     add_common_options,
@@ -37,7 +36,6 @@ from compiler.output import (
     workspace_option,
     workspace_root,
 )
-from compiler.resources import schemas_dir
 
 __all__ = ["entry", "main"]
 

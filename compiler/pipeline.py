@@ -22,7 +22,7 @@ from compiler.cache import Memos
 from compiler.diagnostics import Diagnostic, has_errors
 from compiler.link import link
 from compiler.load import LoadResult, load, parse_yaml
-from compiler.model import Workspace
+from compiler.model import Artifact, K8sObject, Rendered, WasmBundle, Workspace
 from compiler.policy import (
     Limits,
     PolicyResult,
@@ -32,7 +32,7 @@ from compiler.policy import (
     load_rules,
 )
 from compiler.policy import report as policy_report
-from compiler.render import Artifact, K8sObject, Rendered, RenderInput, WasmBundle
+from compiler.render import RenderInput
 from compiler.render.layout import Deferred, Files, Tree, dump_object, dump_yaml, layout
 from compiler.render.registry import RENDERERS
 from compiler.validate import Validated, validate
@@ -143,7 +143,7 @@ def _policy(root: Path, ws: Workspace, memos: Memos | None, blocked: bool) -> St
     documents are checked in the background while render goes on. Invalid rules are
     reported before any document is evaluated."""
     spec = ws.spec
-    rules = load_rules(root, spec.spec.get("policies", []), spec.doc.file, spec.doc)
+    rules = load_rules(root, spec.policies, spec.doc.file, spec.doc)
     if blocked or has_errors(rules.diagnostics):
         return None, list(rules.diagnostics)
     sources = _in_background(check_sources, ws, rules, POLICY_LIMITS,
@@ -184,7 +184,7 @@ def _policy_rendered(ws: Workspace, rendered: Rendered, policy: _Policy,
 
 
 def _check(ws: Workspace, rendered: Rendered, memos: Memos | None) -> Staged[Rendered]:
-    version = ws.spec.spec.get("kubernetesVersion", check_stage.DEFAULT_VERSION)
+    version = ws.spec.kubernetes_version
     if memos is None:
         found = check_stage.check(rendered.objects, version, check_stage.schema_text)
         return rendered, found

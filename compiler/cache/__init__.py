@@ -146,6 +146,6 @@ def _unit_record(old: dict[Any, Any], unit_key: str, deps: tuple[str, ...], unit
     if hit:
         found = old.get(unit_key)
         if found is not None and found.keys() == {"key", "sources", "outputs"}:
-            return found  # type: ignore[no-any-return]
+            return found
     return {"key": unit_key, "sources": sorted(deps),
             "outputs": sorted(object_path(o) for o in unit[0])}

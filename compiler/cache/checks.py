@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from compiler.cache.store import Store, key
 from compiler.cache.units import UnitMemo, data_digest, is_cached
-from compiler.render import K8sObject
+from compiler.model import K8sObject
 
 __all__ = ["CheckMemo"]
 

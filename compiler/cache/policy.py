@@ -11,7 +11,7 @@ from typing import Any
 
 from compiler.cache.store import Store, key
 from compiler.cache.units import CachedObject, data_digest
-from compiler.render import K8sObject
+from compiler.model import K8sObject
 
 __all__ = ["PolicyMemo"]
 
@@ -40,7 +40,7 @@ class PolicyMemo:
     def known(self, o: K8sObject) -> tuple[str, bool] | None:
         """For an object from the cache: the digest of its dict and whether it carries a
         waiver annotation, both known without unpacking the dict."""
-        if type(o) is not CachedObject:
+        if not isinstance(o, CachedObject):
             return None
         return o.data_digest, o.waives
 
@@ -59,7 +59,7 @@ class PolicyMemo:
         """Passes by rule, when every one of `objects` comes from the cache and carries no
         waiver, and the outcomes remembered for them as a group are all passes (the same
         entry `key` names for their subjects); otherwise None, and they are evaluated."""
-        if not all(type(o) is CachedObject and not o.waives for o in objects):
+        if not all(isinstance(o, CachedObject) and not o.waives for o in objects):
             return None
         group_key = self._group_key(rules, workspace,
                                     [o.data_digest for o in objects])  # type: ignore[attr-defined]

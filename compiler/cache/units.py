@@ -23,8 +23,8 @@ import orjson
 from compiler.cache.store import Store, diag_in, diag_out, key
 from compiler.diagnostics import Diagnostic
 from compiler.digest import sha256_hex
+from compiler.model import K8sObject
 from compiler.policy.stage import WAIVER_PREFIX
-from compiler.render import K8sObject
 from compiler.render.layout import Deferred, dump_object, dump_yaml
 
 __all__ = ["CachedObject", "Unit", "UnitMemo", "data_digest", "is_cached"]
@@ -139,7 +139,7 @@ class UnitMemo:
         """An object's YAML: cached objects stay as they are (their bytes are read only if
         needed), the bytes of new ones are remembered for `store`. Objects are values once
         rendered: no stage after render mutates `K8sObject.obj`."""
-        if type(o) is CachedObject:
+        if isinstance(o, CachedObject):
             return o
         text = self.text(o)
         if text is None:
@@ -148,7 +148,7 @@ class UnitMemo:
         return text
 
     def text(self, o: K8sObject) -> bytes | None:
-        if type(o) is CachedObject:
+        if isinstance(o, CachedObject):
             return o.content()
         hit = self._bytes.get(id(o))
         return hit[1] if hit is not None and hit[0] is o else None
@@ -305,4 +305,4 @@ class CachedObject(_Row):
 
 
 def is_cached(o: K8sObject) -> bool:
-    return type(o) is CachedObject
+    return isinstance(o, CachedObject)

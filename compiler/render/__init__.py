@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from compiler.diagnostics import Diagnostic
-from compiler.model import Artifact, K8sObject, Rendered, WasmBundle, Workspace
+from compiler.model import K8sObject, WasmBundle, Workspace
 
-# Artifact, K8sObject, Rendered, WasmBundle: re-exported until cache/pipeline/cli move; the lead removes it
-__all__ = ["Artifact", "K8sObject", "RenderCache", "RenderInput", "Rendered", "WasmBundle"]
+__all__ = ["RenderCache", "RenderInput"]
 
 T = TypeVar("T")
 
 
 class RenderCache(Protocol):
-    """Memoises a unit of rendering (see compiler/cache.py). `parts` must name every input
+    """Memoises a unit of rendering (compiler/cache/units.py). `parts` must name every input
     the unit's result depends on, digests included; `depends_on` lists its source files."""
 
     def unit(self, parts: tuple[str, ...], depends_on: tuple[str, ...],

@@ -18,7 +18,8 @@ import orjson
 
 from compiler import __version__
 from compiler.digest import sha256_hex
-from compiler.render import Artifact, K8sObject, yamlout
+from compiler.model import Artifact, K8sObject
+from compiler.render import yamlout
 
 __all__ = ["INDEX", "SIGNATURE_FILES", "SIGNATURE_SUFFIX", "Deferred", "Files", "Tree",
            "dump_json", "dump_object", "dump_yaml", "dump_yaml_stream", "files_of", "layout",
@@ -96,7 +97,7 @@ class Files(Mapping[str, bytes]):
 
 
 def _digest(value: bytes | Deferred) -> str:
-    return sha256_hex(value) if type(value) is bytes else value.digest  # type: ignore[union-attr,arg-type]
+    return sha256_hex(value) if isinstance(value, bytes) else value.digest
 
 
 def files_of(files: Mapping[str, bytes]) -> Files:

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks.generate import generate
-from compiler.cache import store as cache_mod
 from compiler.cache import CACHE_DIR, MANIFEST, Cache
+from compiler.cache import store as cache_mod
 from compiler.cli import main
 from compiler.model.raw import RawDoc
 from compiler.pipeline import compile_workspace

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from compiler.cache import store as cache_mod
-from compiler.tasks import compile as tasks_compile
 from compiler.cache import CACHE_DIR
+from compiler.cache import store as cache_mod
 from compiler.cli import main
+from compiler.tasks import compile as tasks_compile
 from tests.conftest import REPO
 from tests.unit.policy.policykit import team_rule
 from tests.unit.write.treekit import tree_of
