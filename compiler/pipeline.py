@@ -72,18 +72,20 @@ class _Run:
     def __init__(self, stop_after: str | None, on_stage: Callable[[str], None] | None) -> None:
         self.stop_after, self.on_stage = stop_after, on_stage
         self.diagnostics: list[Diagnostic] = []
+        self.done = False  # the stage asked for last has run
 
     def __call__(self, name: str, stage: Callable[..., Staged[T]], *args: object,
                  after_errors: bool = True) -> T:
-        """Run one stage. `after_errors=False`: it needs a model without errors (policy
-        findings aside), and the pipeline ends before it when there is none."""
-        if not after_errors and self.blocked:
+        """Run one stage and return its value. `after_errors=False`: it needs a model without
+        errors (policy findings aside), and the pipeline ends before it when there is none."""
+        if self.done or (not after_errors and self.blocked):
             raise _Stop
         if self.on_stage:
             self.on_stage(name)
         value, found = stage(*args)
         self.diagnostics += found
-        if value is None or name == self.stop_after:
+        self.done = name == self.stop_after
+        if value is None:
             raise _Stop
         return value
 
