@@ -1,0 +1,61 @@
+"""Every stage's product on each golden workspace, compared with a committed text golden.
+
+`tests/golden/<case>/stages/<stage>.txt` holds what `compile_workspace(stop_after=<stage>)`
+produces on `<case>/input/` (see `stages.py` for what each stage's text shows). A change in a
+stage shows up in that stage's golden, where a reviewer reads it, before it reaches the output
+tree. `pytest --update-golden` rewrites the goldens that differ (only those) from the current
+compiler; review the diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+
+from tests.golden.stages import _DUMPERS, STAGE_NAMES, snapshot
+
+HERE = Path(__file__).parent
+CASES = sorted(p.parent.name for p in HERE.glob("*/input"))
+
+
+def diff(expected: str, actual: str, name: str) -> str:
+    return "".join(difflib.unified_diff(expected.splitlines(keepends=True),
+                                        actual.splitlines(keepends=True),
+                                        f"{name} (golden)", f"{name} (compiler)"))
+
+
+def check_or_update(golden: Path, actual: str, update: bool) -> str:
+    """The diff between `golden` and `actual` ("" when equal); with `update`, `golden` is
+    rewritten instead when it differs (an equal golden is left untouched) and "" returned."""
+    expected = golden.read_text() if golden.is_file() else None
+    if expected == actual:
+        return ""
+    if update:
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(actual)
+        return ""
+    if expected is None:
+        return f"{golden} does not exist"
+    return diff(expected, actual, golden.relative_to(HERE).as_posix())
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+@pytest.mark.parametrize("case", CASES)
+def test_stage_golden(case: str, stage: str, update_golden: bool) -> None:
+    golden = HERE / case / "stages" / f"{stage}.txt"
+    differ = check_or_update(golden, snapshot(HERE / case / "input", stage), update_golden)
+    assert not differ, f"stage {stage!r} differs (pytest --update-golden to accept):\n{differ}"
+
+
+def test_every_stage_has_a_dumper() -> None:
+    assert list(_DUMPERS) == list(STAGE_NAMES), \
+        "tests/golden/stages.py: add a dumper for each stage of compiler.pipeline.STAGES"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_no_golden_for_a_stage_that_is_gone(case: str) -> None:
+    stale = sorted(p.name for p in (HERE / case / "stages").glob("*.txt")
+                   if p.stem not in STAGE_NAMES)
+    assert not stale, f"{case}/stages: goldens of stages the pipeline no longer has: {stale}"
