@@ -15,6 +15,7 @@ produces changes.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,7 +30,7 @@ from compiler.render import Rendered
 from compiler.validate import Validated, validate
 
 __all__ = ["STAGE_NAMES", "dump_diagnostics", "dump_files", "dump_inputs", "dump_link",
-           "dump_load", "dump_policy", "dump_rendered", "dump_validate", "dump_wasm", "snapshot"]
+           "dump_load", "dump_policy", "dump_rendered", "dump_validate", "dump_wasm", "snapshot", "unified"]
 
 STAGE_NAMES: tuple[str, ...] = tuple(name for name, _ in STAGES)
 
@@ -186,3 +187,15 @@ def snapshot(root: Path, stage: str) -> str:
     lines = [f"# compile_workspace(stop_after={stage!r}); pytest --update-golden rewrites this",
              *_DUMPERS[stage](root.resolve(), result), *dump_diagnostics(result.diagnostics)]
     return "\n".join(lines) + "\n"
+
+
+def unified(expected: bytes | str | None, actual: bytes | str | None, name: str) -> str:
+    """A reviewable diff of one golden file: the golden (`None`: absent) against what the
+    compiler produces now."""
+    if expected is None or actual is None:
+        return f"{name}: {'missing from the golden' if expected is None else 'no longer produced'}"
+    old = expected.decode("utf-8", "replace") if isinstance(expected, bytes) else expected
+    new = actual.decode("utf-8", "replace") if isinstance(actual, bytes) else actual
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True),
+                                        new.splitlines(keepends=True),
+                                        f"{name} (golden)", f"{name} (compiler)"))

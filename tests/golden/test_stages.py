@@ -9,21 +9,14 @@ compiler; review the diff.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import pytest
 
-from tests.golden.stages import _DUMPERS, STAGE_NAMES, snapshot
+from tests.golden.stages import _DUMPERS, STAGE_NAMES, snapshot, unified
 
 HERE = Path(__file__).parent
 CASES = sorted(p.parent.name for p in HERE.glob("*/input"))
-
-
-def diff(expected: str, actual: str, name: str) -> str:
-    return "".join(difflib.unified_diff(expected.splitlines(keepends=True),
-                                        actual.splitlines(keepends=True),
-                                        f"{name} (golden)", f"{name} (compiler)"))
 
 
 def check_or_update(golden: Path, actual: str, update: bool) -> str:
@@ -36,9 +29,7 @@ def check_or_update(golden: Path, actual: str, update: bool) -> str:
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(actual)
         return ""
-    if expected is None:
-        return f"{golden} does not exist"
-    return diff(expected, actual, golden.relative_to(HERE).as_posix())
+    return unified(expected, actual, golden.relative_to(HERE).as_posix())
 
 
 @pytest.mark.parametrize("stage", STAGE_NAMES)
