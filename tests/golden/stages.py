@@ -29,7 +29,7 @@ from compiler.policy import PolicyResult
 from compiler.render import Rendered
 from compiler.validate import Validated, validate
 
-__all__ = ["STAGE_NAMES", "dump_diagnostics", "dump_files", "dump_inputs", "dump_link",
+__all__ = ["DUMPERS", "STAGE_NAMES", "dump_diagnostics", "dump_files", "dump_inputs", "dump_link",
            "dump_load", "dump_policy", "dump_rendered", "dump_validate", "dump_wasm", "snapshot", "unified"]
 
 STAGE_NAMES: tuple[str, ...] = tuple(name for name, _ in STAGES)
@@ -167,7 +167,7 @@ def _counts(r: CompileResult) -> list[str]:
 
 
 # stage -> what it adds, from the result of compile_workspace(root, stop_after=stage)
-_DUMPERS: dict[str, Callable[[Path, CompileResult], list[str]]] = {
+DUMPERS: dict[str, Callable[[Path, CompileResult], list[str]]] = {
     "load": lambda root, r: dump_load(load(root)) + dump_inputs(r.inputs),
     "validate": lambda root, r: dump_validate(validate(load(root))),
     "link": lambda root, r: dump_link(r.workspace),
@@ -185,7 +185,7 @@ def snapshot(root: Path, stage: str) -> str:
     """The text golden of `stage` on the workspace at `root`."""
     result = compile_workspace(root, stop_after=stage)
     lines = [f"# compile_workspace(stop_after={stage!r}); pytest --update-golden rewrites this",
-             *_DUMPERS[stage](root.resolve(), result), *dump_diagnostics(result.diagnostics)]
+             *DUMPERS[stage](root.resolve(), result), *dump_diagnostics(result.diagnostics)]
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,9 @@
 """Whole compiles compared byte for byte with committed expectations.
 
-Each case is `tests/golden/<case>/input/` (a workspace) and `expected/` (its output tree).
-`pytest --update-golden` rewrites the expectations from the current compiler; review the diff.
+Each case is `tests/golden/<case>/input/` (a workspace) and `expected/` (its output tree);
+`stages/` holds what each stage produces on it (test_stages.py). `pytest --update-golden`
+rewrites the expectations that differ from the current compiler; review the diff
+(test_update_golden_flag.py tests the flag itself).
 The example workspace at the repository root is a golden case too: its expectation is the
 committed rendered/ tree.
 """

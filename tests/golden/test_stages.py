@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.golden.stages import _DUMPERS, STAGE_NAMES, snapshot, unified
+from tests.golden.stages import DUMPERS, STAGE_NAMES, snapshot, unified
 
 HERE = Path(__file__).parent
 CASES = sorted(p.parent.name for p in HERE.glob("*/input"))
@@ -41,7 +41,7 @@ def test_stage_golden(case: str, stage: str, update_golden: bool) -> None:
 
 
 def test_every_stage_has_a_dumper() -> None:
-    assert list(_DUMPERS) == list(STAGE_NAMES), \
+    assert list(DUMPERS) == list(STAGE_NAMES), \
         "tests/golden/stages.py: add a dumper for each stage of compiler.pipeline.STAGES"
 
 
