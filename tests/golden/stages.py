@@ -19,7 +19,7 @@ import difflib
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.diagnostics import Diagnostic
 from compiler.load import LoadResult, load
@@ -28,6 +28,9 @@ from compiler.pipeline import STAGES, CompileResult, compile_workspace
 from compiler.policy import PolicyResult
 from compiler.render import Rendered
 from compiler.validate import Validated, validate
+
+if TYPE_CHECKING:
+    from compiler.cache import Cache
 
 __all__ = ["DUMPERS", "STAGE_NAMES", "dump_diagnostics", "dump_files", "dump_inputs", "dump_link",
            "dump_load", "dump_policy", "dump_rendered", "dump_validate", "dump_wasm", "snapshot", "unified"]
@@ -181,9 +184,10 @@ DUMPERS: dict[str, Callable[[Path, CompileResult], list[str]]] = {
 }
 
 
-def snapshot(root: Path, stage: str) -> str:
-    """The text golden of `stage` on the workspace at `root`."""
-    result = compile_workspace(root, stop_after=stage)
+def snapshot(root: Path, stage: str, *, cache: Cache | None = None) -> str:
+    """The text golden of `stage` on the workspace at `root` (through `cache`, if given: an
+    incremental compile must give every stage the same product as a cold one)."""
+    result = compile_workspace(root, stop_after=stage, cache=cache)
     lines = [f"# compile_workspace(stop_after={stage!r}); pytest --update-golden rewrites this",
              *DUMPERS[stage](root.resolve(), result), *dump_diagnostics(result.diagnostics)]
     return "\n".join(lines) + "\n"

@@ -9,10 +9,14 @@ compiler; review the diff.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from compiler.cache import Cache
+from compiler.cli import main
 from tests.golden.stages import DUMPERS, STAGE_NAMES, snapshot, unified
 
 HERE = Path(__file__).parent
@@ -50,3 +54,19 @@ def test_no_golden_for_a_stage_that_is_gone(case: str) -> None:
     stale = sorted(p.name for p in (HERE / case / "stages").glob("*.txt")
                    if p.stem not in STAGE_NAMES)
     assert not stale, f"{case}/stages: goldens of stages the pipeline no longer has: {stale}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_warm_cache_changes_no_stage_product(case: str, tmp_path: Path) -> None:
+    """Once `mentatctl compile` has filled .mentat/, every stage gives through the cache what
+    it gives without one: unchanged, and after one flow was edited."""
+    ws = tmp_path / "ws"
+    shutil.copytree(HERE / case / "input", ws)
+    compiled = CliRunner().invoke(main, ["compile", "-w", str(ws)])
+    assert compiled.exit_code == 0, compiled.output
+    flow = ws / "flows" / "flow.yaml"
+    for edit in (None, "owner: x-"):
+        if edit:
+            flow.write_text(flow.read_text().replace("owner: ", edit, 1))
+        for stage in STAGE_NAMES:
+            assert snapshot(ws, stage, cache=Cache(ws)) == snapshot(ws, stage), (edit, stage)
