@@ -1,7 +1,9 @@
 """Every stage's product on each golden workspace, compared with a committed text golden.
 
 `tests/golden/<case>/stages/<stage>.txt` holds what `compile_workspace(stop_after=<stage>)`
-produces on `<case>/input/` (see `stages.py` for what each stage's text shows). A change in a
+produces on `<case>/input/` (see `stages.py` for what each stage's text shows); the example
+workspace at the repository root, which uses every renderer, has its goldens in
+`tests/golden/example/stages/`. A change in a
 stage shows up in that stage's golden, where a reviewer reads it, before it reaches the output
 tree. `pytest --update-golden` rewrites the goldens that differ (only those) from the current
 compiler; review the diff.
@@ -20,7 +22,12 @@ from compiler.cli import main
 from tests.golden.stages import DUMPERS, STAGE_NAMES, snapshot, unified
 
 HERE = Path(__file__).parent
+REPO = HERE.parents[1]
 CASES = sorted(p.parent.name for p in HERE.glob("*/input"))
+# golden name -> workspace; the example is absent where these tests are copied alone
+# (test_update_golden_flag.py's sandbox)
+WORKSPACES = {case: HERE / case / "input" for case in CASES} | (
+    {"example": REPO} if (REPO / "mentat.yaml").is_file() else {})
 
 
 def check_or_update(golden: Path, actual: str, update: bool) -> str:
@@ -30,17 +37,17 @@ def check_or_update(golden: Path, actual: str, update: bool) -> str:
     if expected == actual:
         return ""
     if update:
-        golden.parent.mkdir(exist_ok=True)
+        golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(actual)
         return ""
     return unified(expected, actual, golden.relative_to(HERE).as_posix())
 
 
 @pytest.mark.parametrize("stage", STAGE_NAMES)
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", WORKSPACES)
 def test_stage_golden(case: str, stage: str, update_golden: bool) -> None:
     golden = HERE / case / "stages" / f"{stage}.txt"
-    differ = check_or_update(golden, snapshot(HERE / case / "input", stage), update_golden)
+    differ = check_or_update(golden, snapshot(WORKSPACES[case], stage), update_golden)
     assert not differ, f"stage {stage!r} differs (pytest --update-golden to accept):\n{differ}"
 
 
@@ -49,7 +56,7 @@ def test_every_stage_has_a_dumper() -> None:
         "tests/golden/stages.py: add a dumper for each stage of compiler.pipeline.STAGES"
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", WORKSPACES)
 def test_no_golden_for_a_stage_that_is_gone(case: str) -> None:
     stale = sorted(p.name for p in (HERE / case / "stages").glob("*.txt")
                    if p.stem not in STAGE_NAMES)
