@@ -32,8 +32,9 @@ from compiler.validate import Validated, validate
 if TYPE_CHECKING:
     from compiler.cache import Cache
 
-__all__ = ["DUMPERS", "STAGE_NAMES", "dump_diagnostics", "dump_files", "dump_inputs", "dump_link",
-           "dump_load", "dump_policy", "dump_rendered", "dump_validate", "dump_wasm", "snapshot", "unified"]
+__all__ = ["DUMPERS", "STAGE_NAMES", "dump_diagnostics", "dump_files", "dump_inputs",
+           "dump_link", "dump_load", "dump_policy", "dump_rendered", "dump_validate",
+           "dump_wasm", "snapshot", "unified"]
 
 STAGE_NAMES: tuple[str, ...] = tuple(name for name, _ in STAGES)
 
