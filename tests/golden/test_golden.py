@@ -34,7 +34,7 @@ def compare_or_update(workspace: Path, expected: Path, update: bool) -> list[str
                     if on_disk.get(p) != result.files.get(p))
     if update and differ:
         problems = write_tree(expected, result.files)
-        assert problems == [], problems
+        assert not problems, "\n".join(f"{d.code}: {d.message}" for d in problems)
         return []
     return differ
 

@@ -145,3 +145,20 @@ def test_a_golden_of_a_removed_stage_is_reported_not_deleted(
         result.stdout.fnmatch_lines(
             ["*goldens of stages the pipeline no longer has:*optimise.txt*"])
     assert stale.is_file()
+
+
+def test_a_file_the_compiler_did_not_write_is_never_deleted(
+        pytester: pytest.Pytester, sandbox: Path) -> None:
+    """A stray file in expected/ fails the golden; the flag refuses to replace a tree holding
+    a file index.json does not list (the writer's rule), and changes nothing."""
+    stray = sandbox / "tests" / "golden" / CASE / "expected" / "prod" / "notes.txt"
+    stray.write_text("kept by hand\n")
+    before = snapshot(sandbox)
+    result = run(pytester)
+    result.assert_outcomes(passed=11, failed=1)
+    result.stdout.fnmatch_lines(["*1 file(s) differ*prod/notes.txt*",
+                                 "*prod/notes.txt: no longer produced*"])
+    result = run(pytester, "--update-golden")
+    result.assert_outcomes(passed=11, failed=1)
+    result.stdout.fnmatch_lines(["*M701: refusing to replace*prod/notes.txt*"])
+    assert snapshot(sandbox) == before
