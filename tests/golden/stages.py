@@ -18,15 +18,15 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compiler.diagnostics import Diagnostic
 from compiler.load import LoadResult, load
-from compiler.model import Workspace
+from compiler.model import Rendered, Workspace
 from compiler.pipeline import STAGES, CompileResult, compile_workspace
 from compiler.policy import PolicyResult
-from compiler.render import Rendered
 from compiler.validate import Validated, validate
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ __all__ = ["DUMPERS", "STAGE_NAMES", "dump_diagnostics", "dump_files", "dump_inp
            "dump_link", "dump_load", "dump_policy", "dump_rendered", "dump_validate",
            "dump_wasm", "snapshot", "unified"]
 
-STAGE_NAMES: tuple[str, ...] = tuple(name for name, _ in STAGES)
+STAGE_NAMES: tuple[str, ...] = STAGES
 
 
 def _sha(content: bytes) -> str:
@@ -45,6 +45,14 @@ def _sha(content: bytes) -> str:
 
 def _pins(pins: Iterable[Any]) -> str:
     return ", ".join(f"{p.name}:{p.type}{' stream' if p.stream else ''}" for p in pins) or "-"
+
+
+def _typed(value: Any) -> str:
+    """A typed value of the workspace spec (a frozen dataclass), field by field."""
+    if value is None:
+        return "-"
+    return ", ".join(f"{f.name}={_typed(v) if is_dataclass(v := getattr(value, f.name)) else v}"
+                     for f in fields(value))
 
 
 def _mapping(value: Mapping[str, Any] | None) -> str:
@@ -85,9 +93,9 @@ def dump_validate(validated: Validated) -> list[str]:
                 f"registries={list(ws.registries)}",
                 *(f"  environment {e.name}: namespace={e.namespace} regions={list(e.regions)}"
                   for e in ws.environments),
-                f"  storage={_mapping(ws.storage)}",
-                f"  telemetry={_mapping(ws.telemetry)}",
-                f"  pricing={_mapping(ws.pricing)}"]
+                f"  storage={_typed(ws.storage)}",
+                f"  telemetry={_typed(ws.telemetry)}",
+                f"  pricing={_typed(ws.pricing)}"]
     for a in sorted(validated.agents, key=lambda a: (a.name, a.version)):
         out += [f"agent {a.name}@{a.version}: runtime={a.runtime} "
                 f"{'image=' + str(a.image) if a.image else 'module=' + str(a.module)}",
@@ -163,7 +171,7 @@ def dump_files(files: Mapping[str, bytes]) -> list[str]:
 
 
 def _counts(r: CompileResult) -> list[str]:
-    """For stages whose product is not public (check passes objects, emit serialises them):
+    """For stages whose product is not public (check passes the objects on):
     what they ran over; their findings are in the diagnostics."""
     if r.rendered is None:
         return ["rendered: none"]
@@ -180,7 +188,6 @@ DUMPERS: dict[str, Callable[[Path, CompileResult], list[str]]] = {
     "render": lambda root, r: dump_rendered(r.rendered),
     "policy-rendered": lambda root, r: dump_policy(r.policy),
     "check": lambda root, r: _counts(r),
-    "emit": lambda root, r: _counts(r),
     "layout": lambda root, r: dump_files(r.files),
 }
 
@@ -188,7 +195,7 @@ DUMPERS: dict[str, Callable[[Path, CompileResult], list[str]]] = {
 def snapshot(root: Path, stage: str, *, cache: Cache | None = None) -> str:
     """The text golden of `stage` on the workspace at `root` (through `cache`, if given: an
     incremental compile must give every stage the same product as a cold one)."""
-    result = compile_workspace(root, stop_after=stage, cache=cache)
+    result = compile_workspace(root, stop_after=stage, memos=cache.memos if cache else None)
     lines = [f"# compile_workspace(stop_after={stage!r}); pytest --update-golden rewrites this",
              *DUMPERS[stage](root.resolve(), result), *dump_diagnostics(result.diagnostics)]
     return "\n".join(lines) + "\n"

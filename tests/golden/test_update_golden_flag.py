@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from compiler.pipeline import STAGES
+
 pytest_plugins = ["pytester"]
 
 HERE = Path(__file__).parent
 TESTS = HERE.parent
 CASE = "service-basic"
+# per case: the output golden and one golden per stage; and the check for removed stages
+PER_CASE = 1 + len(STAGES)
+ALL = PER_CASE + 1
 # the tests that compare with goldens, and write them with the flag
 GOLDEN_TESTS = ("tests/golden/test_golden.py::test_golden",
                 "tests/golden/test_stages.py::test_stage_golden",
@@ -66,7 +71,7 @@ def test_a_changed_stage_golden_fails_with_a_diff_and_the_flag_rewrites_only_it(
     before = snapshot(sandbox)
 
     failed = run(pytester)
-    failed.assert_outcomes(passed=11, failed=1)
+    failed.assert_outcomes(passed=ALL - 1, failed=1)
     failed.stdout.fnmatch_lines([
         "*test_stage_golden*service-basic-link*",
         "*stage 'link' differs (pytest --update-golden to accept):*",
@@ -77,15 +82,15 @@ def test_a_changed_stage_golden_fails_with_a_diff_and_the_flag_rewrites_only_it(
     ])
     assert snapshot(sandbox) == before, "a run without the flag wrote something"
 
-    run(pytester, "--update-golden").assert_outcomes(passed=12)
+    run(pytester, "--update-golden").assert_outcomes(passed=ALL)
     assert link.read_text() == right
     after = snapshot(sandbox)
     rel = link.relative_to(sandbox / "tests").as_posix()
     changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
     assert changed == [rel], "the flag touched files whose golden was up to date"
 
-    run(pytester).assert_outcomes(passed=12)
-    run(pytester, "--update-golden").assert_outcomes(passed=12)
+    run(pytester).assert_outcomes(passed=ALL)
+    run(pytester, "--update-golden").assert_outcomes(passed=ALL)
     assert snapshot(sandbox) == after, "the flag rewrote up-to-date goldens"
 
 
@@ -99,7 +104,7 @@ def test_a_changed_output_golden_fails_with_a_diff_and_the_flag_rewrites_it(
     outside = {p: v for p, v in snapshot(sandbox).items() if "/expected/" not in p}
 
     failed = run(pytester)
-    failed.assert_outcomes(passed=11, failed=1)
+    failed.assert_outcomes(passed=ALL - 1, failed=1)
     failed.stdout.fnmatch_lines([
         "*1 file(s) differ (pytest --update-golden to accept):*deployment-digest-fetch.yaml*",
         "*--- prod/us-east-1/deployment-digest-fetch.yaml (golden)*",
@@ -107,7 +112,7 @@ def test_a_changed_output_golden_fails_with_a_diff_and_the_flag_rewrites_it(
         "*+  replicas: 2*",
     ])
 
-    run(pytester, "--update-golden").assert_outcomes(passed=12)
+    run(pytester, "--update-golden").assert_outcomes(passed=ALL)
     assert deployment.read_text() == right
     assert {p: v for p, v in snapshot(sandbox).items() if "/expected/" not in p} == outside
 
@@ -122,12 +127,12 @@ def test_the_flag_creates_goldens_only_for_cases(pytester: pytest.Pytester, sand
     shutil.copytree(golden / CASE / "input", golden / "new-case" / "input")
 
     missing = run(pytester)
-    missing.assert_outcomes(passed=13, failed=11)
+    missing.assert_outcomes(passed=ALL + 1, failed=PER_CASE)
     missing.stdout.fnmatch_lines(["*new-case/stages/load.txt: missing from the golden*"])
     assert not (golden / "new-case" / "expected").exists()
     assert not (golden / "new-case" / "stages").exists()
 
-    run(pytester, "--update-golden").assert_outcomes(passed=24)
+    run(pytester, "--update-golden").assert_outcomes(passed=ALL + PER_CASE + 1)
     assert sorted(p.name for p in notes.iterdir()) == ["README.md"]
     for kind in ("expected", "stages"):
         ours = snapshot(golden / CASE / kind)
@@ -141,7 +146,7 @@ def test_a_golden_of_a_removed_stage_is_reported_not_deleted(
     stale.write_text("a stage the pipeline no longer has\n")
     for args in ((), ("--update-golden",)):
         result = run(pytester, *args)
-        result.assert_outcomes(passed=11, failed=1)
+        result.assert_outcomes(passed=ALL - 1, failed=1)
         result.stdout.fnmatch_lines(
             ["*goldens of stages the pipeline no longer has:*optimise.txt*"])
     assert stale.is_file()
@@ -155,10 +160,10 @@ def test_a_file_the_compiler_did_not_write_is_never_deleted(
     stray.write_text("kept by hand\n")
     before = snapshot(sandbox)
     result = run(pytester)
-    result.assert_outcomes(passed=11, failed=1)
+    result.assert_outcomes(passed=ALL - 1, failed=1)
     result.stdout.fnmatch_lines(["*1 file(s) differ*prod/notes.txt*",
                                  "*prod/notes.txt: no longer produced*"])
     result = run(pytester, "--update-golden")
-    result.assert_outcomes(passed=11, failed=1)
+    result.assert_outcomes(passed=ALL - 1, failed=1)
     result.stdout.fnmatch_lines(["*M701: refusing to replace*prod/notes.txt*"])
     assert snapshot(sandbox) == before
