@@ -34,7 +34,7 @@ from compiler.policy import (
 from compiler.policy import report as policy_report
 from compiler.render import RenderInput
 from compiler.render.layout import Deferred, Files, Tree, dump_object, dump_yaml, layout
-from compiler.render.registry import RENDERERS
+from compiler.render.registry import render_all
 from compiler.validate import Validated, validate
 
 __all__ = ["POLICY_LIMITS", "STAGES", "CompileResult", "compile_workspace"]
@@ -169,10 +169,7 @@ def _wasm(ws: Workspace) -> Staged[_Wasm]:
 
 
 def _render(ws: Workspace, wasm: _Wasm, memos: Memos | None) -> Staged[Rendered]:
-    out = Rendered()
-    inp = RenderInput(ws=ws, wasm=wasm.bundles, cache=memos.units if memos else None)
-    for renderer in RENDERERS:
-        out.extend(renderer(inp))
+    out = render_all(RenderInput(ws=ws, wasm=wasm.bundles, cache=memos.units if memos else None))
     return out, out.diagnostics
 
 

@@ -98,7 +98,8 @@ def _leaf(inp: RenderInput, env: Environment, region: str, flows: list[LinkedFlo
     ws = inp.ws
     d = f"{env.name}/{region}"
     ws_file = ws.spec.doc.file
-    out.objects.append(K8sObject(d, _namespace(env, region), (ws_file,), (ws_file, 1, 1)))
+    p = ws.spec.doc.pos(("spec", "environments", ws.spec.environments.index(env)))
+    out.objects.append(K8sObject(d, _namespace(env, region), (ws_file,), (ws_file, p.line, p.col)))
     wasm_classes: set[str] = set()
     for lf in flows:
         objs, diags, classes = _flow_in_leaf(inp, env, region, lf)

@@ -16,15 +16,7 @@ HERE = Path(__file__).parent
 CASES = sorted(p.parent.name for p in HERE.glob("*/mentat.yaml"))
 # case -> (the stage whose problem it exercises, the bug that stops it today): each runs as a
 # strict xfail, so the fix makes it fail until its entry is removed here
-KNOWN_BUGS: dict[str, tuple[str, str]] = {
-    "layout": ("layout", "objects whose names collide with the ones the compiler renders for "
-               "spec.telemetry or spec.controller are not reported (flow mentat-otel node "
-               "collector: Deployment mentat-otel-collector; flow mentat node controller: "
-               "Deployment mentat-controller; an environment in namespace mentat-system: "
-               "Namespace mentat-system): only the k8s renderer's own objects are checked for "
-               "duplicates (render/k8s.py _check_unique), so layout raises ValueError and the "
-               "compile ends in a traceback. The fixture's M500 is the proposed report"),
-}
+KNOWN_BUGS: dict[str, tuple[str, str]] = {}  # case -> (stage, the bug): xfail until fixed
 # YAML and WAT comments; one line may expect several (`# E: M500 ... # E: M520 ...`)
 EXPECT = re.compile(r"(?:#|;;)\s*E:\s*(M\d{3})\s+(.*?)\s*(?=(?:#|;;)\s*E:|$)")
 
