@@ -498,7 +498,7 @@ def load(
     discovered: Discovered | None = None,
 ) -> LoadResult:
     """Read mentat.yaml and every source file it names. Collects diagnostics; never raises.
-    `parse` is `parse_yaml` or a memoised version of it (compiler/cache.py); `discovered`,
+    `parse` is `parse_yaml` or a memoised version of it (compiler/cache/parse.py); `discovered`,
     what `input_digests` found and read just before, for the same `root` and `output`."""
     if discovered is not None and discovered.found.root == root.resolve():
         result, contents, known = discovered.found, discovered.contents, discovered.digests

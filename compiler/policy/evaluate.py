@@ -233,7 +233,7 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
 
 
 class Memo(Protocol):
-    """Earlier outcomes by sibling group (compiler/cache.py): the outcomes of a group depend
+    """Earlier outcomes by sibling group (compiler/cache/policy.py): the outcomes of a group depend
     only on the rules, the workspace spec and the group's objects, which `key` digests."""
 
     def known(self, o: Any) -> tuple[str, bool] | None: ...

@@ -5,7 +5,7 @@ the result that stage adds, then the diagnostics reported so far. Every dumper r
 values only: the `CompileResult` fields (`inputs`, `workspace`, `policy`, `rendered`,
 `diagnostics`, `files`), and for the two stages whose value the result does not carry yet,
 the stage functions' own return values (`load(root) -> LoadResult`,
-`validate(loaded) -> Validated`). Nothing here reads the pipeline's internal `State`: when the
+`validate(loaded) -> Validated`). Nothing here reads the pipeline's internals: when the
 stages change shape, this module is the one place to adapt.
 
 Lines are sorted wherever the order is not itself the stage's output (a flow's nodes are
