@@ -3,7 +3,6 @@ problems (one quoting a credential), and `mentatctl` run through click's CliRunn
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from compiler.cli import main
-from tests.conftest import REPO
 
 SECRET = "Zk7PlantedSecret"
 
@@ -43,12 +41,9 @@ def run() -> Run:
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Path:
+def ws(example_ws: Path) -> Path:
     """The example workspace (flows, mentat.yaml with pricing), without its output."""
-    root = tmp_path / "ws"
-    shutil.copytree(REPO / "flows", root / "flows")
-    shutil.copy(REPO / "mentat.yaml", root / "mentat.yaml")
-    return root
+    return example_ws
 
 
 @pytest.fixture
