@@ -1,4 +1,5 @@
-"""`mentatctl`: parse arguments → run the pipeline → render diagnostics → exit code.
+"""`mentatctl`: parse arguments → hand off to a task (compiler/tasks/) → print its outcome
+through the one renderer → exit code.
 
 Exit codes (scripts depend on them): 0 success; 1 the workspace has problems; 2 wrong usage
 (unknown flag, no workspace found). Diagnostics go to stderr as `path:line:col:
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -37,7 +39,11 @@ from compiler.output import (
     workspace_root,
 )
 
+if TYPE_CHECKING:  # the pipeline (CEL, schemas, renderers) is imported only to compile
+    from compiler.tasks.compile import Outcome
+
 __all__ = ["entry", "main"]
+
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str], None] | None]:
@@ -167,7 +173,7 @@ def compile_cmd(ctx: click.Context, workspace: str, out: str | None, check: bool
       mentatctl compile --stdout --target prod/us-east-1 | kubectl apply -f -
     """
     from compiler.tasks import Usage
-    from compiler.tasks.compile import CompileOptions, compile_task, shown
+    from compiler.tasks.compile import CompileOptions, compile_task
 
     if check and to_stdout:
         raise click.UsageError("--check and --stdout cannot be combined")
@@ -189,9 +195,15 @@ def compile_cmd(ctx: click.Context, workspace: str, out: str | None, check: bool
         # stdout is the stream: diagnostics go to stderr whatever -o says
         emit(fmt if fmt in TEXT_FORMATS else "text", None, diagnostics=outcome.diagnostics)
         sys.exit(0)
-    if outcome.output is None:  # the compile failed: nothing was placed
+    _report(fmt, outcome, check)
+    sys.exit(1 if outcome.failed else 0)
+
+
+def _report(fmt: str, outcome: Outcome, check: bool) -> None:
+    """A compile's diagnostics and, once its output directory is known, its summary."""
+    if outcome.output is None:  # the compile failed before it could place a tree
         emit(fmt, None, diagnostics=outcome.diagnostics)
-        sys.exit(1)
+        return
     diff = outcome.diff
     if fmt == "text":
         for line in outcome.waiver_lines:
@@ -199,16 +211,18 @@ def compile_cmd(ctx: click.Context, workspace: str, out: str | None, check: bool
     emit(fmt, {"output": str(outcome.output), "files": outcome.files, "added": diff.added,
                "removed": diff.removed, "changed": diff.changed, "waivers": outcome.waivers},
          diagnostics=outcome.diagnostics)
-    if fmt == "text" and not outcome.failed:
-        n = len(diff.added) + len(diff.removed) + len(diff.changed)
-        where = shown(outcome.output)
-        if check:
-            info(f"ok: {where} is up to date ({outcome.files} files)")
-        elif n:
-            info(f"compiled {outcome.files} files into {where} ({n} changed)")
-        else:
-            info(f"{where} is up to date ({outcome.files} files)")
-    sys.exit(1 if outcome.failed else 0)
+    if fmt != "text" or outcome.failed:
+        return
+    from compiler.tasks.compile import shown
+
+    n = len(diff.added) + len(diff.removed) + len(diff.changed)
+    where = shown(outcome.output)
+    if check:
+        info(f"ok: {where} is up to date ({outcome.files} files)")
+    elif n:
+        info(f"compiled {outcome.files} files into {where} ({n} changed)")
+    else:
+        info(f"{where} is up to date ({outcome.files} files)")
 
 
 def entry() -> None:
