@@ -152,7 +152,7 @@ def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, An
         flow.write_text(re.sub(r"owner: team-\d+", f"owner: bench-edit-{i}", original))
 
     # The first recompile after a cold compile also builds the standby copy of the tree
-    # (.mentat/standby/, see compiler/write.py): measured on its own, once.
+    # (.mentat/standby/, see compiler/write/tree.py): measured on its own, once.
     res["one_flow_first"] = _measure(Sample(), compile_cmd, REPO, 1,
                                      before=lambda _: edit(runs)).summary()
     res["one_flow_change"] = _measure(Sample(), compile_cmd, REPO, runs, before=edit).summary()

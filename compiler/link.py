@@ -239,15 +239,15 @@ def _check_edges(flow: FlowSpec, nodes: dict[str, LinkedNode],
         good.append(e)
     for n in flow.nodes:
         node = nodes[n.id]
-        for pin in node.agent.inputs:
-            feeding = fed.get((n.id, pin.name), [])
-            if not feeding and (n.id, pin.name) not in aimed:
+        for in_pin in node.agent.inputs:
+            feeding = fed.get((n.id, in_pin.name), [])
+            if not feeding and (n.id, in_pin.name) not in aimed:
                 diags.append(_at(flow.doc, ("spec", "nodes", n.index), "M304",
-                                 f"input pin '{pin.name}' of node '{n.id}' is not connected",
-                                 f"add an edge {{from: NODE.PIN, to: {n.id}.{pin.name}}}"))
+                                 f"input pin '{in_pin.name}' of node '{n.id}' is not connected",
+                                 f"add an edge {{from: NODE.PIN, to: {n.id}.{in_pin.name}}}"))
             for extra in feeding[1:]:
                 diags.append(_at(flow.doc, ("spec", "edges", extra.index), "M309",
-                                 f"input pin '{n.id}.{pin.name}' is already fed by edge "
+                                 f"input pin '{n.id}.{in_pin.name}' is already fed by edge "
                                  f"{feeding[0].index + 1}"))
     return good
 

@@ -16,7 +16,7 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -153,7 +153,7 @@ class _Converter:
                 self._check_tag(node, _SEQ)
                 return [self.convert(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
             self._check_tag(node, _MAP)
-            return self._mapping(node, path, depth)
+            return self._mapping(cast(yaml.MappingNode, node), path, depth)
         finally:
             self.active.discard(ident)
             self.expanding = outer
@@ -498,7 +498,7 @@ def load(
     discovered: Discovered | None = None,
 ) -> LoadResult:
     """Read mentat.yaml and every source file it names. Collects diagnostics; never raises.
-    `parse` is `parse_yaml` or a memoised version of it (compiler/cache.py); `discovered`,
+    `parse` is `parse_yaml` or a memoised version of it (compiler/cache/parse.py); `discovered`,
     what `input_digests` found and read just before, for the same `root` and `output`."""
     if discovered is not None and discovered.found.root == root.resolve():
         result, contents, known = discovered.found, discovered.contents, discovered.digests

@@ -1,5 +1,6 @@
 """The CLI's one grammar: the `-o/--output` option, `-q/--quiet` and `-v/--verbose`, the usage
-checks every command shares, the environment variables the CLI reads, and the one renderer.
+checks every command shares (the workspace root, flags without effect), the environment
+variables the CLI reads, and the one renderer.
 
 Every command that prints data takes `output_option()` (choices `text json yaml`, `markdown`
 where the data is a table, `github` where it is diagnostics; `--format` is an alias kept for
@@ -18,13 +19,17 @@ import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from compiler.diagnostics import Diagnostic, Severity, render_github, render_text, shown, sort_key
+from compiler.load import WORKSPACE_FILE, find_workspace_root
+from compiler.resources import schemas_dir
 
 __all__ = [
+    "DOCUMENT_FORMATS",
     "ENVIRONMENT",
     "TEXT_FORMATS",
     "Table",
@@ -34,14 +39,18 @@ __all__ = [
     "dump_document",
     "emit",
     "environment_help",
+    "error",
     "info",
     "no_effect_unless",
+    "notice",
     "output_option",
     "quiet",
     "render_table",
     "table_width",
     "verbose",
+    "warning",
     "workspace_option",
+    "workspace_root",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,13 +72,14 @@ ENVIRONMENT: dict[str, str] = {
     "COLUMNS": "width of text tables (default: the terminal's, 160 when not a terminal)",
 }
 
+DOCUMENT_FORMATS = ("json", "yaml")  # formats where stdout is one document, diagnostics inside
 TEXT_FORMATS = ("text", "github")  # formats where data goes to stdout as text, diagnostics to stderr
 
 _META_QUIET = "mentat.quiet"
 _META_VERBOSE = "mentat.verbose"
 
 
-class _OutputChoice(click.Choice):  # type: ignore[type-arg]
+class _OutputChoice(click.Choice):
     """A choice that also accepts older names (`table` for `text` in `cost`)."""
 
     def __init__(self, choices: Sequence[str], aliases: Mapping[str, str]) -> None:
@@ -145,6 +155,21 @@ def info(message: str) -> None:
         click.echo(message, err=True)
 
 
+def warning(message: str) -> None:
+    """A warning line on stderr that is not a diagnostic (no file to point at): hidden by -q."""
+    info(f"warning: {message}")
+
+
+def notice(message: str) -> None:
+    """A line on stderr that -q does not hide: a decision the user must know about."""
+    click.echo(message, err=True)
+
+
+def error(message: str) -> None:
+    """An error line on stderr that is not a diagnostic (the command's conclusion)."""
+    click.echo(f"error: {message}", err=True)
+
+
 def detail(message: str) -> None:
     """A line only -v shows."""
     if verbose():
@@ -161,6 +186,17 @@ def no_effect_unless(ctx: click.Context, option: str, needs: str, present: bool)
     if source is click.core.ParameterSource.COMMANDLINE and not present:
         flag = next(p.opts[0] for p in ctx.command.params if p.name == option and p.opts)
         raise click.UsageError(f"{flag} has no effect without {needs}", ctx)
+
+
+def workspace_root(arg: str) -> Path:
+    """The workspace holding `arg` (a usage error, exit 2, when there is none)."""
+    if not (schemas_dir() / "mentatlab.io").is_dir():
+        raise click.UsageError(f"the compiler's schemas are missing ({schemas_dir()}): install "
+                               "from the repository (pip install -e .) or set MENTAT_HOME")
+    root = find_workspace_root(Path(arg))
+    if root is None:
+        raise click.UsageError(f"no workspace found: no {WORKSPACE_FILE} in {arg} or above it")
+    return root
 
 
 def environment_help() -> str:
@@ -192,7 +228,7 @@ def workspace_option(*, argument: bool = True) -> Callable[[F], F]:
         if argument:
             wrapped = click.argument("workspace_arg", metavar="[WORKSPACE]", required=False,
                                      type=click.Path(file_okay=False))(wrapped)
-        return wrapped  # type: ignore[no-any-return]
+        return wrapped
 
     return decorate
 
@@ -253,23 +289,27 @@ def dump_document(fmt: str, document: Mapping[str, Any]) -> str:
         # round-trip through JSON so YAML carries exactly what JSON would (no Python tags)
         return str(yaml.safe_dump(json.loads(json.dumps(document)), sort_keys=False,
                                   allow_unicode=True, width=1 << 16))
-    return json.dumps(document, indent=2) + "\n"
+    # non-ASCII text as UTF-8, as YAML and the rendered JSON files (cost.json) print it
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def diagnostics_doc(diags: Iterable[Diagnostic]) -> list[dict[str, object]]:
     return [d.to_dict() for d in sorted(diags, key=sort_key)]
 
 
-def emit(fmt: str, data: Mapping[str, Any] | None = None, *, text: str | Table | None = None,
+def emit(fmt: str, data: Mapping[str, Any] | None = None, *,
+         text: str | bytes | Table | None = None,
          diagnostics: Sequence[Diagnostic] | None = None, ok: bool | None = None) -> None:
-    """Print a command's result in `fmt`.
+    """Print a command's result in `fmt`: the one renderer every command prints through.
 
     json/yaml: one document on stdout, `{"ok": ..., "diagnostics": [...], **data}` when
     `diagnostics` is given (ok defaults to "no errors"), else `data` alone.
-    text/github/markdown: the diagnostics on stderr (warnings hidden by -q), then `text` (a
-    string, or a Table rendered for the terminal or as markdown) on stdout.
+    Any other format (text, github, markdown, or a command's own such as graph's dot): the
+    diagnostics on stderr (github: as workflow annotations; warnings hidden by -q), then
+    `text` on stdout: a string (a command's own text form), bytes (graph's SVG) or a Table
+    (rendered for the terminal, or as markdown).
     """
-    if fmt in ("json", "yaml"):
+    if fmt in DOCUMENT_FORMATS:
         document: dict[str, Any] = {}
         if diagnostics is not None:
             document["ok"] = ok if ok is not None else not any(
@@ -287,5 +327,7 @@ def emit(fmt: str, data: Mapping[str, Any] | None = None, *, text: str | Table |
         click.echo(rendered, err=True)
     if isinstance(text, Table):
         click.echo(render_table(text, "markdown" if fmt == "markdown" else "text"), nl=False)
+    elif isinstance(text, bytes):
+        click.echo(text, nl=False)
     elif text:
         click.echo(text, nl=not text.endswith("\n"))

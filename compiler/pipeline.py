@@ -1,9 +1,12 @@
-"""The compiler's stages in order, as data: load → validate → link → policy → wasm → render →
+"""The compiler's stages in order: load → validate → link → policy → wasm → render →
 policy-rendered → check → layout.
 
-Each step reads what earlier steps put into `State` and adds its own result; a step whose
-inputs are missing (an earlier stage failed) is skipped, so one run reports every problem it
-can find. Writing is not a stage here: the CLI decides whether to write, diff or print.
+Each stage is a function from the values of earlier stages to its own value, with the
+diagnostics it found; `compile_workspace` runs them in order through a `_Run`, which collects
+the diagnostics, stops when a stage returns nothing (its inputs were unusable) or after
+`stop_after`, and skips the stages after render once an error is known, so one run reports
+every problem it can find. Memos of the incremental cache arrive as explicit arguments.
+Writing is not a stage: tasks/compile.py decides whether to write, diff or print.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from compiler import check as check_stage
-from compiler.cache import Cache
+from compiler.cache import Memos
 from compiler.diagnostics import Diagnostic, has_errors
 from compiler.link import link
 from compiler.load import LoadResult, load, parse_yaml
-from compiler.model import Workspace
+from compiler.model import Artifact, K8sObject, Rendered, WasmBundle, Workspace
 from compiler.policy import (
     Limits,
     PolicyResult,
@@ -28,183 +32,21 @@ from compiler.policy import (
     load_rules,
 )
 from compiler.policy import report as policy_report
-from compiler.render import Artifact, Rendered, RenderInput, WasmBundle
-from compiler.render.layout import Files, Tree, dump_object, dump_yaml, layout
-from compiler.render.registry import RENDERERS
+from compiler.render import RenderInput
+from compiler.render.layout import Deferred, Files, Tree, dump_object, dump_yaml, layout
+from compiler.render.registry import render_all
 from compiler.validate import Validated, validate
 
-__all__ = ["POLICY_LIMITS", "STAGES", "CompileResult", "State", "compile_workspace"]
+__all__ = ["POLICY_LIMITS", "STAGES", "CompileResult", "compile_workspace"]
 
-
-@dataclass(slots=True)
-class State:
-    root: Path
-    output: str | None
-    loaded: LoadResult | None = None
-    validated: Validated | None = None
-    workspace: Workspace | None = None
-    bundles: dict[str, WasmBundle] = field(default_factory=dict)  # by agent key
-    module_digests: dict[str, str] = field(default_factory=dict)  # wasm sources -> sha256
-    rules: RuleSet | None = None
-    policy: PolicyResult = field(default_factory=PolicyResult)
-    policy_sources: Future[PolicyResult] | None = None  # source-phase rules, evaluating
-    policy_pending: Future[PolicyResult] | None = None  # rendered-phase rules, evaluating
-    rendered: Rendered | None = None
-    emitted: dict[int, bytes] = field(default_factory=dict)  # id(object) -> YAML, no cache
-    tree: Tree | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    cache: Cache | None = None  # incremental compiles (compiler/cache.py)
-
-
+STAGES = ("load", "validate", "link", "policy", "wasm", "render", "policy-rendered", "check",
+          "layout")
 # Policy findings do not make the model unusable: later stages still run, so one compile
 # reports every problem; the compile fails all the same (no files on any error).
 _POLICY_FINDINGS = frozenset({"M400", "M402", "M403", "M404"})
 POLICY_LIMITS = Limits()  # per (rule, document) evaluation: time and memory
-
-
-def _blocked(s: State) -> bool:
-    return has_errors(d for d in s.diagnostics if d.code not in _POLICY_FINDINGS)
-
-
-def _load(s: State) -> None:
-    s.loaded = (load(s.root, s.output, s.cache.parse(parse_yaml), s.cache.discovered())
-                if s.cache else load(s.root, s.output))
-    s.diagnostics += s.loaded.diagnostics
-
-
-def _validate(s: State) -> None:
-    if s.loaded is None:
-        return
-    s.validated = validate(s.loaded)
-    s.diagnostics += s.validated.diagnostics
-
-
-def _link(s: State) -> None:
-    v = s.validated
-    if v is None or v.workspace is None or s.loaded is None:
-        return
-    s.workspace, diags = link(str(s.loaded.root), v.workspace, v.agents, v.flows,
-                              s.loaded.digests, v.broken_agents)
-    s.diagnostics += diags
-
-
-def _in_background(fn: Callable[..., PolicyResult], *args: object) -> Future[PolicyResult]:
-    """Policy evaluation runs in forked children; a thread waits on them while this process
-    renders, checks and emits (their findings never block those stages)."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="policy")
-    future = pool.submit(fn, *args)
-    pool.shutdown(wait=False)
-    return future
-
-
-def _policy(s: State) -> None:
-    """Rules are compiled once here; source documents are checked right after link, while
-    render goes on (`layout` collects the outcomes)."""
-    if s.workspace is None:
-        return
-    spec = s.workspace.spec
-    s.rules = load_rules(s.root, spec.spec.get("policies", []), spec.doc.file, spec.doc)
-    s.diagnostics += s.rules.diagnostics
-    if _blocked(s):
-        return  # invalid rules are reported before any document is evaluated
-    memo = s.cache.policy_memo() if s.cache else None
-    s.policy_sources = _in_background(check_sources, s.workspace, s.rules, POLICY_LIMITS, memo)
-
-
-def _policy_rendered(s: State) -> None:
-    """Starts the rendered-phase rules. Their forked children evaluate while this process
-    checks schemas and emits YAML (`emit`); `layout` collects the outcomes."""
-    if s.rendered is None or s.workspace is None or s.rules is None or _blocked(s):
-        return
-    memo = s.cache.policy_memo() if s.cache else None
-    s.policy_pending = _in_background(check_rendered, s.workspace, s.rendered.objects, s.rules,
-                                      POLICY_LIMITS, memo)
-
-
-def _policy_collect(s: State) -> None:
-    """The outcomes of both phases, with policy-report.json (rules, tallies, waivers)."""
-    if s.policy_sources is not None:
-        result, s.policy_sources = s.policy_sources.result(), None
-        s.policy.extend(result)
-        s.diagnostics += result.diagnostics
-    if s.policy_pending is None or s.rendered is None or s.rules is None:
-        return
-    result, s.policy_pending = s.policy_pending.result(), None
-    s.policy.extend(result)
-    s.diagnostics += result.diagnostics
-    sources = tuple(sorted({f.file for f in s.policy.waivers}))
-    s.rendered.artifacts.append(
-        Artifact("policy-report.json", policy_report(s.rules, s.policy), sources))
-
-
-def _wasm(s: State) -> None:
-    if s.workspace is None or _blocked(s):
-        return
-    if not any(a.runtime == "wasm" for a in s.workspace.agents):
-        return  # wasmtime is imported only for workspaces that have wasm agents
-    from compiler.wasm.stage import build_bundles, module_source_digests
-
-    s.bundles, diags = build_bundles(s.workspace)
-    s.module_digests = module_source_digests(s.workspace, s.bundles)
-    s.diagnostics += diags
-
-
-def _render(s: State) -> None:
-    if s.workspace is None or _blocked(s):
-        return
-    out = Rendered()
-    inp = RenderInput(ws=s.workspace, wasm=s.bundles, cache=s.cache)
-    for renderer in RENDERERS:
-        out.extend(renderer(inp))
-    s.rendered = out
-    s.diagnostics += out.diagnostics
-
-
-def _check(s: State) -> None:
-    if s.rendered is None or s.workspace is None or _blocked(s):
-        return
-    version = s.workspace.spec.spec.get("kubernetesVersion", check_stage.DEFAULT_VERSION)
-    objects = s.cache.unchecked(s.rendered.objects, version) if s.cache else s.rendered.objects
-    found = check_stage.check(objects, version, s.cache.schemas(check_stage.schema_text)
-                              if s.cache else check_stage.schema_text)
-    s.diagnostics += found
-    if s.cache and not found:
-        s.cache.passed(s.rendered.objects, version)
-
-
-def _emit(s: State) -> None:
-    """Every object as YAML bytes (the costly part of a cold layout) while the policy
-    children evaluate. With a cache, check serialised the new objects already and cached
-    ones keep their bytes."""
-    if s.rendered is None or s.workspace is None or _blocked(s) or s.cache is not None:
-        return
-    s.emitted = {id(o): dump_object(o) for o in s.rendered.objects}
-
-
-def _layout(s: State) -> None:
-    _policy_collect(s)
-    if s.rendered is None or s.workspace is None or _blocked(s):
-        return
-    sources = {**s.workspace.source_digests, **s.module_digests}
-    emitted = s.emitted
-    s.tree = layout(s.workspace.spec.name, s.rendered.objects, s.rendered.artifacts, sources,
-                    s.cache.serialise(dump_object) if s.cache
-                    else lambda o: emitted.get(id(o)) or dump_object(o),
-                    s.cache.yaml(dump_yaml) if s.cache else dump_yaml)
-
-
-STAGES: tuple[tuple[str, Callable[[State], None]], ...] = (
-    ("load", _load),
-    ("validate", _validate),
-    ("link", _link),
-    ("policy", _policy),
-    ("wasm", _wasm),
-    ("render", _render),
-    ("policy-rendered", _policy_rendered),
-    ("check", _check),
-    ("emit", _emit),
-    ("layout", _layout),
-)
+T = TypeVar("T")
+Staged = tuple[T | None, list[Diagnostic]]  # a stage's value (None: stop) and diagnostics
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,28 +64,188 @@ class CompileResult:
         return not has_errors(self.diagnostics)
 
 
+class _Stop(Exception):
+    """The pipeline ends here: a stage returned nothing, or it was the last one asked for."""
+
+
+class _Run:
+    def __init__(self, stop_after: str | None, on_stage: Callable[[str], None] | None) -> None:
+        self.stop_after, self.on_stage = stop_after, on_stage
+        self.diagnostics: list[Diagnostic] = []
+        self.done = False  # the stage asked for last has run
+
+    def __call__(self, name: str, stage: Callable[..., Staged[T]], *args: object,
+                 after_errors: bool = True) -> T:
+        """Run one stage and return its value. `after_errors=False`: it needs a model without
+        errors (policy findings aside), and the pipeline ends before it when there is none."""
+        if self.done or (not after_errors and self.blocked):
+            raise _Stop
+        if self.on_stage:
+            self.on_stage(name)
+        value, found = stage(*args)
+        self.diagnostics += found
+        self.done = name == self.stop_after
+        if value is None:
+            raise _Stop
+        return value
+
+    @property
+    def blocked(self) -> bool:
+        return has_errors(d for d in self.diagnostics if d.code not in _POLICY_FINDINGS)
+
+
+@dataclass(slots=True)
+class _Policy:
+    """The policy rules and their evaluations, which run in forked children while this
+    process renders, checks and serialises (a thread waits on each)."""
+
+    rules: RuleSet
+    sources: Future[PolicyResult]
+    rendered: Future[PolicyResult] | None = None
+    result: PolicyResult | None = None
+
+    def collect(self) -> tuple[PolicyResult, list[Diagnostic]]:
+        """Both phases' outcomes, once."""
+        if self.result is not None:
+            return self.result, []
+        self.result = PolicyResult()
+        for future in (self.sources, self.rendered):
+            if future is not None:
+                self.result.extend(future.result())
+        return self.result, list(self.result.diagnostics)
+
+
+def _in_background(fn: Callable[..., PolicyResult], *args: object) -> Future[PolicyResult]:
+    pool = ThreadPoolExecutor(1, thread_name_prefix="policy")
+    future = pool.submit(fn, *args)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _load(root: Path, output: str | None, memos: Memos | None) -> Staged[LoadResult]:
+    loaded = (load(root, output, memos.parse.wrap(parse_yaml), memos.builds.discovered())
+              if memos else load(root, output))
+    return loaded, loaded.diagnostics
+
+
+def _validate(loaded: LoadResult) -> Staged[Validated]:
+    validated = validate(loaded)
+    return validated, validated.diagnostics
+
+
+def _link(loaded: LoadResult, v: Validated) -> Staged[Workspace]:
+    if v.workspace is None:
+        return None, []
+    return link(str(loaded.root), v.workspace, v.agents, v.flows, loaded.digests,
+                v.broken_agents)
+
+
+def _policy(root: Path, ws: Workspace, memos: Memos | None, blocked: bool) -> Staged[_Policy]:
+    """Rules are compiled once here (and reported even when earlier stages failed); source
+    documents are checked in the background while render goes on. Invalid rules are
+    reported before any document is evaluated."""
+    spec = ws.spec
+    rules = load_rules(root, spec.policies, spec.doc.file, spec.doc)
+    if blocked or has_errors(rules.diagnostics):
+        return None, list(rules.diagnostics)
+    sources = _in_background(check_sources, ws, rules, POLICY_LIMITS,
+                             memos.policy if memos else None)
+    return _Policy(rules, sources), list(rules.diagnostics)
+
+
+@dataclass(frozen=True, slots=True)
+class _Wasm:
+    bundles: dict[str, WasmBundle] = field(default_factory=dict)  # by agent key
+    module_digests: dict[str, str] = field(default_factory=dict)  # wasm sources -> sha256
+
+
+def _wasm(ws: Workspace) -> Staged[_Wasm]:
+    if not any(a.runtime == "wasm" for a in ws.agents):
+        return _Wasm(), []  # wasmtime is imported only for workspaces that have wasm agents
+    from compiler.wasm.stage import build_bundles, module_source_digests
+
+    bundles, diags = build_bundles(ws)
+    return _Wasm(bundles, module_source_digests(ws, bundles)), diags
+
+
+def _render(ws: Workspace, wasm: _Wasm, memos: Memos | None) -> Staged[Rendered]:
+    out = render_all(RenderInput(ws=ws, wasm=wasm.bundles, cache=memos.units if memos else None))
+    return out, out.diagnostics
+
+
+def _policy_rendered(ws: Workspace, rendered: Rendered, policy: _Policy,
+                     memos: Memos | None) -> Staged[_Policy]:
+    """The rendered-phase rules start now; their children evaluate while this process
+    checks schemas and serialises."""
+    policy.rendered = _in_background(check_rendered, ws, rendered.objects, policy.rules,
+                                     POLICY_LIMITS, memos.policy if memos else None)
+    return policy, []
+
+
+def _check(ws: Workspace, rendered: Rendered, memos: Memos | None) -> Staged[Rendered]:
+    version = ws.spec.kubernetes_version
+    if memos is None:
+        found = check_stage.check(rendered.objects, version, check_stage.schema_text)
+        return rendered, found
+    objects = memos.checks.unchecked(rendered.objects, version)
+    found = check_stage.check(objects, version, memos.checks.schemas(check_stage.schema_text))
+    if not found:
+        memos.checks.passed()
+    return rendered, found
+
+
+def _layout(ws: Workspace, rendered: Rendered, wasm: _Wasm, policy: _Policy,
+            memos: Memos | None) -> Staged[Tree]:
+    """Every object serialised (the costly part of a cold layout, while the policy
+    children evaluate), then the policy outcomes with policy-report.json, then the tree."""
+    dump: Callable[[K8sObject], bytes | Deferred] = (memos.units.serialise if memos
+                                                     else dump_object)
+    emitted = {id(o): dump(o) for o in rendered.objects}
+    result, found = policy.collect()
+    sources = tuple(sorted({f.file for f in result.waivers}))
+    artifacts = [*rendered.artifacts,
+                 Artifact("policy-report.json", policy_report(policy.rules, result), sources)]
+    tree = layout(ws.spec.name, rendered.objects, artifacts,
+                  {**ws.source_digests, **wasm.module_digests}, lambda o: emitted[id(o)],
+                  memos.units.yaml(dump_yaml) if memos else dump_yaml)
+    return tree, found
+
+
 def compile_workspace(
     root: Path,
     output: str | None = None,
     *,
     stop_after: str | None = None,
     on_stage: Callable[[str], None] | None = None,
-    cache: Cache | None = None,
+    memos: Memos | None = None,
 ) -> CompileResult:
-    """Run the stages. With a `cache` (`Cache(root)`), unchanged inputs reuse earlier results;
-    the caller saves it (`cache.save(...)`) once the output is written."""
-    s = State(root=root.resolve(), output=output, cache=cache)
-    for name, step in STAGES:
-        if on_stage:
-            on_stage(name)
-        step(s)
-        if name == stop_after:
-            break
-    _policy_collect(s)  # stopped before layout: the outcomes still belong to the result
-    files = s.tree.files if s.tree is not None and not has_errors(s.diagnostics) else Files()
-    inputs = {**(s.loaded.digests if s.loaded else {}), **s.module_digests,
-              **(s.rules.files if s.rules else {})}
+    """Run the stages. With `memos` (`Cache(root).memos`), unchanged inputs reuse earlier
+    results; the caller saves the cache once the output is written."""
+    root = root.resolve()
+    run = _Run(stop_after, on_stage)
+    loaded = workspace = rendered = tree = None
+    wasm, policy = _Wasm(), None
+    try:
+        loaded = run("load", _load, root, output, memos)
+        validated = run("validate", _validate, loaded)
+        workspace = run("link", _link, loaded, validated)
+        policy = run("policy", _policy, root, workspace, memos, run.blocked)
+        wasm = run("wasm", _wasm, workspace, after_errors=False)
+        rendered = run("render", _render, workspace, wasm, memos, after_errors=False)
+        run("policy-rendered", _policy_rendered, workspace, rendered, policy, memos,
+            after_errors=False)
+        run("check", _check, workspace, rendered, memos, after_errors=False)
+        tree = run("layout", _layout, workspace, rendered, wasm, policy, memos,
+                   after_errors=False)
+    except _Stop:
+        pass
+    result = PolicyResult()
+    if policy is not None:  # stopped before layout: the outcomes still belong to the result
+        result, found = policy.collect()
+        run.diagnostics += found
     # a problem found once per environment × region is one problem (units render apart)
-    s.diagnostics = list(dict.fromkeys(s.diagnostics))
-    return CompileResult(s.root, s.workspace, files, s.rendered, s.diagnostics, s.policy,
-                         inputs)
+    diagnostics = list(dict.fromkeys(run.diagnostics))
+    files = tree.files if tree is not None and not has_errors(diagnostics) else Files()
+    inputs = {**(loaded.digests if loaded else {}), **wasm.module_digests,
+              **(policy.rules.files if policy else {})}
+    return CompileResult(root, workspace, files, rendered, diagnostics, result, inputs)

@@ -21,15 +21,21 @@ from compiler import cron
 from compiler.convert import is_old
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import LoadResult, resolve_inside
+from compiler.model.quantity import parse_quantity
 from compiler.model.ranges import version_range
 from compiler.model.raw import RawDoc
 from compiler.model.spec import (
+    DEFAULT_KUBERNETES_VERSION,
     AgentSpec,
     EdgeSpec,
     Environment,
     FlowSpec,
     NodeSpec,
     Pin,
+    Pricing,
+    Sampling,
+    Storage,
+    Telemetry,
     WorkspaceSpec,
 )
 from compiler.schema import API_VERSION, KINDS, bundled_schema
@@ -37,7 +43,8 @@ from compiler.schema import API_VERSION, KINDS, bundled_schema
 if TYPE_CHECKING:  # imported when a document is invalid: it costs ~30 ms at startup
     import jsonschema
 
-__all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "schema_diagnostics", "validate"]
+__all__ = ["API_VERSION", "KINDS", "Validated", "bundled_schema", "schema_diagnostics", "validate",
+           "workspace_spec"]
 
 
 
@@ -68,7 +75,7 @@ def validate(loaded: LoadResult) -> Validated:
     out = Validated(workspace=None)
     ws_doc = loaded.workspace
     if ws_doc is not None and _schema_ok(ws_doc, out.diagnostics):
-        out.workspace = _workspace(ws_doc)
+        out.workspace = workspace_spec(ws_doc)
     for doc in loaded.docs:
         if is_old(doc):  # the loader converts those that are valid as written
             if _schema_ok(doc, out.diagnostics, doc.api_version.partition("/")[2]):
@@ -144,25 +151,30 @@ def _dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return list(dict.fromkeys(diags))
 
 
-_CODE_BY_FIELD = {("metadata", "name"): "M203", ("metadata", "version"): "M204"}
+_CODE_BY_FIELD: dict[tuple[str | int, ...], str] = {("metadata", "name"): "M203",
+                                                    ("metadata", "version"): "M204"}
 
 
 def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
     path = tuple(err.absolute_path)
     where = ".".join(str(p) for p in path) or "document"
-    validator, value = err.validator, err.validator_value
+    # set on every error `iter_errors` yields (the stubs allow "unset" for hand-made ones)
+    value: Any = err.validator_value
+    schema: Any = err.schema
+    instance: Any = err.instance
+    validator = err.validator
     if validator in ("anyOf", "oneOf", "allOf") and err.context:
         import jsonschema
 
         best = jsonschema.exceptions.best_match(err.context)
         return _explain(doc, best) if best is not None else []
     if validator == "additionalProperties":
-        allowed = sorted(err.schema.get("properties", {}))
-        extras = sorted(k for k in err.instance if k not in err.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
+        extras = sorted(k for k in instance if k not in schema.get("properties", {}))
         return [_unknown_field(doc, path, k, allowed) for k in extras]
     if validator == "not":
         names = _required_names(value)
-        present = [n for n in names if isinstance(err.instance, dict) and n in err.instance]
+        present = [n for n in names if isinstance(instance, dict) and n in instance]
         return [
             _at(doc, (*path, n), "M202", f"field '{n}' is not allowed here", key=True,
                 hint=_context_hint(doc, path))
@@ -173,32 +185,32 @@ def _explain(doc: RawDoc, err: jsonschema.ValidationError) -> list[Diagnostic]:
         # an env value is configuration that may be secret: say what is wrong, never it
         return [_at(doc, path, code, f"{where}: the value fails the schema's '{validator}' check")]
     if validator == "required":
-        missing = [n for n in value if n not in err.instance]
+        missing = [n for n in value if n not in instance]
         return [_at(doc, path, "M201", f"{where}: missing required field '{n}'", key=True)
                 for n in missing]
     if validator == "enum":
-        guess = difflib.get_close_matches(str(err.instance), [str(v) for v in value], n=1)
+        guess = difflib.get_close_matches(str(instance), [str(v) for v in value], n=1)
         hint = f"did you mean '{guess[0]}'?" if guess else ""
         choices = ", ".join(str(v) for v in value)
-        return [_at(doc, path, code, f"{where}: {err.instance!r} is not one of: {choices}", hint=hint)]
+        return [_at(doc, path, code, f"{where}: {instance!r} is not one of: {choices}", hint=hint)]
     if validator == "type":
-        got = type(err.instance).__name__.replace("NoneType", "null").replace("dict", "mapping")
+        got = type(instance).__name__.replace("NoneType", "null").replace("dict", "mapping")
         got = got.replace("list", "sequence").replace("str", "string")
         return [_at(doc, path, code, f"{where}: expected {_types(value)}, got {got}",
-                    hint=_unquoted_hint(path, value, err.instance))]
+                    hint=_unquoted_hint(path, value, instance))]
     if validator == "pattern":
         # names: anything constrained by the DNS-1123 label pattern, and flow node ids
         if code == "M203" or value == _dns_label_pattern() or path[-1:] == ("id",):
-            msg = f"{where}: {err.instance!r} is not a valid name (DNS-1123 label)"
+            msg = f"{where}: {instance!r} is not a valid name (DNS-1123 label)"
             hint = "lowercase letters, digits and '-', starting and ending with a letter or digit"
             return [_at(doc, path, "M203", msg, hint=hint)]
         if code == "M204":
-            return [_at(doc, path, "M204", f"{where}: {err.instance!r} is not a semantic version",
+            return [_at(doc, path, "M204", f"{where}: {instance!r} is not a semantic version",
                         hint="MAJOR.MINOR.PATCH, e.g. 1.2.0")]
         if path and path[-1] in ("agent", "from", "to"):
             form = "NAME@SEMVER-RANGE" if path[-1] == "agent" else "NODE.PIN"
-            return [_at(doc, path, "M206", f"{where}: {err.instance!r} is not of the form {form}")]
-        return [_at(doc, path, code, f"{where}: {err.instance!r} does not match {value}")]
+            return [_at(doc, path, "M206", f"{where}: {instance!r} is not of the form {form}")]
+        return [_at(doc, path, code, f"{where}: {instance!r} does not match {value}")]
     if validator in ("maxLength", "minLength") and code == "M201" and path and path[-1] == "name":
         code = "M203"
     return [_at(doc, path, code, f"{where}: {err.message}")]
@@ -230,7 +242,7 @@ def _dns_label_pattern() -> str:
 
 
 def _types(value: Any) -> str:
-    names = value if isinstance(value, list) else [value]
+    names: list[str] = value if isinstance(value, list) else [value]
     table = {"object": "mapping", "array": "sequence"}
     return " or ".join(table.get(n, n) for n in names)
 
@@ -272,7 +284,8 @@ def _at(
 # --- typed specs -------------------------------------------------------------------------
 
 
-def _workspace(doc: RawDoc) -> WorkspaceSpec:
+def workspace_spec(doc: RawDoc) -> WorkspaceSpec:
+    """The typed spec of a Workspace document that passed its schema."""
     spec = doc.data["spec"]
     envs = tuple(
         Environment(e["name"], e["namespace"], tuple(e["regions"]),
@@ -285,11 +298,39 @@ def _workspace(doc: RawDoc) -> WorkspaceSpec:
         output=spec.get("output", "rendered/"),
         registries=tuple(spec.get("registries", ())),
         environments=envs,
-        storage=spec.get("storage"),
-        telemetry=spec.get("telemetry"),
-        pricing=spec.get("pricing"),
+        storage=_storage(spec.get("storage")),
+        telemetry=_telemetry(spec.get("telemetry")),
+        pricing=_pricing(spec.get("pricing")),
+        kubernetes_version=spec.get("kubernetesVersion", DEFAULT_KUBERNETES_VERSION),
+        policies=tuple(spec.get("policies", ())),
         doc=doc,
     )
+
+
+def _storage(storage: dict[str, Any] | None) -> Storage | None:
+    if storage is None:
+        return None
+    return Storage(storage["endpoint"], storage["bucket"], storage["secretRef"])
+
+
+def _telemetry(telemetry: dict[str, Any] | None) -> Telemetry | None:
+    if telemetry is None:
+        return None
+    sampling = telemetry.get("sampling") or {}
+    return Telemetry(
+        endpoint=telemetry["endpoint"],
+        collector_image=telemetry["collectorImage"],
+        # the ratio stays the number as written: the rendered percentage is computed from it
+        sampling=Sampling(sampling.get("ratio"), bool(sampling.get("keepErrors", False)),
+                          sampling.get("slowerThanMs")),
+    )
+
+
+def _pricing(pricing: dict[str, Any] | None) -> Pricing | None:
+    if not pricing:  # an empty mapping declares no price: no cost.json, as when absent
+        return None
+    return Pricing(*(parse_quantity(pricing.get(key, 0))
+                     for key in ("cpuHour", "memoryGiBHour", "gpuHour")))
 
 
 def _pins(items: list[dict[str, Any]]) -> tuple[Pin, ...]:

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import textwrap
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,7 +88,8 @@ def binary(name: str, *, build_missing: bool = True) -> Path:
     return path
 
 
-def build(recipes: Iterable[Recipe] = RECIPES, *, log=None) -> list[Path]:
+def build(recipes: Iterable[Recipe] = RECIPES, *,
+          log: Callable[[str], object] | None = None) -> list[Path]:
     """Build every recipe not already fresh in the cache; returns the binaries' paths."""
     out: list[Path] = []
     for recipe in recipes:

@@ -20,12 +20,12 @@ import orjson
 
 from compiler.check.otel import check_collector_objects
 from compiler.diagnostics import Diagnostic
-from compiler.render import K8sObject
+from compiler.model import DEFAULT_KUBERNETES_VERSION, K8sObject
 from compiler.render.argocd import ARGOCD_KINDS
 
 __all__ = ["CUSTOM_KINDS", "DEFAULT_VERSION", "check", "schema_text", "schema_version"]
 
-DEFAULT_VERSION = "1.31"
+DEFAULT_VERSION = DEFAULT_KUBERNETES_VERSION  # the name `version` and the pipeline use
 # Custom resources we render whose schemas are not part of Kubernetes; each has its own check.
 # Argo CD's kinds are checked against Argo CD's own CRD schemas in the test suite
 # (tests/argocd/, the npm package @kubernetes-models/argo-cd).

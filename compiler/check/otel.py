@@ -3,7 +3,8 @@
 The collector refuses to start on a dangling or unused component and silently misbehaves on a
 bad processor order (batching before sampling splits traces; a memory limiter that is not
 first protects nothing). The renderer builds these configs from the workspace, so any finding
-here is a compiler bug: reported as M601, and the config is not emitted.
+here is a compiler bug: reported as M601 by the check stage (`compiler.check.check` runs
+`check_collector_objects` on the rendered objects), and the compile writes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 
 from compiler.diagnostics import Diagnostic
-from compiler.render import K8sObject
+from compiler.model import K8sObject
 
 __all__ = ["KNOWN_COMPONENTS", "check_collector_config", "check_collector_objects"]
 

@@ -3,7 +3,10 @@ should not pay for cryptography, sigstore, wasmtime or rich tables at start-up).
 
 To add a command: write `compiler/commands/<family>.py` with a click command or group and add
 one line here, `"name": "module:attribute"`. The CLI gives every command -q/-v; a command
-that prints data takes `compiler.output.output_option()` and prints with `emit()`.
+that prints data takes `compiler.output.output_option()` and prints data and diagnostics with
+`emit()` (its own text form, if any, handed over as `text=`). Commands never import
+`compiler.cli` (an import-linter contract in pyproject.toml): what they share with it, such
+as `workspace_root`, lives in `compiler.output`.
 """
 
 COMMANDS: dict[str, str] = {

@@ -21,11 +21,10 @@ import click
 import jinja2
 
 from compiler import __version__
-from compiler.cli import workspace_root
-from compiler.diagnostics import has_errors, render_text
+from compiler.diagnostics import has_errors
 from compiler.load import output_dir
 from compiler.model.graph import Workspace
-from compiler.output import dump_document, output_option, workspace_option
+from compiler.output import dump_document, emit, output_option, workspace_option, workspace_root
 from compiler.pipeline import compile_workspace
 
 __all__ = ["build_catalog", "catalog", "render_html"]
@@ -147,7 +146,7 @@ def catalog(workspace: str, out: str | None, trust: Path | None, fmt: str) -> No
     result = compile_workspace(root, stop_after="link")
     ws = result.workspace
     if ws is None or has_errors(result.diagnostics):
-        click.echo(render_text(result.diagnostics), err=True)
+        emit(fmt, diagnostics=result.diagnostics)
         sys.exit(1)
     bundles: dict[str, Any] = {}
     if any(a.runtime == "wasm" for a in ws.agents):
@@ -155,16 +154,12 @@ def catalog(workspace: str, out: str | None, trust: Path | None, fmt: str) -> No
 
         bundles, diags = build_bundles(ws)
         if has_errors(diags):
-            click.echo(render_text(diags), err=True)
+            emit(fmt, diagnostics=diags)
             sys.exit(1)
     data = build_catalog(ws, bundles, output_dir(root, ws.spec.output), trust)
     target = Path(out) if out is not None else root / "catalog"
-    payload = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    _write(target, {"catalog.json": payload.encode(), "index.html": render_html(data)})
-    if fmt == "json":
-        click.echo(payload, nl=False)
-    elif fmt == "yaml":
-        click.echo(dump_document(fmt, data), nl=False)
-    else:
-        click.echo(f"wrote {target / 'index.html'} and catalog.json "
-                   f"({len(data['agents'])} agent versions)")
+    # catalog.json is the JSON document -o json prints, byte for byte
+    _write(target, {"catalog.json": dump_document("json", data).encode(),
+                    "index.html": render_html(data)})
+    emit(fmt, data, text=f"wrote {target / 'index.html'} and catalog.json "
+                         f"({len(data['agents'])} agent versions)")

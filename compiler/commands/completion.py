@@ -6,6 +6,8 @@ from __future__ import annotations
 import click
 from click.shell_completion import get_completion_class
 
+from compiler.output import emit
+
 __all__ = ["completion"]
 
 SHELLS = ("bash", "zsh", "fish")
@@ -28,4 +30,4 @@ def completion(ctx: click.Context, shell: str) -> None:
     cls = get_completion_class(shell)
     assert cls is not None  # click ships all three
     script = cls(root.command, {}, "mentatctl", "_MENTATCTL_COMPLETE").source()
-    click.echo(script, nl=not script.endswith("\n"))
+    emit("text", text=script)  # a shell script: text only

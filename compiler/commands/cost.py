@@ -16,9 +16,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from compiler.cli import workspace_root
-from compiler.diagnostics import Diagnostic, Severity, render_text
-from compiler.output import emit, output_option, table_width, workspace_option
+from compiler.diagnostics import Diagnostic, Severity
+from compiler.output import (
+    DOCUMENT_FORMATS,
+    emit,
+    output_option,
+    table_width,
+    workspace_option,
+    workspace_root,
+)
 from compiler.pipeline import compile_workspace
 from compiler.render.cost import CostReport, cost_json, estimate, fmt, money
 
@@ -106,7 +112,7 @@ def cost(workspace: str, env: str | None, fmt_: str) -> None:
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     ws = result.workspace
     if errors or ws is None:
-        click.echo(render_text(result.diagnostics), err=True)
+        emit(fmt_, diagnostics=result.diagnostics)
         sys.exit(1)
     if not ws.spec.pricing:
         pos = ws.spec.doc.pos(("spec",), key=True)
@@ -122,14 +128,10 @@ def cost(workspace: str, env: str | None, fmt_: str) -> None:
     report = estimate(ws)
     if env is not None:
         report = report.only(env)
-    if report.diagnostics:
-        click.echo(render_text(report.diagnostics), err=True)
-    if fmt_ == "json":  # byte for byte rendered/cost.json's format
-        click.echo(cost_json(report).decode(), nl=False)
-    elif fmt_ == "yaml":
-        emit(fmt_, json.loads(cost_json(report)))
-    elif fmt_ == "markdown":
-        click.echo(render_markdown(report), nl=False)
+    # JSON is byte for byte rendered/cost.json, plus "ok" and "diagnostics" when there are some
+    if fmt_ in DOCUMENT_FORMATS:
+        emit(fmt_, json.loads(cost_json(report)), diagnostics=report.diagnostics or None)
     else:
-        click.echo(render_table(report), nl=False)
+        emit(fmt_, text=render_markdown(report) if fmt_ == "markdown" else render_table(report),
+             diagnostics=report.diagnostics)
     sys.exit(1 if any(d.severity is Severity.ERROR for d in report.diagnostics) else 0)

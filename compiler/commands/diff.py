@@ -12,11 +12,16 @@ import sys
 
 import click
 
-from compiler.cli import workspace_root
 from compiler.diagnostics import render_text as render_diagnostics
 from compiler.diff.report import COMMENT_LIMIT, render_json, render_markdown, render_text
 from compiler.diff.task import DiffError, run_diff
-from compiler.output import dump_document, no_effect_unless, output_option, workspace_option
+from compiler.output import (
+    dump_document,
+    no_effect_unless,
+    output_option,
+    workspace_option,
+    workspace_root,
+)
 
 __all__ = ["diff"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from compiler.output import dump_document, output_option
+from compiler.output import emit, output_option
 from compiler.schema import API_GROUP, KINDS, OLD_VERSIONS, VERSIONS, bundled_schema
 
 __all__ = ["Field", "explain", "export_files", "lookup", "schema"]
@@ -165,15 +165,12 @@ def explain(target: str, version: str, fmt: str) -> None:
     name, *path = target.split(".")
     kind = _kind(name, version)
     f = lookup(kind, [p for p in path if p], version)
-    if fmt in ("json", "yaml"):
-        click.echo(dump_document(fmt, {
-            "kind": kind, "apiVersion": f"{API_GROUP}/{version}", "field": f.path,
-            "type": f.type, "required": f.required, "description": f.description,
-            "constraints": _constraints(f.schema),
-            "fields": [{"name": n, "type": t, "required": r, "description": d}
-                       for n, t, r, d in f.children]}), nl=False)
-    else:
-        click.echo(render_text(kind, version, f), nl=False)
+    emit(fmt, {
+        "kind": kind, "apiVersion": f"{API_GROUP}/{version}", "field": f.path,
+        "type": f.type, "required": f.required, "description": f.description,
+        "constraints": _constraints(f.schema),
+        "fields": [{"name": n, "type": t, "required": r, "description": d}
+                   for n, t, r, d in f.children]}, text=render_text(kind, version, f))
 
 
 # --- schema export -----------------------------------------------------------------------
@@ -227,9 +224,5 @@ def export(directory: str, fmt: str) -> None:
             f.write(content)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    if fmt in ("json", "yaml"):
-        click.echo(dump_document(fmt, {"ok": True, "directory": str(base), "files": list(files)}),
-                   nl=False)
-    else:
-        for rel in files:
-            click.echo(f"wrote {base / rel}")
+    emit(fmt, {"ok": True, "directory": str(base), "files": list(files)},
+         text="\n".join(f"wrote {base / rel}" for rel in files))

@@ -4,21 +4,26 @@ they connect and their type (streamed pins as dotted lines)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
+from typing import Any
 
 import click
 import semantic_version
 
-from compiler.cli import workspace_root
-from compiler.diagnostics import has_errors, render_text
+from compiler.diagnostics import has_errors
 from compiler.model.graph import LinkedFlow, Workspace
-from compiler.output import dump_document, output_option, workspace_option
+from compiler.output import (
+    DOCUMENT_FORMATS,
+    emit,
+    output_option,
+    workspace_option,
+    workspace_root,
+)
 from compiler.pipeline import compile_workspace
 
-__all__ = ["dot", "graph", "graph_json", "mermaid", "pick", "svg"]
+__all__ = ["dot", "graph", "graph_doc", "mermaid", "pick", "svg"]
 
 
 def _edges(flow: LinkedFlow) -> list[tuple[str, str, str, str, str, bool]]:
@@ -87,15 +92,16 @@ def svg(flow: LinkedFlow) -> bytes:
     return done.stdout
 
 
-def graph_json(flow: LinkedFlow) -> str:
+def graph_doc(flow: LinkedFlow) -> dict[str, Any]:
+    """The flow as data: what -o json and -o yaml print."""
     f = flow.flow
-    return json.dumps({
+    return {
         "flow": f.name, "version": f.version, "mode": f.mode, "file": f.doc.file,
         "nodes": [{"id": n.id, "agent": n.agent.name, "version": n.agent.version,
                    "runtime": n.agent.runtime, "replicas": n.replicas} for n in flow.nodes],
         "edges": [{"from": f"{s}.{sp}", "to": f"{d}.{dp}", "type": t, "stream": st}
                   for s, sp, d, dp, t, st in _edges(flow)],
-    }, indent=2) + "\n"
+    }
 
 
 def pick(ws: Workspace, ref: str) -> LinkedFlow:
@@ -127,15 +133,12 @@ def graph(flow: str, workspace: str, fmt: str) -> None:
     root = workspace_root(workspace)
     result = compile_workspace(root, stop_after="link")
     if result.workspace is None or has_errors(result.diagnostics):
-        click.echo(render_text(result.diagnostics), err=True)
+        emit(fmt, diagnostics=result.diagnostics)
         sys.exit(1)
     linked = pick(result.workspace, flow)
-    if fmt == "svg":
-        sys.stdout.buffer.write(svg(linked))
-        sys.stdout.flush()
-        return
-    if fmt == "yaml":
-        click.echo(dump_document(fmt, json.loads(graph_json(linked))), nl=False)
-        return
-    text = {"mermaid": mermaid, "dot": dot, "json": graph_json}[fmt](linked)
-    click.echo(text, nl=False)
+    if fmt in DOCUMENT_FORMATS:
+        emit(fmt, graph_doc(linked))
+    elif fmt == "svg":
+        emit(fmt, text=svg(linked))
+    else:  # the drawing's source
+        emit(fmt, text=dot(linked) if fmt == "dot" else mermaid(linked))

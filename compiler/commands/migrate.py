@@ -7,10 +7,17 @@ import sys
 
 import click
 
-from compiler.cli import workspace_root
-from compiler.diagnostics import Diagnostic, Severity, render_text, sort_key
+from compiler.diagnostics import Diagnostic, has_errors
 from compiler.migrate import Change, plan, write
-from compiler.output import dump_document, output_option, workspace_option
+from compiler.output import (
+    DOCUMENT_FORMATS,
+    emit,
+    error,
+    info,
+    output_option,
+    workspace_option,
+    workspace_root,
+)
 
 __all__ = ["migrate"]
 
@@ -52,27 +59,25 @@ def migrate(workspace: str, check: bool, fmt: str) -> None:
 
 
 def _report(fmt: str, check: bool, changes: list[Change], diags: list[Diagnostic]) -> None:
-    ok = not any(d.severity is Severity.ERROR for d in diags)
-    if fmt in ("json", "yaml"):
-        click.echo(dump_document(fmt, {
-            "ok": ok and not (check and changes),
-            "check": check,
-            "files": [{"file": c.file, "documents": c.documents} for c in changes],
-            "diagnostics": [d.to_dict() for d in sorted(diags, key=sort_key)],
-        }), nl=False)
+    ok = not has_errors(diags)
+    if fmt in DOCUMENT_FORMATS:
+        emit(fmt, {"check": check,
+                   "files": [{"file": c.file, "documents": c.documents} for c in changes]},
+             diagnostics=diags, ok=ok and not (check and changes))
         return
-    if diags:
-        click.echo(render_text(diags), err=True)
+    # text: --check's diff on stdout; diagnostics and what was done on stderr
+    emit(fmt, text="".join(map(_diff, changes)) if check and ok else "", diagnostics=diags)
     if not ok:
-        click.echo("error: nothing was migrated", err=True)
+        error("nothing was migrated")
         return
+    verb = "would migrate" if check else "migrated"
     for c in changes:
-        if check:
-            click.echo("".join(difflib.unified_diff(
-                c.before.decode().splitlines(True), c.after.decode().splitlines(True),
-                f"a/{c.file}", f"b/{c.file}")), nl=False)
-        verb = "would migrate" if check else "migrated"
-        click.echo(f"{verb} {c.file} ({c.documents} document{'s' * (c.documents != 1)})",
-                   err=True)
+        info(f"{verb} {c.file} ({c.documents} document{'s' * (c.documents != 1)})")
     if not changes:
-        click.echo("nothing to migrate: every Agent and Flow is mentatlab.io/v1", err=True)
+        info("nothing to migrate: every Agent and Flow is mentatlab.io/v1")
+
+
+def _diff(c: Change) -> str:
+    return "".join(difflib.unified_diff(c.before.decode().splitlines(True),
+                                        c.after.decode().splitlines(True),
+                                        f"a/{c.file}", f"b/{c.file}"))

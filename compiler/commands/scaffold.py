@@ -20,11 +20,17 @@ import jinja2
 import semantic_version
 
 from compiler import __version__
-from compiler.cli import workspace_root
 from compiler.diagnostics import render_text
 from compiler.load import WORKSPACE_FILE, LoadResult, load, parse_yaml
 from compiler.model.raw import RawDoc
-from compiler.output import dump_document, output_option, workspace_option
+from compiler.output import (
+    DOCUMENT_FORMATS,
+    emit,
+    output_option,
+    warning,
+    workspace_option,
+    workspace_root,
+)
 from compiler.validate import schema_diagnostics
 
 __all__ = ["Scaffold", "agent_files", "flow_files", "init", "init_files", "new"]
@@ -346,10 +352,9 @@ def new_flow(name: str, agents: tuple[str, ...], owner: str | None, workspace: s
     files, loose = flow_files(name, _where(root, loaded, directory, "flows"), chain,
                               owner or f"{ws_name}-team"[:63].strip("-") or "team", ranges)
     _write(Scaffold(root, files), overwrite=False)
-    _report(fmt, root, files, [f"mentatctl graph {name}"])
-    if loose and fmt == "text":
-        click.echo(f"warning: input pins left to connect in {next(iter(files))}: "
-                   + ", ".join(loose), err=True)
+    _report(fmt, root, files, [f"mentatctl graph {name}"], {"unconnected": loose})
+    if loose and fmt not in DOCUMENT_FORMATS:
+        warning(f"input pins left to connect in {next(iter(files))}: " + ", ".join(loose))
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -386,13 +391,11 @@ def _write(s: Scaffold, *, overwrite: bool) -> None:
         raise click.ClickException(f"cannot write {e.filename}: {e.strerror}") from e
 
 
-def _report(fmt: str, base: Path, files: dict[str, bytes], next_steps: list[str]) -> None:
-    if fmt in ("json", "yaml"):
-        click.echo(dump_document(fmt, {"ok": True, "root": str(base.resolve()),
-                                       "created": list(files)}), nl=False)
-        return
-    for rel in files:
-        click.echo(f"created {rel}")
+def _report(fmt: str, base: Path, files: dict[str, bytes], next_steps: list[str],
+            more: dict[str, object] | None = None) -> None:
+    """What was created and what to run next; `more` is data the document adds (text says it
+    in its own words, such as a warning)."""
     steps = [s for s in next_steps if s]
-    if steps:
-        click.echo("next: " + " && ".join(steps))
+    lines = [f"created {rel}" for rel in files] + (["next: " + " && ".join(steps)] if steps else [])
+    emit(fmt, {"ok": True, "root": str(base.resolve()), "created": list(files), **(more or {})},
+         text="\n".join(lines))

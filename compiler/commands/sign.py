@@ -19,7 +19,7 @@ import click
 
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import WORKSPACE_FILE, find_workspace_root, parse_yaml, resolve_inside
-from compiler.output import TEXT_FORMATS, emit, output_option, workspace_option
+from compiler.output import TEXT_FORMATS, emit, notice, output_option, workspace_option
 from compiler.sign.bundle import BUNDLE_NAME
 from compiler.sign.pki import (
     DEFAULT_DOMAIN,
@@ -187,7 +187,7 @@ def pki_init(
     )
     if not encrypted and fmt in TEXT_FORMATS:
         # said on stderr even with -q: an unencrypted root key is a decision, not a detail
-        click.echo(_unencrypted_notice(passphrase_env, directory), err=True)
+        notice(_unencrypted_notice(passphrase_env, directory))
 
 
 @pki.command("issue")

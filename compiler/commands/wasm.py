@@ -12,11 +12,18 @@ from typing import Any, NoReturn
 import click
 import semantic_version
 
-from compiler.cli import workspace_root
-from compiler.diagnostics import Diagnostic, render_text
+from compiler.diagnostics import Diagnostic
 from compiler.load import load
 from compiler.model import AgentSpec
-from compiler.output import emit, output_option, workspace_option
+from compiler.output import (
+    DOCUMENT_FORMATS,
+    emit,
+    error,
+    notice,
+    output_option,
+    workspace_option,
+    workspace_root,
+)
 from compiler.validate import validate
 from compiler.wasm.run import DEFAULT_LIMITS, Limits, memory_limit_for, run_agent
 
@@ -63,7 +70,7 @@ def run_cmd(agent: str, workspace: str, inputs: tuple[str, ...], fuel: int,
     root = workspace_root(workspace)
     loaded = load(root)
     validated = validate(loaded)
-    spec = _pick(agent, validated.agents, [*loaded.diagnostics, *validated.diagnostics])
+    spec = _pick(fmt, agent, validated.agents, [*loaded.diagnostics, *validated.diagnostics])
     values = _inputs(spec, inputs)
     memory = memory_mb * 2**20 if memory_mb else memory_limit_for(spec)
     limits = Limits(fuel=fuel, memory_bytes=memory, timeout_ms=timeout_ms)
@@ -74,14 +81,14 @@ def run_cmd(agent: str, workspace: str, inputs: tuple[str, ...], fuel: int,
         watchdog.cancel()
     if result is None:
         _fail(fmt, spec, diags)
-    if fmt in ("json", "yaml"):
+    if fmt in DOCUMENT_FORMATS:
         emit(fmt, {"ok": result.ok, "agent": spec.key, **result.to_dict(), "diagnostics": []})
-    elif result.ok:
-        click.echo(json.dumps(result.outputs, indent=2, sort_keys=True, ensure_ascii=False))
+    elif result.ok:  # text: the outputs, as JSON
+        emit(fmt, text=json.dumps(result.outputs, indent=2, sort_keys=True, ensure_ascii=False))
     else:
-        if result.stderr:
-            click.echo(result.stderr.decode("utf-8", "replace").rstrip("\n"), err=True)
-        click.echo(f"error: {spec.key}: {result.status}: {result.message}", err=True)
+        if result.stderr:  # the agent's own words, even with -q: they say why it failed
+            notice(result.stderr.decode("utf-8", "replace").rstrip("\n"))
+        error(f"{spec.key}: {result.status}: {result.message}")
     raise SystemExit(0 if result.ok else 1)
 
 
@@ -94,12 +101,11 @@ def _watchdog(fmt: str, spec: AgentSpec, timeout_ms: int) -> threading.Timer:
 
     def fire() -> None:
         message = f"wall-clock limit of {timeout_ms} ms exceeded (blocked in a host call)"
-        if fmt == "json":
-            payload = {"ok": False, "agent": spec.key, "status": "timeout", "message": message,
-                       "outputs": None, "diagnostics": []}
-            sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        if fmt in DOCUMENT_FORMATS:  # the keys of a finished run's document, in its order
+            emit(fmt, {"ok": False, "agent": spec.key, "status": "timeout", "message": message,
+                       "outputs": None, "diagnostics": []})
         else:
-            sys.stderr.write(f"error: {spec.key}: timeout: {message}\n")
+            error(f"{spec.key}: timeout: {message}")
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)  # the blocked thread cannot be stopped; the process can
@@ -115,7 +121,7 @@ def _fail(fmt: str, spec: AgentSpec, diags: list[Diagnostic]) -> NoReturn:
     raise SystemExit(1)
 
 
-def _pick(ref: str, agents: list[AgentSpec], diags: list[Diagnostic]) -> AgentSpec:
+def _pick(fmt: str, ref: str, agents: list[AgentSpec], diags: list[Diagnostic]) -> AgentSpec:
     name, _, version = ref.partition("@")
     matches = [a for a in agents if a.name == name and (not version or a.version == version)]
     if not matches:
@@ -123,8 +129,9 @@ def _pick(ref: str, agents: list[AgentSpec], diags: list[Diagnostic]) -> AgentSp
         hint = f"wasm agents: {', '.join(wasm_agents)}" if wasm_agents else "no wasm agents"
         errors = [d for d in diags if d.severity == "error"]
         if errors:  # it may be one of the documents that failed: a workspace problem, exit 1
-            click.echo(render_text(errors), err=True)
-            click.echo(f"error: no valid agent {ref!r} in the workspace ({hint})", err=True)
+            emit(fmt, {"agent": ref}, diagnostics=errors, ok=False)
+            if fmt not in DOCUMENT_FORMATS:
+                error(f"no valid agent {ref!r} in the workspace ({hint})")
             raise SystemExit(1)
         raise click.UsageError(f"no agent {ref!r} in the workspace ({hint})")
     spec = max(matches, key=lambda a: semantic_version.Version(a.version))

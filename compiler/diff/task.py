@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from compiler.cache import Cache, Replay
+from compiler.cache import Cache
 from compiler.diagnostics import Diagnostic
 from compiler.diff.compare import DiffReport, Side, compare, finding_keys
 from compiler.diff.gitsrc import GitError, Repo, export, locate, resolve, worktree_is
 from compiler.diff.kept import Kept, checkout, kept, linked
-from compiler.diff.tree import KUSTOMIZATION, tree_side
+from compiler.diff.tree import KUSTOMIZATION, TreeChanged, tree_side
 from compiler.digest import sha256_hex
 from compiler.load import WORKSPACE_FILE
-from compiler.render.layout import INDEX, LostContent, object_path
+from compiler.render.layout import INDEX, object_path
 
 if TYPE_CHECKING:
     from compiler.pipeline import CompileResult
@@ -57,12 +57,7 @@ def _compile(root: Path, cache: Cache | None, output: Path | None = None) -> Com
     from compiler.pipeline import compile_workspace
 
     out = str(output) if output is not None else None
-    try:
-        return compile_workspace(root, out, cache=cache)
-    except LostContent:  # cache entries went bad meanwhile: compile without them
-        if cache is not None:
-            cache.forget_lost()
-        return compile_workspace(root, out)
+    return compile_workspace(root, out, memos=cache.memos if cache is not None else None)
 
 
 def _compiled(named: str, result: CompileResult, ref: str, commit: str, parsed: Listings
@@ -90,7 +85,7 @@ def _replayed(cache: Cache, output: Path | None, ref: str, commit: str, parsed: 
     its spec.output), when nothing it read has changed since (and, with `read`, it read only
     those files)."""
     replay = cache.replay(str(output) if output is not None else None)
-    found = cache.discovered() if replay is not None else None
+    found = cache.memos.builds.discovered() if replay is not None else None
     if replay is None or found is None or (read is not None and not found.digests.keys() <= read):
         return None
     return tree_side(Path(replay.output), ref, commit, parsed)
@@ -120,23 +115,11 @@ def _from_worktree(repo: Repo, root: Path, named: str, ref: str, commit: str,
 
 
 def _keep(cache: Cache, k: Kept, result: CompileResult) -> None:
-    """Write the output tree next to the commit's files and record it, as `compile` does,
-    for the next diff to replay."""
-    from compiler.policy import waiver_lines, waivers_json
-    from compiler.write import write_tree
+    """Write the output tree next to the commit's files and record it, as `compile` does
+    (its delivery chain), for later diffs to replay."""
+    from compiler.tasks.compile import CompileOptions, deliver
 
-    if result.workspace is None:
-        return
-    diags = write_tree(k.out, result.files)
-    if any(d.severity == "error" for d in diags):
-        return
-    waivers = result.policy.waivers
-    if not any(f.status in ("limit", "skipped") for f in result.policy.findings):
-        # outcomes that depend on timing are not worth replaying (as `compile`)
-        cache.record(str(k.out), result.inputs,
-                     Replay(str(k.out), len(result.files), list(result.diagnostics),
-                            waivers_json(waivers), waiver_lines(waivers)))
-    cache.save(result.workspace.source_digests, k.out, result.files, written=True)
+    deliver(k.root, result, CompileOptions(out=str(k.out)), cache)
 
 
 def _from_kept(repo: Repo, workspace: Path, named: str, ref: str, commit: str,
@@ -217,5 +200,5 @@ def run_diff(root: Path, base: str, head: str, *, use_cache: bool = True) -> Dif
         b, _ = _side(repo, "base", base, shared, parsed)
         h, name = _side(repo, "head", head, shared, parsed)
         return compare(name, b, h)
-    except LostContent:  # an unchanged object's cached bytes vanished before they were read
+    except TreeChanged:  # a file of an output tree changed while it was read
         return run_diff(root, base, head, use_cache=False)

@@ -21,11 +21,16 @@ import yaml
 
 from compiler.diff.compare import POLICY_REPORT, FindingKey, Side
 from compiler.digest import sha256_hex
-from compiler.render.layout import INDEX, Files, LostContent
+from compiler.render.layout import INDEX, Files
 
-__all__ = ["KUSTOMIZATION", "tree_side"]
+__all__ = ["KUSTOMIZATION", "TreeChanged", "tree_side"]
 
 KUSTOMIZATION = "kustomization.yaml"
+
+
+class TreeChanged(Exception):
+    """A file of the tree changed or went away after the cache vouched for it: the caller
+    diffs again without reusing anything."""
 
 
 class _OnDisk:
@@ -46,9 +51,9 @@ class _OnDisk:
             with open(self.path, "rb") as f:
                 data = f.read()
         except OSError as exc:
-            raise LostContent(f"{self.path}: {exc.strerror}") from None
+            raise TreeChanged(f"{self.path}: {exc.strerror}") from None
         if sha256_hex(data) != self.digest:
-            raise LostContent(f"{self.path} changed while the diff read it")
+            raise TreeChanged(f"{self.path} changed while the diff read it")
         return data
 
 

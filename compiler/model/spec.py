@@ -7,11 +7,13 @@ not modelled here (extensions owned by one stage) are read from `doc.data["spec"
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from compiler.model.raw import RawDoc
 
 MEDIA_TYPES = frozenset({"image", "audio", "video", "file"})
+DEFAULT_KUBERNETES_VERSION = "1.31"  # `spec.kubernetesVersion` when mentat.yaml leaves it out
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +33,62 @@ class Environment:
 
 
 @dataclass(frozen=True, slots=True)
+class Storage:
+    """`spec.storage`: the S3/MinIO store media pins and job steps pass data through."""
+
+    endpoint: str  # http(s)://host[:port]
+    bucket: str
+    secret_ref: str  # the Secret holding `accessKey` and `secretKey`
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """`spec.telemetry.sampling`: which traces the collector keeps (any rule keeps one)."""
+
+    ratio: float | None = None  # the share of the other traces kept at random, 0..1
+    keep_errors: bool = False
+    slower_than_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """`spec.telemetry`: where collectors export, the collector image, trace sampling."""
+
+    endpoint: str  # OTLP/gRPC: http(s)://host[:port]
+    collector_image: str  # an OpenTelemetry Collector contrib image, pinned by digest
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """`spec.pricing`: prices per hour for cost estimates, exact (a missing price is 0)."""
+
+    cpu_hour: Fraction = Fraction(0)
+    memory_gib_hour: Fraction = Fraction(0)
+    gpu_hour: Fraction = Fraction(0)
+
+    def hourly(self, cpu: Fraction, memory_gib: Fraction, gpu: Fraction) -> Fraction:
+        return cpu * self.cpu_hour + memory_gib * self.memory_gib_hour + gpu * self.gpu_hour
+
+
+@dataclass(frozen=True, slots=True)
 class WorkspaceSpec:
     name: str
     sources: tuple[str, ...]
     output: str
     registries: tuple[str, ...]
     environments: tuple[Environment, ...]
-    storage: dict[str, Any] | None
-    telemetry: dict[str, Any] | None
-    pricing: dict[str, Any] | None
+    storage: Storage | None
+    telemetry: Telemetry | None
+    pricing: Pricing | None  # None when absent or empty: an empty mapping prices nothing
+    kubernetes_version: str  # the target minor version, e.g. "1.31"
+    policies: tuple[str, ...]  # workspace-relative directories of the workspace's own rules
     doc: RawDoc = field(compare=False, repr=False)
 
     @property
     def spec(self) -> dict[str, Any]:
+        """The document's `spec` as written: the extensions not modelled here, and the
+        `workspace` variable of policy rules."""
         return self.doc.data["spec"]
 
     def environment(self, name: str) -> Environment | None:

@@ -35,7 +35,12 @@ from cel_expr_python import cel
 from compiler.model.raw import RawDoc
 from compiler.policy.rules import Rule
 
-__all__ = ["DEFAULT_LIMITS", "ITERATION_BUDGET", "Limits", "Memo", "Outcome", "Subject", "evaluate"]
+__all__ = ["DEFAULT_LIMITS", "ITERATION_BUDGET", "Limits", "Memo", "Outcome", "Sibling", "Subject",
+           "evaluate"]
+
+# A rendered object as CEL's `siblings` holds it, or a function returning it (unpacked only
+# when a rule reads `siblings`)
+Sibling = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
 # Comprehension iterations cel-expr-python 0.1.3 allows one evaluation (not configurable
 # through the binding; tests/unit/policy/test_evaluate.py pins it).
@@ -189,7 +194,7 @@ def _run_one(rule: Rule, scope: _Scope) -> tuple[str, str]:
 
 
 def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mapping[str, Any],
-           siblings: Mapping[str, Sequence[Mapping[str, Any]]], memory: int,
+           siblings: Mapping[str, Sequence[Sibling]], memory: int,
            batch: int) -> None:
     """Evaluate `jobs` in order, sending results in lists of up to `batch`, and at least every
     FLUSH_SECONDS, so the parent hears of progress even when one evaluation later hangs."""
@@ -228,7 +233,7 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
 
 
 class Memo(Protocol):
-    """Earlier outcomes by sibling group (compiler/cache.py): the outcomes of a group depend
+    """Earlier outcomes by sibling group (compiler/cache/policy.py): the outcomes of a group depend
     only on the rules, the workspace spec and the group's objects, which `key` digests."""
 
     def known(self, o: Any) -> tuple[str, bool] | None: ...
@@ -248,7 +253,7 @@ def evaluate(
     rules: Sequence[Rule],
     subjects: Sequence[Subject],
     workspace: Mapping[str, Any],
-    siblings: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    siblings: Mapping[str, Sequence[Sibling]] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     memo: Memo | None = None,
     passes: dict[str, int] | None = None,
@@ -332,7 +337,7 @@ def _evaluate_shard(
     pending: list[tuple[Rule, int]],
     subjects: Sequence[Subject],
     workspace: Mapping[str, Any],
-    siblings: Mapping[str, Sequence[Mapping[str, Any]]],
+    siblings: Mapping[str, Sequence[Sibling]],
     limits: Limits,
 ) -> list[Outcome]:
     outcomes: list[Outcome] = []

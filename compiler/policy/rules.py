@@ -222,7 +222,7 @@ def _compile_rule(doc: RawDoc, lines: list[str]) -> tuple[Rule | None, list[Diag
     pos = doc.pos(("metadata", "name"))
 
     def err(message: str, path: tuple[str | int, ...] = ("metadata", "name"),
-            src: str = "", offset: int = 0, hint: str | None = None) -> list[Diagnostic]:
+            src: str = "", offset: int = 0, hint: str = "") -> list[Diagnostic]:
         line, col = _locate(lines, doc, path, src, offset) if src else (
             doc.pos(path).line, doc.pos(path).col)
         return [Diagnostic("M401", f"policy rule '{rid}': {message}", doc.file, line, col,
@@ -377,7 +377,7 @@ def load_dir(base: Path, prefix: str) -> tuple[list[Rule], list[Diagnostic]]:
     return rules, diags
 
 
-def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "mentat.yaml",
+def load_rules(root: Path | None, policies: Iterable[str] = (), ws_file: str = "mentat.yaml",
                ws_doc: RawDoc | None = None, *, defaults: Path | None = None) -> RuleSet:
     """The default set plus the workspace's `spec.policies` directories (inside it only)."""
     base = defaults if defaults is not None else resources.policies_dir()
@@ -392,7 +392,7 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
     for i, rel in enumerate(policies):
         where = ws_doc.pos(("spec", "policies", i)) if ws_doc else None
         line, col = (where.line, where.col) if where else (0, 0)
-        target = resolve_inside(root, rel) if root is not None and isinstance(rel, str) else None
+        target = resolve_inside(root, rel) if root is not None else None
         if target is None:
             diags.append(Diagnostic("M107", f"policy directory '{rel}' is outside the workspace",
                                     ws_file, line, col))
@@ -421,12 +421,12 @@ def load_rules(root: Path | None, policies: Iterable[Any] = (), ws_file: str = "
                                     ws_file, line, col, hint="add PolicyRule documents (*.yaml) "
                                     "or remove it from spec.policies"))
     seen: dict[str, Rule] = {}
-    for r in rules:
-        if r.id in seen:
-            first = seen[r.id]
+    for rule in rules:
+        if rule.id in seen:
+            first = seen[rule.id]
             diags.append(Diagnostic(
-                "M401", f"policy rule '{r.id}' is defined twice (first in "
-                f"{first.file}:{first.line})", r.file, r.line, r.col))
+                "M401", f"policy rule '{rule.id}' is defined twice (first in "
+                f"{first.file}:{first.line})", rule.file, rule.line, rule.col))
             continue
-        seen[r.id] = r
+        seen[rule.id] = rule
     return RuleSet(tuple(sorted(seen.values(), key=lambda r: r.id)), tuple(diags), files)

@@ -17,10 +17,9 @@ from operator import attrgetter
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity, redact
-from compiler.model import Workspace
-from compiler.policy.evaluate import DEFAULT_LIMITS, Limits, Memo, Subject, evaluate
+from compiler.model import K8sObject, Workspace
+from compiler.policy.evaluate import DEFAULT_LIMITS, Limits, Memo, Sibling, Subject, evaluate
 from compiler.policy.rules import Rule, RuleSet
-from compiler.render import K8sObject
 
 __all__ = [
     "WAIVER_PREFIX",
@@ -99,7 +98,7 @@ def run(
     rules: RuleSet,
     subjects: Sequence[Subject],
     workspace: Mapping[str, Any],
-    siblings: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    siblings: Mapping[str, Sequence[Sibling]] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     memo: Memo | None = None,
     count_passes: bool = False,

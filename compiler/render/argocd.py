@@ -21,9 +21,10 @@ import re
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
+from compiler.model import Artifact, K8sObject, Rendered
 from compiler.model.graph import Workspace
 from compiler.model.spec import Environment
-from compiler.render import Artifact, K8sObject, Rendered, RenderInput, vap
+from compiler.render import RenderInput, vap
 from compiler.render.k8s import targets
 from compiler.render.yamlout import dump
 

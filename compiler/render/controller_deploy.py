@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.model import Environment, Workspace
-from compiler.render import K8sObject, Rendered, RenderInput
+from compiler.model import Environment, K8sObject, Rendered, Workspace
+from compiler.render import RenderInput
 from compiler.render.placement import placements
 
 __all__ = ["MANAGED_ROLE", "NAME", "NAMESPACE", "render"]

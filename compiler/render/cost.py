@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 from compiler import cron
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.model import LinkedFlow, LinkedNode, Workspace
+from compiler.model import Artifact, LinkedFlow, LinkedNode, Pricing, Rendered, Workspace
 from compiler.model.quantity import parse_quantity
-from compiler.render import Artifact, Rendered, RenderInput
+from compiler.render import RenderInput
 from compiler.render.layout import dump_json
 from compiler.render.placement import (
     check_region_overrides,
@@ -43,7 +43,6 @@ __all__ = [
     "REFERENCE_START",
     "CostLine",
     "CostReport",
-    "Prices",
     "cost_json",
     "estimate",
     "fmt",
@@ -61,24 +60,6 @@ REFERENCE_END = datetime(2026, 1, 1, tzinfo=UTC)  # 8760 h: twelve 730-hour mont
 _GIB = 2**30
 _MONEY_PLACES = Decimal("0.0001")
 _X = "\u00d7"  # the multiplication sign, for formulas people read
-
-@dataclass(frozen=True, slots=True)
-class Prices:
-    cpu_hour: Fraction
-    memory_gib_hour: Fraction
-    gpu_hour: Fraction
-
-    @classmethod
-    def of(cls, pricing: dict[str, Any]) -> Prices:
-        def p(key: str) -> Fraction:
-            v = pricing.get(key, 0)
-            return parse_quantity(v) if v is not None else Fraction(0)
-
-        return cls(p("cpuHour"), p("memoryGiBHour"), p("gpuHour"))
-
-    def hourly(self, cpu: Fraction, memory_gib: Fraction, gpu: Fraction) -> Fraction:
-        return cpu * self.cpu_hour + memory_gib * self.memory_gib_hour + gpu * self.gpu_hour
-
 
 @dataclass(frozen=True, slots=True)
 class CostLine:
@@ -116,7 +97,7 @@ GROUPINGS: dict[str, Callable[[str, str, str, str, str], str]] = {
 @dataclass(frozen=True, slots=True)
 class CostReport:
     workspace: str
-    prices: Prices
+    prices: Pricing
     lines: tuple[CostLine, ...]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
@@ -229,7 +210,7 @@ def _duty(
 
 
 def _formula(
-    replicas: int, cpu: Fraction, mem: Fraction, gpu: Fraction, prices: Prices,
+    replicas: int, cpu: Fraction, mem: Fraction, gpu: Fraction, prices: Pricing,
     hours: Fraction, monthly: Fraction,
 ) -> str:
     rate = (
@@ -243,7 +224,7 @@ def _formula(
 FlowCost = tuple[list[CostLine], list[Diagnostic]]
 
 
-def flow_cost(ws: Workspace, prices: Prices, lf: LinkedFlow) -> FlowCost:
+def flow_cost(ws: Workspace, prices: Pricing, lf: LinkedFlow) -> FlowCost:
     """One flow's cost lines in every environment x region it deploys to."""
     diags: list[Diagnostic] = []
     lines: list[CostLine] = []
@@ -273,7 +254,7 @@ def flow_cost(ws: Workspace, prices: Prices, lf: LinkedFlow) -> FlowCost:
 
 def estimate(ws: Workspace) -> CostReport:
     """Cost per (environment, region, flow, node), from the workspace's pricing."""
-    prices = Prices.of(ws.spec.pricing or {})
+    prices = ws.spec.pricing or Pricing()
     per_flow, diags = _per_flow(ws, lambda lf: flow_cost(ws, prices, lf))
     lines = sorted((c for found in per_flow for c in found),
                    key=lambda c: (c.environment, c.region, c.flow, c.node))
@@ -348,7 +329,7 @@ def _money_of_sums(by_den: dict[int, int]) -> float:
     return float(_money(sum(n * (lcd // d) for d, n in by_den.items()), lcd))
 
 
-def _document(workspace: str, prices: Prices, rows: list[tuple[dict[str, Any], Sum]]) -> bytes:
+def _document(workspace: str, prices: Pricing, rows: list[tuple[dict[str, Any], Sum]]) -> bytes:
     """cost.json from its lines, sorted by environment, region, flow and node."""
     rows = sorted(rows, key=lambda r: r[1][:4])
     totals: dict[str, Any] = {}
@@ -391,7 +372,8 @@ def render_cost(inp: RenderInput) -> Rendered:
     """`cost.json` at the output root, when the workspace declares pricing."""
     ws = inp.ws
     out = Rendered()
-    if not ws.spec.pricing:
+    prices = ws.spec.pricing
+    if prices is None:
         return out
     sources = sorted(
         {ws.spec.doc.file}
@@ -400,7 +382,6 @@ def render_cost(inp: RenderInput) -> Rendered:
     )
 
     cache, digests = inp.cache, ws.source_digests
-    prices = Prices.of(ws.spec.pricing)
 
     def build(lf: LinkedFlow) -> tuple[Part, list[Diagnostic]]:
         lines, diags = flow_cost(ws, prices, lf)

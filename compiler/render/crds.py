@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from compiler.render import K8sObject, Rendered, RenderInput
-from compiler.validate import bundled_schema
+from compiler.model import K8sObject, Rendered
+from compiler.render import RenderInput
+from compiler.schema import bundled_schema
 
 __all__ = ["CRD_KINDS", "custom_resource", "render", "structural"]
 

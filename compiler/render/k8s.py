@@ -17,9 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from compiler.diagnostics import Diagnostic
+from compiler.model import K8sObject, Rendered, WasmBundle
 from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
 from compiler.model.spec import AgentSpec, Environment
-from compiler.render import K8sObject, Rendered, RenderInput, WasmBundle
+from compiler.render import RenderInput
 from compiler.render.layout import dump_json
 from compiler.render.otel import endpoint_problem
 from compiler.render.placement import replicas_in, resources_in
@@ -74,7 +75,7 @@ def render(inp: RenderInput) -> Rendered:
     ws = inp.ws
     out = Rendered()
     storage = ws.spec.storage
-    problem = endpoint_problem(storage["endpoint"], "storage endpoint") if storage else None
+    problem = endpoint_problem(storage.endpoint, "storage endpoint") if storage else None
     if problem:  # rendered into every media agent's env: credentials must never get there
         p = ws.spec.doc.pos(("spec", "storage", "endpoint"))
         out.diagnostics.append(Diagnostic("M500", problem, ws.spec.doc.file, p.line, p.col))
@@ -97,7 +98,8 @@ def _leaf(inp: RenderInput, env: Environment, region: str, flows: list[LinkedFlo
     ws = inp.ws
     d = f"{env.name}/{region}"
     ws_file = ws.spec.doc.file
-    out.objects.append(K8sObject(d, _namespace(env, region), (ws_file,), (ws_file, 1, 1)))
+    p = ws.spec.doc.pos(("spec", "environments", ws.spec.environments.index(env)))
+    out.objects.append(K8sObject(d, _namespace(env, region), (ws_file,), (ws_file, p.line, p.col)))
     wasm_classes: set[str] = set()
     for lf in flows:
         objs, diags, classes = _flow_in_leaf(inp, env, region, lf)
@@ -373,10 +375,10 @@ class _Leaf:
         ]
         storage = self.ws.spec.storage
         if storage and self.uses_storage(node):
-            ref = storage["secretRef"]
+            ref = storage.secret_ref
             env += [
-                {"name": "MENTAT_STORAGE_ENDPOINT", "value": storage["endpoint"]},
-                {"name": "MENTAT_STORAGE_BUCKET", "value": storage["bucket"]},
+                {"name": "MENTAT_STORAGE_ENDPOINT", "value": storage.endpoint},
+                {"name": "MENTAT_STORAGE_BUCKET", "value": storage.bucket},
                 {"name": "AWS_ACCESS_KEY_ID",
                  "valueFrom": {"secretKeyRef": {"name": ref, "key": "accessKey"}}},
                 {"name": "AWS_SECRET_ACCESS_KEY",
@@ -595,7 +597,7 @@ class _Leaf:
                               "ports": self.ports_for(dst)})
         storage = self.ws.spec.storage
         if storage and self.uses_storage(node):
-            rules.append(_egress_to_url(storage["endpoint"]))
+            rules.append(_egress_to_url(storage.endpoint))
         if self.ws.spec.telemetry:
             rules.append({
                 "to": [{"podSelector": {"matchLabels": {

@@ -18,11 +18,12 @@ import orjson
 
 from compiler import __version__
 from compiler.digest import sha256_hex
-from compiler.render import Artifact, K8sObject, yamlout
+from compiler.model import Artifact, K8sObject
+from compiler.render import yamlout
 
-__all__ = ["INDEX", "SIGNATURE_FILES", "SIGNATURE_SUFFIX", "Deferred", "Files", "LostContent",
-           "Tree", "dump_json", "dump_object", "dump_yaml", "dump_yaml_stream", "files_of",
-           "layout", "object_path"]
+__all__ = ["INDEX", "SIGNATURE_FILES", "SIGNATURE_SUFFIX", "Deferred", "Files", "Tree",
+           "dump_json", "dump_object", "dump_yaml", "dump_yaml_stream", "files_of", "layout",
+           "object_path"]
 
 INDEX = "index.json"
 SIGNATURE_SUFFIX = ".sigstore.json"  # what a signature file's name ends with
@@ -50,11 +51,6 @@ def dump_object(o: K8sObject) -> bytes:
     return dump_yaml(o.obj)
 
 
-class LostContent(Exception):
-    """A deferred file's bytes cannot be had any more (its cache entries went missing or
-    bad after render): the caller compiles again without the cache."""
-
-
 class Deferred(Protocol):
     """A file whose size and sha256 are known before its bytes (an unchanged object of the
     incremental cache): reading them can wait until something must write or compare them."""
@@ -62,7 +58,7 @@ class Deferred(Protocol):
     size: int
     digest: str
 
-    def content(self) -> bytes: ...  # may raise LostContent
+    def content(self) -> bytes: ...
 
 
 class Files(Mapping[str, bytes]):
@@ -101,7 +97,7 @@ class Files(Mapping[str, bytes]):
 
 
 def _digest(value: bytes | Deferred) -> str:
-    return sha256_hex(value) if type(value) is bytes else value.digest  # type: ignore[union-attr,arg-type]
+    return sha256_hex(value) if isinstance(value, bytes) else value.digest
 
 
 def files_of(files: Mapping[str, bytes]) -> Files:

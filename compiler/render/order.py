@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from compiler.render import K8sObject
+from compiler.model import K8sObject
 from compiler.render.layout import object_path
 
 __all__ = ["apply_order", "rank"]

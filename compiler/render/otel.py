@@ -8,8 +8,8 @@ Deployment and Service named `mentat-otel-collector` whose pods carry
 `app.kubernetes.io/name: mentat-otel-collector` — the same names and labels as the plain form,
 so agents, NetworkPolicies and RBAC do not care which one a cluster uses.
 
-Each config passes `compiler.check.otel.check_collector_config` before it is emitted; a failure
-there is a compiler bug and surfaces as error M601 instead of the objects.
+The check stage checks every config rendered here (compiler/check/otel.py); a failure there is
+a compiler bug, error M601, and the compile writes nothing.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from compiler.check.otel import check_collector_config
 from compiler.diagnostics import Diagnostic
-from compiler.model import Environment, Workspace
-from compiler.render import K8sObject, Rendered, RenderInput
+from compiler.model import Environment, K8sObject, Rendered, Sampling, Workspace
+from compiler.render import RenderInput
 from compiler.render.placement import placements
 
 __all__ = [
@@ -107,40 +106,40 @@ def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _percentage(ratio: Any) -> float:
+def _percentage(ratio: float) -> float:
     # Decimal via str: 0.1 * 100 must be 10.0, not 10.000000000000002
     return float(Decimal(str(ratio)) * 100)
 
 
-def _sampling_policies(sampling: dict[str, Any]) -> list[dict[str, Any]]:
+def _sampling_policies(sampling: Sampling) -> list[dict[str, Any]]:
     # tail_sampling keeps a trace when any policy says so: errors OR slow OR the random share
     policies: list[dict[str, Any]] = []
-    if sampling.get("keepErrors"):
+    if sampling.keep_errors:
         policies.append(
             {"name": "keep-errors", "type": "status_code",
              "status_code": {"status_codes": ["ERROR"]}}
         )
-    if sampling.get("slowerThanMs") is not None:
+    if sampling.slower_than_ms is not None:
         policies.append(
             {"name": "keep-slow", "type": "latency",
-             "latency": {"threshold_ms": int(sampling["slowerThanMs"])}}
+             "latency": {"threshold_ms": int(sampling.slower_than_ms)}}
         )
-    if sampling.get("ratio") is not None:
+    if sampling.ratio is not None:
         policies.append(
             {"name": "probabilistic", "type": "probabilistic",
-             "probabilistic": {"sampling_percentage": _percentage(sampling["ratio"])}}
+             "probabilistic": {"sampling_percentage": _percentage(sampling.ratio)}}
         )
     return policies
 
 
 def collector_config(ws: Workspace, env: Environment, region: str) -> dict[str, Any]:
     """The collector's configuration for one environment x region, as data."""
-    telemetry = ws.spec.telemetry or {}
-    _, host, port, insecure = parse_endpoint(str(telemetry.get("endpoint", "")))
+    telemetry = ws.spec.telemetry
+    _, host, port, insecure = parse_endpoint(telemetry.endpoint if telemetry else "")
     otlp: dict[str, Any] = {"endpoint": _host_port(host, port)}
     if insecure:
         otlp["tls"] = {"insecure": True}
-    policies = _sampling_policies(telemetry.get("sampling") or {})
+    policies = _sampling_policies(telemetry.sampling if telemetry else Sampling())
 
     processors: dict[str, Any] = {
         "memory_limiter": {
@@ -268,7 +267,9 @@ def collector_image(ws: Workspace) -> str:
     """`spec.telemetry.collectorImage`: an OpenTelemetry Collector *contrib* build (it ships
     k8sattributes, tail_sampling, resource and the prometheus exporter), pinned by digest.
     The schema requires it: the compiler pins no image of its own that nobody verified."""
-    return str((ws.spec.telemetry or {})["collectorImage"])
+    if ws.spec.telemetry is None:
+        raise ValueError("the workspace has no spec.telemetry")
+    return ws.spec.telemetry.collector_image
 
 
 def _plain_objects(
@@ -467,7 +468,7 @@ def render_otel(inp: RenderInput) -> Rendered:
         return out
     origin = _telemetry_origin(ws)
     sources = (ws.spec.doc.file,)
-    problem = endpoint_problem(str(telemetry.get("endpoint", "")))
+    problem = endpoint_problem(telemetry.endpoint)
     if problem:
         pos = ws.spec.doc.pos(("spec", "telemetry", "endpoint"))
         out.diagnostics.append(Diagnostic("M500", problem, ws.spec.doc.file, pos.line, pos.col))
@@ -479,21 +480,9 @@ def render_otel(inp: RenderInput) -> Rendered:
             if (env.name, region) not in leaves:
                 continue
             config = collector_config(ws, env, region)
-            problems = check_collector_config(config)
-            if problems:
-                where = f"{env.name}/{region}"
-                out.diagnostics += [
-                    Diagnostic(
-                        code="M601", message=f"collector config for {where}: {p}",
-                        file=origin[0], line=origin[1], col=origin[2],
-                        hint="this is a compiler bug; please report it with this workspace",
-                    )
-                    for p in problems
-                ]
-                continue
             text = config_yaml(config)
             sha = hashlib.sha256(text.encode()).hexdigest()
-            objs = _rbac_and_network(env, region, str(telemetry.get("endpoint", "")))
+            objs = _rbac_and_network(env, region, telemetry.endpoint)
             if mode == "operator":
                 objs.append(_operator_object(env, region, config, sha, collector_image(ws)))
             else:

@@ -1,11 +1,13 @@
-"""The render step as data: every renderer, in order. Each is `(RenderInput) -> Rendered`."""
+"""The render step as data: every renderer, in order. Each is `(RenderInput) -> Rendered`;
+`render_all` runs them and refuses two objects of one kind and name in one directory."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from compiler.diagnostics import Diagnostic
+from compiler.model import K8sObject, Rendered
 from compiler.render import (
-    Rendered,
     RenderInput,
     argocd,
     controller_deploy,
@@ -17,7 +19,7 @@ from compiler.render import (
     wasm,
 )
 
-__all__ = ["RENDERERS"]
+__all__ = ["RENDERERS", "render_all"]
 
 RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
     k8s.render,
@@ -29,3 +31,24 @@ RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
     vap.render,
     argocd.render,
 )
+
+
+def render_all(inp: RenderInput) -> Rendered:
+    """Every renderer's output. The names the compiler gives its own objects (the collector,
+    the controller, their namespace) can be a flow's or an environment's too: the clash is
+    reported where the user's object comes from (the first renderer's), which can be renamed."""
+    out = Rendered()
+    seen: dict[tuple[str, str, str], tuple[int, K8sObject]] = {}  # -> renderer, object
+    for i, renderer in enumerate(RENDERERS):
+        part = renderer(inp)
+        for o in part.objects:
+            by, first = seen.setdefault((o.dir, o.kind, o.name), (i, o))
+            if by != i:  # one renderer's own clashes are its to report (k8s: two flows)
+                f, line, col = first.origin
+                out.diagnostics.append(Diagnostic(
+                    "M500", f"{o.kind} '{o.name}' in {o.dir} would be rendered twice: the "
+                    f"compiler renders one of its own there (for {o.origin[0]}:{o.origin[1]})",
+                    f, line, col, hint="rename the flow, node or environment: this name is "
+                    "the compiler's"))
+        out.extend(part)
+    return out

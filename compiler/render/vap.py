@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
+from compiler.model import K8sObject, Rendered
 from compiler.policy.rules import KUBE_RESOURCES, Rule, load_rules
 from compiler.policy.stage import WAIVER_PREFIX
-from compiler.render import K8sObject, Rendered, RenderInput
+from compiler.render import RenderInput
 
 __all__ = ["MIN_KUBERNETES", "binding", "policy", "render"]
 
@@ -104,12 +105,12 @@ def render(inp: RenderInput) -> Rendered:
     ws = inp.ws
     spec = ws.spec
     # Cached per file: the policy stage compiled these already; its diagnostics are its own.
-    rules = load_rules(Path(ws.root), spec.spec.get("policies", []), spec.doc.file, spec.doc)
+    rules = load_rules(Path(ws.root), spec.policies, spec.doc.file, spec.doc)
     enforced = [r for r in rules.rules if r.enforce]
     out = Rendered()
     if not enforced:
         return out
-    wanted = str(spec.spec.get("kubernetesVersion", "1.31"))
+    wanted = spec.kubernetes_version
     if _version(wanted) < MIN_KUBERNETES:
         p = spec.doc.pos(("spec", "kubernetesVersion"))
         out.diagnostics.append(Diagnostic(

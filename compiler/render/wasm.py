@@ -8,7 +8,8 @@ sha256; the image manifest's blob is named by, and hashes to, the digest workloa
 
 from __future__ import annotations
 
-from compiler.render import Artifact, Rendered, RenderInput
+from compiler.model import Artifact, Rendered
+from compiler.render import RenderInput
 
 __all__ = ["render"]
 

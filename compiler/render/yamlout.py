@@ -13,7 +13,7 @@ should look like anyway.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml import events as ev
@@ -21,7 +21,6 @@ from yaml import events as ev
 __all__ = ["dump", "dump_all"]
 
 _DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_OPTIONS = {"allow_unicode": True, "width": 4096}
 
 
 class _Representer(yaml.representer.SafeRepresenter):
@@ -43,7 +42,7 @@ _EMPTY_SEQ = ev.SequenceStartEvent(None, None, True, flow_style=True)
 
 
 def _scalar(value: Any) -> ev.ScalarEvent:
-    node = _representer.represent_data(value)
+    node = cast(yaml.ScalarNode, _representer.represent_data(value))  # keys and leaves only
     _representer.represented_objects.clear()
     detected = _resolver.resolve(yaml.ScalarNode, node.value, (True, False))
     default = _resolver.resolve(yaml.ScalarNode, node.value, (False, True))
@@ -77,7 +76,7 @@ def dump_all(objs: Iterable[Any], *, explicit_start: bool = False) -> bytes:
         _events(obj, out)
         out.append(ev.DocumentEndEvent(explicit=False))
     out.append(ev.StreamEndEvent())
-    return yaml.emit(out, Dumper=_DUMPER, **_OPTIONS).encode()
+    return yaml.emit(out, Dumper=_DUMPER, allow_unicode=True, width=4096).encode()
 
 
 def dump(obj: Any) -> bytes:

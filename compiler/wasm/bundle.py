@@ -31,8 +31,8 @@ from typing import Any
 
 import wasmtime
 
+from compiler.model import WasmBundle
 from compiler.model.spec import AgentSpec
-from compiler.render import WasmBundle
 from compiler.wasm.engine import EngineLabel, engine_label, shared_engine
 from compiler.wasm.module import Capabilities, CheckedModule, check_compiled, check_module
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.load import read_source
-from compiler.model import AgentSpec, Workspace
-from compiler.render import WasmBundle
+from compiler.model import AgentSpec, WasmBundle, Workspace
 from compiler.wasm.bundle import build_bundle
 from compiler.wasm.module import Capabilities, CheckedModule, parse_file_grant, read_module
 

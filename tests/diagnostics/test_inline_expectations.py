@@ -14,6 +14,9 @@ from compiler.pipeline import compile_workspace
 
 HERE = Path(__file__).parent
 CASES = sorted(p.parent.name for p in HERE.glob("*/mentat.yaml"))
+# case -> (the stage whose problem it exercises, the bug that stops it today): each runs as a
+# strict xfail, so the fix makes it fail until its entry is removed here
+KNOWN_BUGS: dict[str, tuple[str, str]] = {}  # case -> (stage, the bug): xfail until fixed
 # YAML and WAT comments; one line may expect several (`# E: M500 ... # E: M520 ...`)
 EXPECT = re.compile(r"(?:#|;;)\s*E:\s*(M\d{3})\s+(.*?)\s*(?=(?:#|;;)\s*E:|$)")
 
@@ -32,7 +35,9 @@ def expectations(root: Path) -> set[tuple[str, int, str, str]]:
     return found
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, raises=ValueError, reason=KNOWN_BUGS[c][1]))
+    if c in KNOWN_BUGS else c for c in CASES])
 def test_diagnostics_match_inline_expectations(case: str) -> None:
     root = HERE / case
     expected = expectations(root)
@@ -53,6 +58,6 @@ def test_diagnostics_match_inline_expectations(case: str) -> None:
 
 
 def test_every_diagnostic_has_a_column() -> None:
-    for case in CASES:
+    for case in sorted(set(CASES) - set(KNOWN_BUGS)):
         for d in compile_workspace(HERE / case).diagnostics:
             assert d.file and d.line >= 1 and d.col >= 1, d

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from compiler.cache import _MAGIC, _auth_key, _mac, key_path
+import hmac
+
+from compiler.cache.store import _MAGIC, auth_key, key_path
 
 
 def sealed(payload: bytes) -> bytes:
     """An entry sealed with this user's key around `payload`: only the shape check can
     refuse it (what a forger without the key cannot make)."""
-    key = _auth_key(key_path())
+    key = auth_key(key_path())
     assert key is not None
-    return _MAGIC + _mac(key, payload) + payload
+    return _MAGIC + hmac.digest(key, payload, "sha256") + payload

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from compiler.cache import _MAGIC, CACHE_DIR, KEY_ENV, Cache, _auth_key, _mac, key_path
+from compiler.cache import CACHE_DIR, KEY_ENV, Cache
+from compiler.cache.store import _MAGIC, auth_key, key_path
 from compiler.cli import main
 from compiler.digest import sha256_hex
-from compiler.walk import stat_key
+from compiler.write.walk import stat_key
 from tests.unit.write.treekit import tree_of
 
 VICTIM = "prod/us-east-1/deployment-live-captions-ingest.yaml"
@@ -66,9 +67,9 @@ def _forge_snapshots(ws: Path, seal: Callable[[bytes], bytes]) -> int:
 
 
 def _own_key(payload: bytes) -> bytes:
-    key = _auth_key(key_path())
+    key = auth_key(key_path())
     assert key is not None
-    return _mac(key, payload)
+    return hmac.digest(key, payload, "sha256")
 
 
 FORGERS: dict[str, Callable[[bytes], bytes]] = {
@@ -108,7 +109,7 @@ def test_every_kind_of_entry_resealed_without_the_key_is_refused(ws: Path) -> No
         entry.write_bytes(_MAGIC + hashlib.sha256(payload).digest() + payload)
     cache = Cache(ws)
     assert cache.replay(None) is None and cache.stats.rejected == 1  # the build record
-    assert cache.output_stats(ws / "rendered") == {}  # snapshots refused too
+    assert cache.outputs.known(ws / "rendered") == {}  # snapshots refused too
     assert _compile(ws).exit_code == 0 and tree_of(ws / "rendered") == cold
     assert not [p for p in entries if p.exists() and hashlib.sha256(
         p.read_bytes()[40:]).digest() == p.read_bytes()[8:40]]  # each refused and replaced
@@ -118,12 +119,12 @@ def test_the_key_is_made_once_0600_outside_the_workspace(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "config" / "mentatctl" / "cache.key"
     monkeypatch.setenv(KEY_ENV, str(path))
-    key = _auth_key(path)
+    key = auth_key(path)
     assert key is not None and len(key) == 32 and path.read_bytes() == key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not [p for p in path.parent.iterdir() if p != path]  # no temporary file left
-    _auth_key.cache_clear()
-    assert _auth_key(path) == key  # read back, not made again
+    auth_key.cache_clear()
+    assert auth_key(path) == key  # read back, not made again
 
 
 @pytest.mark.parametrize("spoil", ["group-readable", "world-writable", "symlink", "short",
@@ -143,7 +144,7 @@ def test_a_key_others_could_read_or_write_disables_the_cache(
         path.write_bytes(os.urandom(16 if spoil == "short" else 32))
         path.chmod({"group-readable": 0o640, "world-writable": 0o602, "short": 0o600}[spoil])
     monkeypatch.setenv(KEY_ENV, str(path))
-    _auth_key.cache_clear()
+    auth_key.cache_clear()
     assert Cache(ws).disabled
     assert _compile(ws).exit_code == 0  # a compile without a cache, not a failure
     assert not (ws / CACHE_DIR).exists() or not any((ws / CACHE_DIR).rglob("*.pack"))

@@ -44,7 +44,7 @@ def _flow(ws: Path) -> Path:
 
 def _stats(ws: Path) -> Cache:
     cache = Cache(ws)
-    result = compile_workspace(ws, cache=cache)
+    result = compile_workspace(ws, memos=cache.memos)
     assert result.ok and result.workspace is not None, result.diagnostics
     cache.save(result.workspace.source_digests)
     return cache
@@ -129,7 +129,7 @@ def test_manifest_maps_sources_to_outputs(ws: Path) -> None:
     assert outputs <= rendered
     assert all("mentat.yaml" in u["sources"] for u in manifest["units"])
     assert manifest["output"] == str(ws / "rendered")
-    snapshot = Cache(ws).output_stats(ws / "rendered")
+    snapshot = Cache(ws).outputs.known(ws / "rendered")
     assert set(snapshot) == rendered | {"index.json"}
 
 
@@ -206,13 +206,13 @@ def test_recompiles_with_the_trees_walked_ahead_equal_cold_ones(
         ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The helper walks rendered/ and its standby while the compile runs (large trees
     only; here every tree): each recompile still writes exactly a cold compile's tree."""
-    from compiler import cache as cache_mod
-    from compiler import write as write_mod
-    from compiler.walk import Prescan
+    from compiler.write import outputs as outputs_mod
+    from compiler.write import tree as write_mod
+    from compiler.write.walk import Prescan
 
     made: list[Prescan] = []
-    monkeypatch.setattr(cache_mod, "PRESCAN_MIN_FILES", 0)
-    monkeypatch.setattr(cache_mod, "Prescan", lambda paths: made.append(Prescan(paths))
+    monkeypatch.setattr(outputs_mod, "PRESCAN_MIN_FILES", 0)
+    monkeypatch.setattr(outputs_mod, "Prescan", lambda paths: made.append(Prescan(paths))
                         or made[-1])
     walked_here: list[Path] = []
     real_scan = write_mod.scan
@@ -239,21 +239,21 @@ def test_an_output_file_edited_while_the_helper_walked_is_still_found(
         ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The helper's walk predates the compile: when it finds nothing to write, the tree is
     compared again as it is now (an edit made meanwhile must not be kept)."""
-    from compiler import cache as cache_mod
+    from compiler.write import outputs as outputs_mod
 
-    monkeypatch.setattr(cache_mod, "PRESCAN_MIN_FILES", 0)
+    monkeypatch.setattr(outputs_mod, "PRESCAN_MIN_FILES", 0)
     assert _compile(ws)[0] == 0
     flow = _flow(ws)
     flow.write_text(flow.read_text() + "# a comment: compiled again, the same output\n")
     edited = sorted((ws / "rendered" / "crds").glob("*.yaml"))[0]
-    real = cache_mod.Cache.scanned
+    real = outputs_mod.Outputs.scanned
 
-    def edit_after_walk(self: Cache, out: Path) -> object:
+    def edit_after_walk(self: outputs_mod.Outputs, out: Path) -> object:
         walk = real(self, out)
         edited.write_bytes(edited.read_bytes() + b"# edited during the compile\n")
         return walk
 
-    monkeypatch.setattr(cache_mod.Cache, "scanned", edit_after_walk)
+    monkeypatch.setattr(outputs_mod.Outputs, "scanned", edit_after_walk)
     code, out = _compile(ws, "--format", "json")
     assert code == 0, out
     assert edited.relative_to(ws / "rendered").as_posix() in json.loads(out)["changed"]
@@ -265,7 +265,7 @@ def test_the_standby_is_refreshed_from_the_snapshot_of_the_tree_it_was(
         ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """After an exchange the output's snapshot slot describes the standby: the next compile
     writes into it only what differs, and the trees stay those of cold compiles."""
-    from compiler import write as write_mod
+    from compiler.write import tree as write_mod
 
     writes: list[str] = []
     real = write_mod._write

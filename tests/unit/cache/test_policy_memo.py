@@ -11,7 +11,7 @@ from compiler.pipeline import compile_workspace
 
 def compile_with_cache(root: Path) -> tuple[list[tuple[str, int, str, str]], Cache]:
     cache = Cache(root)
-    result = compile_workspace(root, cache=cache)
+    result = compile_workspace(root, memos=cache.memos)
     cache.save(result.workspace.source_digests if result.workspace else {})
     return sorted((d.file, d.line, d.code, d.message) for d in result.diagnostics), cache
 
@@ -44,9 +44,9 @@ def test_a_no_change_compile_reads_no_cached_object_bytes(make_ws) -> None:  # t
     root = make_ws()
     compile_with_cache(root)
     cache = Cache(root)
-    result = compile_workspace(root, cache=cache)
+    result = compile_workspace(root, memos=cache.memos)
     assert result.ok and result.rendered is not None
-    cached = [o for o in result.rendered.objects if type(o).__name__ == "_CachedObject"]
+    cached = [o for o in result.rendered.objects if type(o).__name__ == "CachedObject"]
     assert cached and cache.stats.hits.get("policy")
     # neither their YAML nor their dicts were read: policy counted them from the memo
     assert not any(o.blobs._entries for o in cached)  # type: ignore[attr-defined]
@@ -60,12 +60,12 @@ def test_cost_json_is_reused_until_a_source_changes(make_ws) -> None:  # type: i
     first = compile_workspace(root).files["cost.json"]
     compile_with_cache(root)
     cache = Cache(root)
-    assert compile_workspace(root, cache=cache).files["cost.json"] == first
+    assert compile_workspace(root, memos=cache.memos).files["cost.json"] == first
     assert cache.stats.hits.get("memo") == 1  # the one flow's cost lines
     flow = root / "flows" / "flow.yaml"
     flow.write_text(flow.read_text().replace("replicas: 2", "replicas: 3"))
     cache = Cache(root)
-    changed = compile_workspace(root, cache=cache).files["cost.json"]
+    changed = compile_workspace(root, memos=cache.memos).files["cost.json"]
     assert changed != first and cache.stats.misses.get("memo") == 1
     assert changed == compile_workspace(root).files["cost.json"]
 
@@ -77,7 +77,7 @@ def test_tallies_and_waivers_from_the_memo_equal_cold_ones(make_ws) -> None:  # 
     cold = compile_workspace(root)
     compile_with_cache(root)
     cache = Cache(root)
-    warm = compile_workspace(root, cache=cache)
+    warm = compile_workspace(root, memos=cache.memos)
     assert warm.files["policy-report.json"] == cold.files["policy-report.json"]
     assert warm.policy.waivers == cold.policy.waivers and warm.policy.waivers
     # objects of the flow carry the waiver and are looked up one by one; the namespaces

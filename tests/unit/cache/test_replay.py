@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from compiler import cache as cache_mod
-from compiler import pipeline
 from compiler.cache import CACHE_DIR
+from compiler.cache import store as cache_mod
 from compiler.cli import main
+from compiler.tasks import compile as tasks_compile
 from tests.conftest import REPO
 from tests.unit.policy.policykit import team_rule
 from tests.unit.write.treekit import tree_of
@@ -47,13 +47,13 @@ def ws(tmp_path: Path) -> Path:
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The workspaces the pipeline really compiled."""
     calls: list[Path] = []
-    real = pipeline.compile_workspace
+    real = tasks_compile.compile_workspace
 
     def spy(root: Path, *args: Any, **kwargs: Any) -> Any:
         calls.append(root)
         return real(root, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "compile_workspace", spy)
+    monkeypatch.setattr(tasks_compile, "compile_workspace", spy)
     return calls
 
 
@@ -270,15 +270,15 @@ def test_replay_resumes_after_an_output_file_is_touched(ws: Path, runs: list[Pat
 
 def test_a_vanished_output_file_is_never_replayed(ws: Path, runs: list[Path],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from compiler.cache import Cache
+    from compiler.write.outputs import Outputs
 
-    real = Cache._manifest
+    real = Outputs.remember
 
-    def lossy(self: Cache, sources: Any, out: Path, *rest: Any) -> Any:
+    def lossy(self: Outputs, out: Path, *rest: Any) -> Any:
         (out / "cost.json").unlink()  # removed between the write and the cache's record
-        return real(self, sources, out, *rest)
+        return real(self, out, *rest)
 
-    monkeypatch.setattr(Cache, "_manifest", lossy)
+    monkeypatch.setattr(Outputs, "remember", lossy)
     assert _compile(ws).exit_code == 0
     monkeypatch.undo()
     cold, warm = _check_both(ws)

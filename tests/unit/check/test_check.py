@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from compiler.check import check, schema_version
-from compiler.render import K8sObject
+from compiler.model import K8sObject
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1",

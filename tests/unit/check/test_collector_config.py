@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from compiler.check.otel import check_collector_config, check_collector_objects
-from compiler.render import K8sObject
+from compiler.model import K8sObject
 
 GOOD: dict[str, Any] = {
     "receivers": {"otlp": {"protocols": {"grpc": {}, "http": {}}}},

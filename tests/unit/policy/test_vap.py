@@ -96,7 +96,7 @@ def test_a_waiver_with_a_reason_exempts_at_admission_too() -> None:
 
 
 def test_rendered_objects_pass_the_kubernetes_schema() -> None:
-    from compiler.render import K8sObject
+    from compiler.model import K8sObject
 
     objs = [K8sObject("policies", o, ("policies/x.yaml",)) for r in ENFORCED
             for o in (policy(r), binding(r, ["ns"]))]

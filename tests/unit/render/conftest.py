@@ -1,4 +1,5 @@
-"""Model values built directly (no load/validate/link), for the otel and cost renderers."""
+"""Model values built directly (no load/link, and no schema check), for the otel and cost
+renderers."""
 
 from __future__ import annotations
 
@@ -8,15 +9,14 @@ import pytest
 
 from compiler.model import (
     AgentSpec,
-    Environment,
     FlowSpec,
     LinkedFlow,
     LinkedNode,
     NodeSpec,
     RawDoc,
     Workspace,
-    WorkspaceSpec,
 )
+from compiler.validate import workspace_spec
 
 
 class Build:
@@ -69,21 +69,15 @@ class Build:
         pricing: dict[str, Any] | None = None,
         name: str = "demo",
     ) -> Workspace:
-        spec: dict[str, Any] = {"environments": environments}
+        spec: dict[str, Any] = {"sources": ["flows/"], "registries": ["ghcr.io/mentatlab"],
+                                "environments": environments}
         if telemetry is not None:
             spec["telemetry"] = telemetry
         if pricing is not None:
             spec["pricing"] = pricing
-        doc = RawDoc("mentat.yaml", 0, {"kind": "Workspace", "spec": spec})
-        envs = tuple(
-            Environment(e["name"], e["namespace"], tuple(e["regions"]),
-                        {k: v for k, v in e.items() if k not in ("name", "namespace", "regions")})
-            for e in environments
-        )
-        ws_spec = WorkspaceSpec(
-            name=name, sources=("flows/",), output="rendered/", registries=("ghcr.io/mentatlab",),
-            environments=envs, storage=None, telemetry=telemetry, pricing=pricing, doc=doc,
-        )
+        doc = RawDoc("mentat.yaml", 0, {"kind": "Workspace", "metadata": {"name": name},
+                                        "spec": spec})
+        ws_spec = workspace_spec(doc)  # as validate builds it, without the schema check
         agents = tuple(sorted({n.agent.key: n.agent for f in flows for n in f.nodes}.values(),
                               key=lambda a: (a.name, a.version)))
         return Workspace("/nonexistent", ws_spec, agents, flows)

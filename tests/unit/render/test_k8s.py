@@ -7,8 +7,9 @@ from typing import Any
 
 import yaml
 
+from compiler.model import WasmBundle
 from compiler.pipeline import compile_workspace
-from compiler.render import RenderInput, WasmBundle
+from compiler.render import RenderInput
 from compiler.render import k8s as k8s_render
 from compiler.render.k8s import k8s_name
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.render import K8sObject
+from compiler.model import K8sObject
 from compiler.render.layout import layout
 
 

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from compiler.load import parse_yaml
-from compiler.model import AgentSpec, Pin, RawDoc, Workspace, WorkspaceSpec
+from compiler.model import AgentSpec, Pin, RawDoc, Workspace
+from compiler.validate import workspace_spec
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -83,8 +84,9 @@ def write_agent(
 
 
 def workspace(root: Path, agents: tuple[AgentSpec, ...]) -> Workspace:
-    doc = RawDoc("mentat.yaml", 0, {"spec": {}})
-    spec = WorkspaceSpec("test", ("agents/",), "rendered/", (), (), None, None, None, doc)
+    doc = RawDoc("mentat.yaml", 0, {"metadata": {"name": "test"},
+                                    "spec": {"sources": ["agents/"], "environments": []}})
+    spec = workspace_spec(doc)
     return Workspace(str(root), spec, tuple(sorted(agents, key=lambda a: (a.name, a.version))), ())
 
 

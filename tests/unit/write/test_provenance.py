@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main
-from compiler.walk import scan
 from compiler.write import Standby, diff_tree, foreign, write_tree
+from compiler.write.walk import scan
 from tests.unit.write.treekit import TREE, indexed, known_of, tree_of
 
 NEW = indexed({"a/x.yaml": b"x: 2\n"}, "new")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler import write as write_mod
 from compiler.write import Known, Standby, read_tree, write_tree
+from compiler.write import tree as write_mod
 from tests.unit.write.treekit import indexed, known_of
 
 V1 = indexed({"a/x.yaml": b"x: 1\n", "a/y.yaml": b"y: 1\n", "b/z.yaml": b"z: 1\n"}, "1")

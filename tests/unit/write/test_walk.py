@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler import walk as walk_mod
-from compiler.walk import Prescan, scan
 from compiler.write import diff_tree, write_tree
+from compiler.write import walk as walk_mod
+from compiler.write.walk import Prescan, scan
 from tests.unit.write.treekit import TREE
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from compiler import write as write_mod
 from compiler.write import diff_tree, read_tree, write_tree
+from compiler.write import tree as write_mod
 from tests.unit.write.treekit import TREE, indexed
 
 

@@ -41,11 +41,12 @@ def scan(out: Path) -> Scan:
     return found
 
 
-# The helper: `python -I -S -B -c` with the directory holding the compiler package as
-# argv[1]. Isolated (-I): `-c` would put the working directory, a repository being compiled,
-# first on sys.path, where a `tempfile.py` in it would run in place of the standard one.
+# The helper: `python -I -S -B -c` with this module's directory as argv[1], imported as a
+# top-level module (the package's __init__ would import libraries -S cannot see). Isolated
+# (-I): `-c` would put the working directory, a repository being compiled, first on
+# sys.path, where a `tempfile.py` in it would run in place of the standard one.
 _HELPER = ("import sys; sys.path.insert(0, sys.argv[1]); "
-           "from compiler.walk import _helper; _helper(sys.argv[2:])")
+           "from walk import _helper; _helper(sys.argv[2:])")
 
 
 def _helper(paths: list[str]) -> None:
@@ -63,13 +64,13 @@ class Prescan:
     def __init__(self, paths: Iterable[Path]) -> None:
         self._walks: dict[str, Scan] | None = None
         self._done: Callable[[], dict[str, Scan] | None] | None = None
-        package_parent = str(Path(__file__).resolve().parent.parent)
+        here = str(Path(__file__).resolve().parent)
         out: IO[bytes] | None = None
         try:
             out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _collect)
             pid = os.posix_spawn(
                 sys.executable,
-                [sys.executable, "-I", "-S", "-B", "-c", _HELPER, package_parent,
+                [sys.executable, "-I", "-S", "-B", "-c", _HELPER, here,
                  *map(str, paths)],
                 dict(os.environ),
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),

@@ -1,4 +1,4 @@
-"""Stage 7, write: the only code that touches the output tree.
+"""The output tree itself: written whole and atomically, or compared (`compile --check`).
 
 The new tree is built in a directory beside the output and swapped in with one atomic
 exchange of directory entries (renameat2 RENAME_EXCHANGE on Linux; two renames elsewhere),
@@ -37,8 +37,8 @@ except ImportError:  # no flock (Windows): no standby, every tree is built besid
 import orjson
 
 from compiler.diagnostics import Diagnostic
-from compiler.render.layout import INDEX, SIGNATURE_FILES, Files, LostContent, files_of
-from compiler.walk import Scan, Stat, scan, stat_key
+from compiler.render.layout import INDEX, SIGNATURE_FILES, Files, files_of
+from compiler.write.walk import Scan, Stat, scan, stat_key
 
 __all__ = ["Known", "Standby", "TreeDiff", "diff_tree", "foreign", "hold", "read_tree",
            "snapshot", "untouched", "write_tree"]
@@ -288,7 +288,7 @@ def write_tree(out: Path, files: Mapping[str, bytes], diff: TreeDiff | None = No
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         return [Diagnostic("M701", f"cannot write {out}: {e.strerror or e}")]
-    except LostContent:  # the caller compiles again; the output is as it was
+    except BaseException:  # interrupted: the output is as it was, nothing is left beside it
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return []
