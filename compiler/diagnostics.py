@@ -217,18 +217,28 @@ def render_text(diags: Iterable[Diagnostic]) -> str:
     return "\n".join([*lines, more] if more else lines)
 
 
+def _github_data(text: str) -> str:
+    """A workflow command's message, escaped as GitHub's toolkit does (escapeData)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    """A workflow command's property value (escapeProperty): also ':' and ','."""
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def render_github(diags: Iterable[Diagnostic]) -> str:
     """GitHub Actions workflow commands, so problems show inline on the pull request."""
     out = []
     first, more = shown(diags)
     for d in first:
         level = "error" if d.severity is Severity.ERROR else "warning"
-        msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
-        msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        loc = f"file={d.file}" if d.file else ""
-        if d.line:
-            loc += f",line={d.line},col={d.col or 1}"
-        out.append(f"::{level} {loc},title={d.code}::{msg}")
+        msg = _github_data(d.message + (f" (hint: {d.hint})" if d.hint else ""))
+        props = [f"file={_github_property(d.file)}"] if d.file else []
+        if d.file and d.line:
+            props += [f"line={d.line}", f"col={d.col or 1}"]
+        props.append(f"title={d.code}")
+        out.append(f"::{level} {','.join(props)}::{msg}")
     if more:
         out.append(f"::warning title=diagnostics::{more}")
     return "\n".join(out)
