@@ -12,11 +12,12 @@ import sys
 
 import click
 
-from compiler.diagnostics import render_text as render_diagnostics
 from compiler.diff.report import COMMENT_LIMIT, render_json, render_markdown, render_text
 from compiler.diff.task import DiffError, run_diff
 from compiler.output import (
-    dump_document,
+    DOCUMENT_FORMATS,
+    emit,
+    error,
     no_effect_unless,
     output_option,
     workspace_option,
@@ -61,21 +62,13 @@ def diff(ctx: click.Context, workspace: str, base: str, head: str, fmt: str, com
     try:
         report = run_diff(root, base, head, use_cache=not no_cache)
     except DiffError as exc:
-        if fmt in ("json", "yaml"):
-            click.echo(dump_document(fmt, {
-                "ok": False, "error": exc.message,
-                "diagnostics": [d.to_dict() for d in exc.diagnostics]}), nl=False)
-        else:
-            click.echo(f"error: {exc.message}", err=True)
-            if exc.diagnostics:
-                click.echo(render_diagnostics(list(exc.diagnostics)), err=True)
+        if fmt not in DOCUMENT_FORMATS:
+            error(exc.message)
+        emit(fmt, {"error": exc.message}, diagnostics=list(exc.diagnostics), ok=False)
         sys.exit(1)
-    if fmt == "json":
-        click.echo(render_json(report), nl=False)
-    elif fmt == "yaml":
-        click.echo(dump_document(fmt, json.loads(render_json(report))), nl=False)
-    elif fmt == "markdown":
-        click.echo("".join(render_markdown(report, comment_limit)), nl=False)
+    if fmt in DOCUMENT_FORMATS:  # render_json's keys are sorted: the same document either way
+        emit(fmt, json.loads(render_json(report)))
     else:
-        click.echo(render_text(report), nl=False)
+        emit(fmt, text="".join(render_markdown(report, comment_limit)) if fmt == "markdown"
+             else render_text(report))
     sys.exit(0)
