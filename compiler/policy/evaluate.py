@@ -92,6 +92,7 @@ class Outcome:
     message: str = ""  # the rule's message on "fail", the problem on "error" / "limit"
 
 
+_READS_VARIABLES = re.compile(r"\bvariables\b")  # a variable's expression reads earlier ones
 _STATUS = re.compile(r"^[A-Z_]+: | \[[A-Z_]+\]$")  # absl status codes around the message
 _UNBOUND = re.compile(r'No value with name "variables\.(\w+)" found')
 
@@ -147,14 +148,19 @@ class _Bindings:
             key = (*key, (name, src))
             cached = self.scopes.get(key)
             if cached is None:
-                cached = self.scopes[key] = self._extend(rule, current, name, program)
+                cached = self.scopes[key] = self._extend(rule, current, name, program,
+                                                         _READS_VARIABLES.search(src) is None)
             current = cached
         return current
 
-    def _extend(self, rule: Rule, scope: _Scope, name: str, program: Any) -> _Scope:
+    def _extend(self, rule: Rule, scope: _Scope, name: str, program: Any,
+                independent: bool) -> _Scope:
         values, errors = dict(scope.values), dict(scope.errors)
+        # A variable that reads no other one gets the same value in the first activation,
+        # whose `object` is already converted: each new activation converts it again.
+        reads = self.scopes[()] if independent else scope
         try:
-            value = program.eval(scope.activation)
+            value = program.eval(reads.activation)
         except RuntimeError as e:  # the iteration budget
             errors[name] = _describe(str(e))
             value = None
