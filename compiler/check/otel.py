@@ -17,6 +17,8 @@ import yaml
 from compiler.diagnostics import Diagnostic
 from compiler.model import K8sObject
 
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses, as load.py
+
 __all__ = ["KNOWN_COMPONENTS", "check_collector_config", "check_collector_objects"]
 
 _ALL = frozenset({"traces", "metrics", "logs"})
@@ -170,7 +172,7 @@ def _config_of(obj: K8sObject) -> tuple[bool, Any]:
     if o.get("kind") == "ConfigMap" and o["metadata"].get("name") == "mentat-otel-collector":
         text = (o.get("data") or {}).get("config.yaml")
         try:
-            return True, yaml.safe_load(text) if isinstance(text, str) else None
+            return True, yaml.load(text, Loader=_LOADER) if isinstance(text, str) else None
         except yaml.YAMLError as e:
             return True, f"config.yaml does not parse: {e}"
     return False, None

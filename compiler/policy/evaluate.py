@@ -31,9 +31,10 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from cel_expr_python import cel
+from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
 from compiler.model.raw import RawDoc
-from compiler.policy.rules import Rule
+from compiler.policy.rules import STRINGS_VERSION, Rule
 
 __all__ = ["DEFAULT_LIMITS", "ITERATION_BUDGET", "Limits", "Memo", "Outcome", "Sibling", "Subject",
            "evaluate"]
@@ -91,6 +92,7 @@ class Outcome:
     message: str = ""  # the rule's message on "fail", the problem on "error" / "limit"
 
 
+_READS_VARIABLES = re.compile(r"\bvariables\b")  # a variable's expression reads earlier ones
 _STATUS = re.compile(r"^[A-Z_]+: | \[[A-Z_]+\]$")  # absl status codes around the message
 _UNBOUND = re.compile(r'No value with name "variables\.(\w+)" found')
 
@@ -146,14 +148,19 @@ class _Bindings:
             key = (*key, (name, src))
             cached = self.scopes.get(key)
             if cached is None:
-                cached = self.scopes[key] = self._extend(rule, current, name, program)
+                cached = self.scopes[key] = self._extend(rule, current, name, program,
+                                                         _READS_VARIABLES.search(src) is None)
             current = cached
         return current
 
-    def _extend(self, rule: Rule, scope: _Scope, name: str, program: Any) -> _Scope:
+    def _extend(self, rule: Rule, scope: _Scope, name: str, program: Any,
+                independent: bool) -> _Scope:
         values, errors = dict(scope.values), dict(scope.errors)
+        # A variable that reads no other one gets the same value in the first activation,
+        # whose `object` is already converted: each new activation converts it again.
+        reads = self.scopes[()] if independent else scope
         try:
-            value = program.eval(scope.activation)
+            value = program.eval(reads.activation)
         except RuntimeError as e:  # the iteration budget
             errors[name] = _describe(str(e))
             value = None
@@ -207,6 +214,8 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
         resource.setrlimit(resource.RLIMIT_AS, (size + memory, size + memory))
     except (OSError, ValueError):
         pass  # no /proc or a lower hard limit: the time limit still applies
+    # one job at a time (after a hang) names the evaluation that hangs: no group batches
+    groups = _Groups(jobs, workspace, siblings) if batch > 1 else None
     bindings: _Bindings | None = None
     current: Subject | None = None
     out: list[tuple[str, str]] = []
@@ -217,11 +226,13 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
             out, flushed = [], time.monotonic()
         if subject is not current:  # jobs come grouped by subject
             current = subject
-            group = siblings.get(subject.group, ())
-            bindings = _Bindings({"object": subject.data, "workspace": workspace,
-                                  "siblings": [x() if callable(x) else x for x in group]})
+            bindings = (groups.bindings(subject) if groups is not None
+                        else _new_bindings(subject, workspace, siblings))
         assert bindings is not None
         try:
+            if groups is not None and groups.passes(rule, subject):
+                out.append(("pass", ""))
+                continue
             out.append(_run_one(rule, bindings.scope(rule)))
         except MemoryError:
             out.append(("limit", f"evaluation exceeded the memory limit ({memory >> 20} MiB)"))
@@ -230,6 +241,101 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
             out.append(("error", _describe(str(e)) or type(e).__name__))
     conn.send(out)
     conn.close()
+
+
+def _new_bindings(subject: Subject, workspace: Mapping[str, Any],
+                  siblings: Mapping[str, Sequence[Sibling]]) -> _Bindings:
+    group = siblings.get(subject.group, ())
+    return _Bindings({"object": subject.data, "workspace": workspace,
+                      "siblings": [x() if callable(x) else x for x in group]})
+
+
+_ITEMS = "mentat_group_items__"  # names no rule uses: the batch's own variables
+_ITEM = "mentat_group_item__"
+_GROUP_PROGRAMS: dict[str, tuple[Any, Any] | None] = {}  # expression -> (env, program)
+
+
+def _group_program(rule: Rule) -> tuple[Any, Any] | None:
+    """The rule's expression mapped over a list of [object, variables] pairs that share one
+    `siblings`, or None. The binding converts `siblings` anew in every activation (a
+    converted value cannot be handed to another), so a rule reading it on k objects of a
+    flow converted the group k times; evaluated once per group, it is converted once."""
+    if rule.phase != "rendered" or not re.search(r"\bsiblings\b", rule.expression):
+        return None
+    if rule.expression not in _GROUP_PROGRAMS:
+        env = cel.NewEnv(variables={"workspace": cel.Type.DYN,
+                                    "siblings": cel.Type.List(cel.Type.DYN),
+                                    _ITEMS: cel.Type.DYN},
+                         extensions=[ext_strings.ExtStrings(STRINGS_VERSION),
+                                     ext_optional.ExtOptional(), ext_bindings.ExtBindings()])
+        src = (f"{_ITEMS}.map({_ITEM}, cel.bind(object, {_ITEM}[0], "
+               f"cel.bind(variables, {_ITEM}[1], ({rule.expression}))))")
+        try:
+            _GROUP_PROGRAMS[rule.expression] = (env, env.compile(src))
+        except RuntimeError:  # evaluated one object at a time, as before
+            _GROUP_PROGRAMS[rule.expression] = None
+    return _GROUP_PROGRAMS[rule.expression]
+
+
+class _Groups:
+    """Rules that read `siblings`, evaluated once per sibling group (`_group_program`).
+
+    Only a clean `true` for an object is taken as its pass: it is the same expression on the
+    same `object`, `siblings`, `workspace` and variable values (each object's variables are
+    still evaluated in its own scope, as before), and a batch stays within the iteration
+    budget only if each of its objects would. Anything else (an error anywhere in the batch,
+    a `false`, a variable that failed) is evaluated per object as before, so statuses and
+    messages are unchanged."""
+
+    def __init__(self, jobs: list[tuple[Rule, Subject]], workspace: Mapping[str, Any],
+                 siblings: Mapping[str, Sequence[Sibling]]) -> None:
+        self.workspace, self.siblings = workspace, siblings
+        self.members: dict[tuple[str, str], list[Subject]] = {}
+        for rule, subject in jobs:
+            if _group_program(rule) is not None:
+                self.members.setdefault((rule.id, subject.group), []).append(subject)
+        self.group = ""
+        self.of: dict[int, _Bindings] = {}  # the current group's subjects' bindings
+        self.passed: set[tuple[str, int]] = set()
+
+    def bindings(self, subject: Subject) -> _Bindings:
+        if subject.group != self.group:
+            self.group, self.of = subject.group, {}
+        found = self.of.get(id(subject))
+        if found is None:
+            found = self.of[id(subject)] = _new_bindings(subject, self.workspace, self.siblings)
+        return found
+
+    def passes(self, rule: Rule, subject: Subject) -> bool:
+        members = self.members.pop((rule.id, subject.group), None)
+        if members is not None and len(members) > 1:
+            self._evaluate(rule, members)
+        return (rule.id, id(subject)) in self.passed
+
+    def _evaluate(self, rule: Rule, members: list[Subject]) -> None:
+        compiled = _group_program(rule)
+        assert compiled is not None
+        env, program = compiled
+        try:
+            items, evaluated = [], []
+            for s in members:
+                scope = self.bindings(s).scope(rule)
+                if not scope.errors:
+                    items.append([s.data, {k[len("variables."):]: v
+                                           for k, v in scope.values.items()}])
+                    evaluated.append(s)
+            group = self.siblings.get(members[0].group, ())
+            result = program.eval(env.Activation({
+                "workspace": self.workspace, _ITEMS: items,
+                "siblings": [x() if callable(x) else x for x in group]}))
+            if result.type() == cel.Type.ERROR:
+                return
+            values = result.value()
+        except Exception:  # each object is then evaluated on its own
+            return
+        for s, v in zip(evaluated, values, strict=True):
+            if v.value() is True:
+                self.passed.add((rule.id, id(s)))
 
 
 class Memo(Protocol):

@@ -70,7 +70,11 @@ def compile_task(root: Path, opts: CompileOptions, on_stage: OnStage = None,
             return _replayed(replay)
         if not opts.check:  # it writes nothing: no standby to walk or hold
             cache.prescan()  # the output trees are walked while the compile runs
-    result = compile_workspace(root, opts.out, on_stage=on_stage,
+    # --stdout without the cache prints one leaf dumped from the objects (`_stream`): the
+    # layout would emit every leaf's files only to drop them (with the cache, layout also
+    # serialises the units it saves). Same diagnostics: layout adds none of its own.
+    last = "check" if opts.to_stdout and cache is None else None
+    result = compile_workspace(root, opts.out, stop_after=last, on_stage=on_stage,
                                memos=cache.memos if cache else None)
     return deliver(root, result, opts, cache)
 

@@ -58,5 +58,11 @@ def test_runner_smoke_mode(tmp_path: Path) -> None:
     assert size["kustomize"]["skipped"] and "skipped above 100" in size["kustomize"]["note"]
     # helm template of a chart that renders the same objects (checked inside the runner)
     assert size["helm"]["runs"] == 1 and size["helm"]["exit_codes"] == [0], size["helm"]
+    # the issue's own comparison: one leaf from the sources against helm of that leaf
+    for step in ("leaf_stdout", "helm_leaf"):
+        assert size[step]["runs"] == 1 and size[step]["exit_codes"] == [0], size[step]
+        assert size[step]["median_cpu_s"] > 0 and size[step]["note"] == size["leaf"]
+    assert size["cold_no_cache"]["median_cpu_s"] > 0
     table = (tmp_path / "out" / "results.md").read_text()
     assert "no-change recompile" in table and "Machine:" in table
+    assert "one leaf --stdout / helm of that leaf" in table

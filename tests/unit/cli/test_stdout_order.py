@@ -30,3 +30,19 @@ def test_the_order_is_deterministic(make_ws) -> None:  # type: ignore[no-untyped
     root = make_ws()
     args = ["compile", str(root), "--stdout", "--target", "staging/eu-west-1", "--no-cache"]
     assert CliRunner().invoke(main, args).stdout == CliRunner().invoke(main, args).stdout
+
+
+def test_without_the_cache_the_stream_skips_the_layout_and_says_the_same(
+        make_ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--stdout --no-cache` stops after check (the leaf is dumped from the objects); with
+    the cache the layout runs. Stream, diagnostics and exit code are the same."""
+    import shutil
+    from pathlib import Path
+
+    policy = tmp_path / "policy-ws"
+    shutil.copytree(Path(__file__).parents[2] / "diagnostics" / "policy", policy)
+    for root, target in ((make_ws(), "prod/us-east-1"), (policy, "staging/eu-west-1")):
+        args = ["compile", str(root), "--stdout", "--target", target]
+        full, short = CliRunner().invoke(main, args), CliRunner().invoke(main, [*args, "--no-cache"])
+        assert (short.exit_code, short.stdout, short.stderr) == (
+            full.exit_code, full.stdout, full.stderr)

@@ -152,3 +152,36 @@ def test_memory_is_capped() -> None:
 
 def test_nothing_to_evaluate_forks_nothing() -> None:
     assert evaluate([compile_rule("true", kinds="[Flow]")], [subject({})], {}) == []
+
+
+def test_a_rule_reading_siblings_gives_each_object_its_own_outcome_when_run_per_group(
+        monkeypatch: Any) -> None:
+    """Evaluated once per sibling group, then per object wherever the group's run is not a
+    clean `true`: the outcomes are those of one evaluation per object."""
+    import sys
+
+    ev = sys.modules["compiler.policy.evaluate"]  # the package exports a function by that name
+
+    r = compile_rule("siblings.exists(s, s.kind == 'NetworkPolicy' && "
+                     "s.metadata.name == variables.want) && object.spec.n > 0",
+                     kinds="[Deployment]",
+                     extra="  variables:\n    - {name: want, expression: \"object.spec.np\"}\n",
+                     message="messageExpression: \"'no policy ' + variables.want\"")
+    group = [{"kind": "NetworkPolicy", "metadata": {"name": "a"}}]
+    subjects = [subject({"spec": {"np": "a", "n": 1}}, "Deployment", 0, "g"),
+                subject({"spec": {"np": "b", "n": 1}}, "Deployment", 1, "g"),  # fails
+                subject({"spec": {"n": 1}}, "Deployment", 2, "g"),  # its variable fails
+                subject({"spec": {"np": "a", "n": "x"}}, "Deployment", 3, "g"),  # an error
+                subject({"spec": {"np": "a", "n": 2}}, "Deployment", 4, "g"),
+                subject({"spec": {"np": "a", "n": 1}}, "Deployment", 5, "h")]  # alone
+    siblings = {"g": group, "h": group}
+
+    def run() -> list[tuple[int, str, str]]:
+        return [(o.subject, o.status, o.message) for o in evaluate([r], subjects, {}, siblings)]
+
+    grouped = run()
+    assert ev._group_program(r) is not None  # the grouped path runs for this rule
+    monkeypatch.setattr(ev, "_group_program", lambda rule: None)
+    assert grouped == run()
+    assert [s for _, s, _ in grouped] == ["pass", "fail", "error", "error", "pass", "pass"]
+    assert grouped[1][2] == "no policy b"
