@@ -101,7 +101,7 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
         issuer=issuer or "", allow_unsigned=allow_unsigned, dry_run=dry_run,
         force_conflicts=force_conflicts, budget=budget, wait=wait, timeout=_duration(timeout),
         inventory_namespace=inventory_namespace, signer=signer, lease_wait=_duration(lease_wait),
-        audit_log=audit_log or state / "audit.jsonl",
+        audit_log=audit_log or state / "audit.jsonl", snapshot_dir=state / "applied",
         attestation_out=attestation_out or state / "attestations" / f"{env}.{region}.{_stamp()}.json",
     )
 
@@ -122,6 +122,8 @@ def _text(outcome: Any) -> str:
     lines.append(f"{outcome.result}: inventory {outcome.inventory}, {len(outcome.applied)} objects "
                  f"applied or unchanged, {len(outcome.pruned)} pruned" + (f" — {outcome.reason}"
                                                                            if outcome.reason else ""))
+    for line in outcome.restored:
+        lines.append(f"  drift taken back: {line}")
     for ref, why in outcome.kept:
         lines.append(f"  kept {ref}: {why}")
     for problem in outcome.problems:

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 FIELD_MANAGER = "mentatctl"
+_PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
 class ConfigError(Exception):
@@ -263,8 +264,10 @@ class Cluster:
         except NotFoundError:
             return None
 
-    def list(self, api_version: str, kind: str, namespace: str = "",
-             label_selector: str = "") -> list[dict[str, Any]]:
+    def list(self, api_version: str, kind: str, namespace: str = "", label_selector: str = "",
+             metadata_only: bool = False) -> list[dict[str, Any]]:
+        """Every object of a kind (in a namespace), 500 a page. `metadata_only`: the server
+        sends PartialObjectMetadata (no spec, data or status), items keep that kind."""
         k = self.kind(api_version, kind)
         items: list[dict[str, Any]] = []
         token = ""
@@ -272,6 +275,8 @@ class Cluster:
             params: dict[str, Any] = {"limit": 500}
             if label_selector:
                 params["label_selector"] = label_selector
+            if metadata_only:
+                params["header_params"] = {"Accept": _PARTIAL_LIST}
             if token:
                 params["_continue"] = token
             page = self.request("get", k.path(namespace), what=f"list {kind}", **params)
