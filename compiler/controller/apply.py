@@ -110,8 +110,8 @@ def apply_changes(
                         result.conflicts.append(f"{ref}: {field_path}: {message}")
                     return
                 got = cluster.apply(obj, force=True)  # edited live, not declared elsewhere: drift
-                result.restored += [f"{ref}: {field_path}: changed live by {', '.join(_MANAGER.findall(message))}"
-                                    for field_path, message in exc.causes]
+                result.restored += [f"{ref}: {path}: changed live by {', '.join(_MANAGER.findall(why))}"
+                                    for path, why in exc.causes]
         except ApiError as exc:
             result.errors.append(str(exc))
             return
