@@ -332,7 +332,7 @@ class Cluster:
 
 
 def connect(kubeconfig: Path | None = None, context: str | None = None, retry: Retry | None = None,
-            pool: int = 8) -> Cluster:
+            pool: int = 10) -> Cluster:
     """A Cluster from a kubeconfig (default $KUBECONFIG or ~/.kube/config) and context."""
     path = kubeconfig or Path(os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config")
     path = path.expanduser()
@@ -350,7 +350,7 @@ def connect(kubeconfig: Path | None = None, context: str | None = None, retry: R
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"kubeconfig {path} is unusable: {exc}") from exc
     cfg.retries = False  # ours, with jitter, replace urllib3's
-    cfg.connection_pool_maxsize = pool
+    cfg.connection_pool_maxsize = pool  # the apply workers (8), the Lease's renewer and the main thread
     name = context or _current_context(path)
     return Cluster(k8s_client.ApiClient(cfg), name, retry)
 

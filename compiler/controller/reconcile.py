@@ -87,7 +87,7 @@ class Options:
     attestation_out: Path | None = None
     snapshot_dir: Path | None = None  # what the last reconcile applied (snapshot.py); None: always parse
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}")
-    workers: int = 8
+    workers: int = int(os.environ.get('MENTAT_WORKERS', '8'))  # TEMP-AB
     lease_wait: float | None = None
     stop_after: str = ""  # a step name: tests cut a reconcile off there
 
