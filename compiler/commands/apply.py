@@ -51,12 +51,43 @@ def _stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+class SignerUnavailable(Exception):
+    """The attestation signer asked for cannot sign here (no OIDC token): exit 1, the cluster
+    untouched."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def _keyless_signer(staging: bool = False) -> Any:
+    """The OIDC token for signing attestations keyless, found and parsed now, before the
+    cluster is touched (SignerUnavailable when there is none or it is unusable)."""
+    from compiler.controller.attest import KeylessSigner
+    from compiler.sign.keyless import identity_token
+
+    token, why = identity_token()
+    if token is None:
+        assert why is not None
+        raise SignerUnavailable(f"{why.message} of the attestation", why.hint or "")
+    from sigstore.oidc import IdentityToken
+
+    try:
+        IdentityToken(token)
+    except Exception as exc:  # sigstore's IdentityError and JWT decoding errors alike
+        text = str(exc).strip().splitlines()
+        raise SignerUnavailable(f"the OIDC token for keyless signing is unusable: {text[0] if text else exc}",
+                                "a token with audience `sigstore` that has not expired") from None
+    return KeylessSigner(token, staging)
+
+
 def build_options(rendered: Path | None, env: str, region: str, trust: Path | None, identity: str | None,
                   issuer: str | None, allow_unsigned: bool, dry_run: bool, force_conflicts: bool,
                   allow_prune: tuple[str, ...], audit_log: Path | None, attestation_out: Path | None,
                   sign_pki: Path | None, passphrase_env: str | None, timeout: str, wait: bool,
-                  inventory_namespace: str, lease_wait: str = "20s") -> Any:
-    """Options for one reconcile from the command line and the workspace (usage errors: exit 2)."""
+                  inventory_namespace: str, lease_wait: str = "20s", sign_keyless: bool = False) -> Any:
+    """Options for one reconcile from the command line and the workspace (usage errors: exit 2;
+    a keyless attestation signer without a token: SignerUnavailable)."""
     from compiler.controller.budget import BudgetError, parse_allow
     from compiler.controller.reconcile import Options
     from compiler.sign.pki import PASSPHRASE_ENV, PkiError, load_pki
@@ -64,6 +95,8 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
 
     if trust and (identity or issuer):
         raise click.UsageError("--trust and --identity/--issuer are mutually exclusive")
+    if sign_keyless and sign_pki:
+        raise click.UsageError("--sign-pki and --sign-keyless are mutually exclusive")
     if not trust and not (identity and issuer):
         raise click.UsageError("pass --trust ROOT_CERT, or both --identity and --issuer")
     root, spec = _workspace(rendered)
@@ -86,9 +119,11 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
     except BudgetError as exc:
         raise click.UsageError(str(exc)) from exc
     signing = spec.get("signing") if isinstance(spec.get("signing"), dict) else {}
-    if sign_pki is None and signing.get("method") == "pki" and isinstance(signing.get("pki"), str) and root:
+    signer: Any = None
+    if sign_keyless:
+        signer = _keyless_signer()
+    elif sign_pki is None and signing.get("method") == "pki" and isinstance(signing.get("pki"), str) and root:
         sign_pki = root / os.path.expanduser(signing["pki"])
-    signer = None
     if sign_pki is not None:
         env_name = passphrase_env or str(signing.get("passphraseEnv", PASSPHRASE_ENV))
         secret = os.environ.get(env_name, "")
@@ -104,6 +139,16 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
         audit_log=audit_log or state / "audit.jsonl", snapshot_dir=state / "applied",
         attestation_out=attestation_out or state / "attestations" / f"{env}.{region}.{_stamp()}.json",
     )
+
+
+def _options_or_exit(*args: Any) -> Any:
+    """build_options, or exit 1 naming why the attestation signer cannot sign (M807)."""
+    try:
+        return build_options(*args)
+    except SignerUnavailable as exc:
+        click.echo(f"error[M807]: {exc}" + (f"\n  hint: {exc.hint}" if exc.hint else ""), err=True)
+        click.echo("nothing was applied", err=True)
+        sys.exit(1)
 
 
 def _connector(kubeconfig: Path | None, context: str | None) -> Any:
@@ -177,7 +222,10 @@ _COMMON = [
     click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
                  help="Hash-chained audit log to append to (default .mentat/audit.jsonl)."),
     click.option("--sign-pki", type=click.Path(file_okay=False, path_type=Path),
-                 help="Sign the attestation with this PKI (default: the workspace's spec.signing)."),
+                 help="Sign the attestation with this PKI (default: the workspace's spec.signing PKI)."),
+    click.option("--sign-keyless", is_flag=True,
+                 help="Sign the attestation with Sigstore keyless: the ambient OIDC token in CI, or "
+                      "$SIGSTORE_ID_TOKEN; refused (exit 1, nothing applied) without a usable token."),
     click.option("--passphrase-env", metavar="NAME", help="Variable holding the PKI key passphrase."),
     click.option("--timeout", default="120s", show_default=True, help="How long to wait for health."),
     click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for health before pruning."),
@@ -204,8 +252,8 @@ def _common(fn: Any) -> Any:
 def apply(rendered: Path | None, env: str, region: str, trust: Path | None, identity: str | None,
           issuer: str | None, kubeconfig: Path | None, context: str | None, force_conflicts: bool,
           allow_prune: tuple[str, ...], allow_unsigned: bool, audit_log: Path | None, sign_pki: Path | None,
-          passphrase_env: str | None, timeout: str, wait: bool, inventory_namespace: str, lease_wait: str,
-          dry_run: bool, attestation_out: Path | None, fmt: str) -> NoReturn:
+          sign_keyless: bool, passphrase_env: str | None, timeout: str, wait: bool, inventory_namespace: str,
+          lease_wait: str, dry_run: bool, attestation_out: Path | None, fmt: str) -> NoReturn:
     """Apply one target of a signed output tree to a cluster: verify → plan → apply → health →
     prune → attest → audit.
 
@@ -220,9 +268,9 @@ def apply(rendered: Path | None, env: str, region: str, trust: Path | None, iden
       mentatctl apply rendered --env staging --region eu-west-1 --trust pki/root.pem --dry-run
       mentatctl apply --env prod --region us-east-1 --trust pki/root.pem --context prod -o json
     """
-    opts = build_options(rendered, env, region, trust, identity, issuer, allow_unsigned, dry_run,
-                         force_conflicts, allow_prune, audit_log, attestation_out, sign_pki, passphrase_env,
-                         timeout, wait, inventory_namespace, lease_wait)
+    opts = _options_or_exit(rendered, env, region, trust, identity, issuer, allow_unsigned, dry_run,
+                            force_conflicts, allow_prune, audit_log, attestation_out, sign_pki,
+                            passphrase_env, timeout, wait, inventory_namespace, lease_wait, sign_keyless)
     outcome = run_once(opts, kubeconfig, context, fmt)
     sys.exit(0 if outcome.ok else 1)
 
@@ -243,8 +291,8 @@ def apply(rendered: Path | None, env: str, region: str, trust: Path | None, iden
 def controller(source: str, subdir: str, interval: str, listen: str, once: bool, env: str, region: str,
                trust: Path | None, identity: str | None, issuer: str | None, kubeconfig: Path | None,
                context: str | None, force_conflicts: bool, allow_prune: tuple[str, ...], allow_unsigned: bool,
-               audit_log: Path | None, sign_pki: Path | None, passphrase_env: str | None, timeout: str,
-               wait: bool, inventory_namespace: str, lease_wait: str) -> NoReturn:
+               audit_log: Path | None, sign_pki: Path | None, sign_keyless: bool, passphrase_env: str | None,
+               timeout: str, wait: bool, inventory_namespace: str, lease_wait: str) -> NoReturn:
     """Reconcile a source again and again: pull or re-read, verify → plan → apply → health →
     prune → attest → audit, sleep. SIGTERM finishes the running step and exits.
 
@@ -260,9 +308,9 @@ def controller(source: str, subdir: str, interval: str, listen: str, once: bool,
     cache = Path(os.environ.get("MENTAT_CACHE", "") or (Path.cwd() / ".mentat" / "controller"))
     src = Source(source, cache, subdir)
     placeholder = Path(source) if not src.is_git and Path(source).is_dir() else Path.cwd()
-    opts = build_options(placeholder, env, region, trust, identity, issuer, allow_unsigned, False,
-                         force_conflicts, allow_prune, audit_log, None, sign_pki, passphrase_env, timeout,
-                         wait, inventory_namespace, lease_wait)
+    opts = _options_or_exit(placeholder, env, region, trust, identity, issuer, allow_unsigned, False,
+                            force_conflicts, allow_prune, audit_log, None, sign_pki, passphrase_env, timeout,
+                            wait, inventory_namespace, lease_wait, sign_keyless)
     opts.attestation_out = opts.audit_log.parent / "attestations" / f"{env}.{region}.latest.json"
 
     def log(line: str) -> None:

@@ -35,9 +35,12 @@ __all__ = [
     "PREDICATE_TYPE",
     "AppliedObject",
     "AttestationCheck",
+    "AttestationSignError",
+    "KeylessSigner",
     "Source",
     "build_statement",
     "sign_statement",
+    "sign_statement_keyless",
     "subject_name",
     "verify_attestation",
 ]
@@ -140,6 +143,31 @@ def sign_statement(statement: Mapping[str, Any], pki: Pki) -> bytes:
     PKI's trusted_root.json serves cosign for both."""
     envelope = sign_envelope(canonical_json(statement), INTOTO_PAYLOAD_TYPE, pki.key.sign)
     return dump_bundle(pki_bundle(envelope, pki.leaf, [pki.intermediate]))
+
+
+@dataclass(frozen=True, slots=True)
+class KeylessSigner:
+    """Sign attestations with Sigstore keyless: the OIDC token, found and checked before the
+    reconcile touches the cluster (a secret: never printed)."""
+
+    token: str = field(repr=False)
+    staging: bool = False
+
+
+class AttestationSignError(Exception):
+    """The configured signer could not sign the attestation."""
+
+
+def sign_statement_keyless(statement: Mapping[str, Any], signer: KeylessSigner) -> bytes:
+    """A Sigstore bundle of the statement from Fulcio and Rekor (compiler/sign/keyless.py),
+    which `cosign verify-blob-attestation` and `mentatctl verify-attestation --identity
+    --issuer` check against Sigstore's trust root."""
+    from compiler.sign.keyless import sign_statement_keyless as sign
+
+    signed = sign(canonical_json(statement), token=signer.token, staging=signer.staging)
+    if signed.diagnostics or not signed.bundle:
+        raise AttestationSignError("; ".join(d.message for d in signed.diagnostics) or "no bundle")
+    return signed.bundle
 
 
 @dataclass(slots=True)

@@ -30,7 +30,15 @@ from compiler.controller import audit as audit_log
 from compiler.controller import inventory as inv
 from compiler.controller import snapshot as snap
 from compiler.controller.apply import ApplyResult, apply_changes
-from compiler.controller.attest import AppliedObject, Source, build_statement, sign_statement
+from compiler.controller.attest import (
+    AppliedObject,
+    AttestationSignError,
+    KeylessSigner,
+    Source,
+    build_statement,
+    sign_statement,
+    sign_statement_keyless,
+)
 from compiler.controller.budget import Budget, check_budget
 from compiler.controller.client import ApiError, Cluster, ConfigError, NotFoundError, UnknownKindError
 from compiler.controller.health import wait_healthy
@@ -82,12 +90,12 @@ class Options:
     wait: bool = True
     timeout: float = 120.0
     inventory_namespace: str = "mentat-system"
-    signer: Pki | None = None
+    signer: Pki | KeylessSigner | None = None
     audit_log: Path | None = None
     attestation_out: Path | None = None
     snapshot_dir: Path | None = None  # what the last reconcile applied (snapshot.py); None: always parse
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}")
-    workers: int = int(os.environ.get('MENTAT_WORKERS', '8'))  # TEMP-AB
+    workers: int = 8
     lease_wait: float | None = None
     stop_after: str = ""  # a step name: tests cut a reconcile off there
 
@@ -119,6 +127,7 @@ class State:
     snapshot: Snapshot | None = None
     cached: dict[tuple[str, str, str, str], tuple[str, Seen]] = field(default_factory=dict)  # not parsed
     record_data: dict[str, str] | None = None
+    files_read: set[str] = field(default_factory=set)  # the rest were vouched for by the snapshot
     live: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     old: Inventory | None = None
     record_rv: str = ""
@@ -159,6 +168,7 @@ class Outcome:
     unhealthy: list[str]
     problems: list[str]
     inventory: str
+    files: dict[str, int]
     source: Source | None
     attestation: Path | None
     attestation_signed: bool
@@ -174,6 +184,7 @@ class Outcome:
             "result": self.result,
             "reason": self.reason,
             "inventory": self.inventory,
+            "files": self.files,
             "steps": [s.to_dict() for s in self.steps],
             "plan": self.plan.to_dict(),
             "applied": len(self.applied),
@@ -280,6 +291,7 @@ def _read_files(s: State, rels: Sequence[str]) -> list[dict[str, Any]] | None:
     out: list[dict[str, Any]] = []
     for rel in rels:
         digest = s.files[rel]
+        s.files_read.add(rel)
         if digest not in _PARSED:  # the controller loop parses a file again only when it changed
             try:
                 data = read_regular(o.rendered / rel, _MAX_FILE)
@@ -591,10 +603,16 @@ def step_attest(s: State) -> bool:
         started=s.started,
         finished=_now(),
     )
-    if o.signer is not None:
+    body = canonical_json(statement) + b"\n"
+    if isinstance(o.signer, Pki):
         body, s.attestation_signed = sign_statement(statement, o.signer), True
-    else:
-        body = canonical_json(statement) + b"\n"
+    elif isinstance(o.signer, KeylessSigner):
+        try:
+            body, s.attestation_signed = sign_statement_keyless(statement, o.signer), True
+        except AttestationSignError as exc:  # Fulcio, Rekor or the token: kept, unsigned, and said so
+            s.problems.append(f"the attestation could not be signed keyless (written unsigned): {exc}")
+            if s.result == "succeeded":
+                s.result, s.reason = "failed", "the attestation could not be signed"
     s.attestation_digest = hashlib.sha256(body).hexdigest()
     if o.attestation_out is not None:
         o.attestation_out.parent.mkdir(parents=True, exist_ok=True)
@@ -686,7 +704,10 @@ def reconcile(opts: Options, connect: Callable[[], Cluster],
         if s.lease is not None:
             s.lease.release()
     return Outcome(s.result, s.reason, s.steps, s.plan, s.applied, s.restored, s.pruned, s.kept, s.unhealthy,
-                   s.problems, s.inventory_id, s.source, s.attestation, s.attestation_signed, s.audit_entry)
+                   s.problems, s.inventory_id,
+                   {"manifests": len(s.files), "read": len(s.files_read),
+                    "skipped": len(s.files) - len(s.files_read)},  # vouched for by the snapshot
+                   s.source, s.attestation, s.attestation_signed, s.audit_entry)
 
 
 def describe(outcome: Outcome) -> str:
