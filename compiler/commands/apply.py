@@ -213,7 +213,9 @@ _COMMON = [
     click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
                  help="Kubeconfig file (default $KUBECONFIG, then ~/.kube/config)."),
     click.option("--context", help="Kubeconfig context (default: its current context)."),
-    click.option("--force-conflicts", is_flag=True, help="Take over fields another field manager owns."),
+    click.option("--force-conflicts", is_flag=True,
+                 help="Take over fields another server-side applier owns (fields edited live are "
+                      "taken back without it)."),
     click.option("--allow-prune", multiple=True, metavar="KIND|N%|all",
                  help="Approve a prune the budget refuses: Namespace, CustomResourceDefinition, "
                       "PersistentVolumeClaim, a larger share (50%), or all. Repeatable, comma-separated."),
@@ -262,6 +264,14 @@ def apply(rendered: Path | None, env: str, region: str, trust: Path | None, iden
     mentatctl) and labelled with the inventory; what the inventory holds and the tree no
     longer renders is pruned, within the prune budget (30% of the inventory; never a
     Namespace, CRD or PVC unless --allow-prune approves it; never from an empty tree).
+
+    Drift is taken back, as Flux does: a field we apply that someone changed with an
+    ordinary write (kubectl edit, patch, scale) is shown in the plan with who changed it and
+    restored. A field another server-side applier owns is a conflict: the reconcile fails
+    naming field and manager, unless --force-conflicts.
+
+    .mentat/applied/ remembers what was applied: a manifest unchanged since, whose objects
+    nobody has written to (same resourceVersion), is a noop without being read again.
 
     \b
     Examples:
@@ -383,14 +393,18 @@ def audit_verify(log: Path, head: str, fmt: str) -> NoReturn:
 
 @click.command("verify-attestation")
 @click.argument("attestation", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--trust", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+@click.option("--trust", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Root CA certificate (PEM) of the PKI that signed the attestation.")
+@click.option("--identity", help="Keyless (--sign-keyless): expected signer identity (certificate SAN).")
+@click.option("--issuer", help="Keyless: expected OIDC issuer URL.")
 @click.option("--rendered", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Also check the attestation is about this output tree (its index.json).")
 @_OUTPUT
-def verify_attestation(attestation: Path, trust: Path, rendered: Path | None, fmt: str) -> NoReturn:
-    """Verify an apply attestation: signature, certificate chain, statement, and optionally
-    that it attests RENDERED.
+def verify_attestation(attestation: Path, trust: Path | None, identity: str | None, issuer: str | None,
+                       rendered: Path | None, fmt: str) -> NoReturn:
+    """Verify an apply attestation: signature, certificate chain (to --trust, or Sigstore's
+    trust root and the expected --identity/--issuer for a keyless one), statement, and
+    optionally that it attests RENDERED.
 
     \b
     Example:
@@ -398,11 +412,19 @@ def verify_attestation(attestation: Path, trust: Path, rendered: Path | None, fm
         --trust pki/root.pem --rendered rendered
     """
     from compiler.controller.attest import verify_attestation as check_attestation
+    from compiler.controller.attest import verify_attestation_keyless
     from compiler.sign.verify import load_trust_roots
 
+    if trust and (identity or issuer):
+        raise click.UsageError("--trust and --identity/--issuer are mutually exclusive")
+    if not trust and not (identity and issuer):
+        raise click.UsageError("pass --trust ROOT_CERT, or both --identity and --issuer")
     index = (rendered / "index.json").read_bytes() if rendered is not None else None
-    check = check_attestation(attestation.read_bytes(), load_trust_roots(trust.read_bytes()),
-                              dt.datetime.now(dt.UTC), index)
+    if trust is not None:
+        check = check_attestation(attestation.read_bytes(), load_trust_roots(trust.read_bytes()),
+                                  dt.datetime.now(dt.UTC), index)
+    else:
+        check = verify_attestation_keyless(attestation.read_bytes(), identity or "", issuer or "", index)
     if fmt in ("json", "yaml"):
         click.echo(dump_document(fmt, check.to_dict()), nl=False)
     elif check.ok:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,27 @@ def test_a_failed_keyless_signature_keeps_the_attestation_unsigned_and_fails(tmp
     assert any("could not be signed keyless (written unsigned): OIDC token rejected" in p for p in s.problems)
     assert b'"predicateType":"https://mentatlab.io/attestation/apply/v1"' in out.read_bytes()
     assert b'"mediaType"' not in out.read_bytes()  # the bare statement: no Sigstore bundle around it
+
+
+def test_verify_attestation_keyless_names_a_pki_attestation(kit: Kit, tmp_path: Path) -> None:
+    from compiler.controller.attest import Source, build_statement, sign_statement
+    from compiler.sign import pki as pki_mod
+
+    now = dt.datetime.now(dt.UTC)
+    statement = build_statement(source=Source(True, "0" * 64), target={}, cluster={}, plan_counts={},
+                                applied=[], pruned=[], result="succeeded", reason="", started=now,
+                                finished=now)
+    att = tmp_path / "att.json"
+    att.write_bytes(sign_statement(statement, pki_mod.load_pki(kit.pki)))
+    base = [sys.executable, "-m", "compiler.cli", "verify-attestation", str(att)]
+    done = subprocess.run([*base, "--identity", "https://github.com/acme/flows/.github/workflows/x.yml@refs/heads/main",
+                           "--issuer", "https://token.actions.githubusercontent.com"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "error[M900]: attestation was signed with an organisation PKI" in done.stderr
+    assert "verify it with --trust ROOT_CERT" in done.stderr
+    done = subprocess.run([*base, "--trust", str(kit.root)], capture_output=True, text=True, cwd=REPO,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(base, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert done.returncode == 2 and "pass --trust ROOT_CERT, or both --identity and --issuer" in done.stderr
