@@ -322,6 +322,7 @@ def controller(source: str, subdir: str, interval: str, listen: str, once: bool,
                             force_conflicts, allow_prune, audit_log, None, sign_pki, passphrase_env, timeout,
                             wait, inventory_namespace, lease_wait, sign_keyless)
     opts.attestation_out = opts.audit_log.parent / "attestations" / f"{env}.{region}.latest.json"
+    opts.snapshot_dir = opts.audit_log.parent / "applied"  # beside the audit log: a pod's writable volume
 
     def log(line: str) -> None:
         click.echo(f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} {line}", err=True)
