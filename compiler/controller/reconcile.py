@@ -438,13 +438,13 @@ def step_plan(s: State) -> bool:
     s.live = _fetch_live(cluster, [ref_of(d) for d in s.desired], [seen.ref for _, seen in s.cached.values()],
                          s.inventory_id)
     if s.snapshot is not None and s.snapshot.server != cluster.server and not _reread(
-            s, {rel for rel, _ in s.cached.values()}):  # another API server: its own snapshot
+            s, set(s.files) - s.files_read):  # another API server: its own snapshot
         return False
     moved = {rel for key, (rel, seen) in s.cached.items() if not _unmoved(s.live.get(key), seen)}
     if not _reread(s, moved):  # written by someone since: compared in full below
         return False
     new = inv.new(s.inventory_id, _all_refs(s))
-    if s.cached and inv.diff(s.old, new) and not _reread(s, {rel for rel, _ in s.cached.values()}):
+    if inv.diff(s.old, new) and not _reread(s, set(s.files) - s.files_read):
         return False  # what is pruned is never decided on the snapshot's word alone
     s.desired = ordered(s.desired)  # type: ignore[assignment]
     creating = {ref_of(d).name for d in s.desired
@@ -524,7 +524,7 @@ def step_apply(s: State) -> bool:
                                         force=s.opts.force_conflicts, workers=s.opts.workers)
     unparsed = [_noop_record(seen, s.live[key]) for key, (_, seen) in s.cached.items()]
     s.applied = sorted([*result.applied, *unparsed], key=lambda a: (a.kind, a.namespace, a.name))
-    s.restored = sorted(result.restored)
+    s.restored = sorted(result.restored + _drift_applied(s, result))
     _save_snapshot(s)
     if result.conflicts:
         return s.stop("failed", "conflicts with other field managers that apply the same fields "
@@ -532,6 +532,22 @@ def step_apply(s: State) -> bool:
     if result.errors:
         return s.stop("failed", "the API server refused objects", result.errors)
     return True
+
+
+def _drift_applied(s: State, result: ApplyResult) -> list[str]:
+    """Fields the plan showed as changed live by someone else and that this apply wrote back
+    without a conflict (a subresource's writer, such as `kubectl scale`, does not conflict)."""
+    done = {(a.kind, a.namespace, a.name) for a in result.applied}
+    forced = {line.split(": ")[0] + ": " + line.split(": ")[1] for line in result.restored}
+    out = []
+    for c in s.plan.of(Op.UPDATE):
+        if (c.ref.kind, c.ref.namespace, c.ref.name) not in done:
+            continue
+        for o in c.owners:
+            head = f"{c.ref}: .{o.path}"
+            if o.drift and head not in forced:
+                out.append(f"{head}: changed live by {o.manager}")
+    return out
 
 
 def _noop_record(seen: Seen, live: Mapping[str, Any]) -> AppliedObject:
