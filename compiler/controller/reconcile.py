@@ -66,6 +66,7 @@ __all__ = ["RECORD_PREFIX", "STEPS", "Options", "Outcome", "State", "Step", "rec
 RECORD_PREFIX = "mentat-inventory-"
 ATTESTATION_PREFIX = "mentat-attestation-"
 RECORD_LABEL = "mentatlab.io/inventory-record"
+SNAPSHOT_ANNOTATION = "mentatlab.io/snapshot-sha256"  # on the record: the snapshot it vouches for
 AUDIT_HEAD = "mentatlab.io/audit-head"
 _HEALTH_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob",
                            "CustomResourceDefinition", "Service"})
@@ -127,6 +128,8 @@ class State:
     snapshot: Snapshot | None = None
     cached: dict[tuple[str, str, str, str], tuple[str, Seen]] = field(default_factory=dict)  # not parsed
     record_data: dict[str, str] | None = None
+    record_anchor: str = ""  # the record's SNAPSHOT_ANNOTATION
+    snapshot_saved: str = ""  # sha256 of the snapshot this reconcile wrote
     files_read: set[str] = field(default_factory=set)  # the rest were vouched for by the snapshot
     live: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     old: Inventory | None = None
@@ -430,6 +433,8 @@ def step_plan(s: State) -> bool:
             return s.stop("refused", str(exc))
     record = cluster.get(_record_ref(s))
     s.record_data = (record or {}).get("data")
+    annotations = ((record or {}).get("metadata") or {}).get("annotations") or {}
+    s.record_anchor = str(annotations.get(SNAPSHOT_ANNOTATION, ""))
     try:
         s.old = inv.from_data((record or {}).get("data"), s.inventory_id)
     except inv.InventoryError as exc:
@@ -437,8 +442,9 @@ def step_plan(s: State) -> bool:
     s.desired = [_stamp(obj, s.inventory_id) for obj in s.desired]
     s.live = _fetch_live(cluster, [ref_of(d) for d in s.desired], [seen.ref for _, seen in s.cached.values()],
                          s.inventory_id)
-    if s.snapshot is not None and s.snapshot.server != cluster.server and not _reread(
-            s, set(s.files) - s.files_read):  # another API server: its own snapshot
+    trusted = s.snapshot is not None and s.snapshot.server == cluster.server and \
+        s.snapshot.sha256 == s.record_anchor  # another API server's, or not the one the cluster names
+    if not trusted and not _reread(s, set(s.files) - s.files_read):
         return False
     moved = {rel for key, (rel, seen) in s.cached.items() if not _unmoved(s.live.get(key), seen)}
     if not _reread(s, moved):  # written by someone since: compared in full below
@@ -500,24 +506,25 @@ def _served(cluster: Cluster, ref: Ref) -> bool:
 # --- apply, health, prune ----------------------------------------------------------------------
 
 
-def _write_record(s: State, refs: Inventory, extra_annotations: Mapping[str, str] | None = None) -> None:
+def _write_record(s: State, refs: Inventory, anchor: str) -> None:
+    """The inventory record: the objects, and the sha256 of the snapshot it vouches for."""
     assert s.cluster is not None
     meta: dict[str, Any] = {"name": RECORD_PREFIX + s.inventory_id,
                             "namespace": s.opts.inventory_namespace,
                             "labels": {RECORD_LABEL: "true", "app.kubernetes.io/managed-by": "mentatctl"}}
-    if extra_annotations:
-        meta["annotations"] = dict(extra_annotations)
+    if anchor:
+        meta["annotations"] = {SNAPSHOT_ANNOTATION: anchor}
     data = inv.to_data(refs)
-    if data == s.record_data and not extra_annotations:
+    if data == s.record_data and anchor == s.record_anchor:
         return  # a noop reconcile does not rewrite a record of 10k objects twice
     s.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}, force=True)
-    s.record_data = data
+    s.record_data, s.record_anchor = data, anchor
 
 
 def step_apply(s: State) -> bool:
     assert s.cluster is not None and s.old is not None
     staged = inv.add(s.old, _all_refs(s))
-    _write_record(s, staged)  # before applying: an object created here is never forgotten
+    _write_record(s, staged, s.record_anchor)  # first: an object created here is never forgotten
     s.apply_started = True
     changes = {c.ref.key: c for c in s.plan.changes if c.op != Op.DELETE}
     result: ApplyResult = apply_changes(s.cluster, s.desired, changes, s.live,
@@ -569,7 +576,8 @@ def _save_snapshot(s: State) -> None:
     for key, rel in s.file_of.items():
         by_file.setdefault(rel, []).append(key)
     with contextlib.suppress(OSError):
-        snap.save(_snapshot_path(s), snap.build(s.inventory_id, s.cluster.server, s.files, by_file, seen))
+        s.snapshot_saved = snap.save(_snapshot_path(s), snap.build(s.inventory_id, s.cluster.server, s.files,
+                                                                   by_file, seen))
 
 
 def step_health(s: State) -> bool:
@@ -594,7 +602,7 @@ def step_prune(s: State) -> bool:
     done = {*result.deleted, *(k for k, _ in result.kept)}
     s.prune_failed = [r for r in s.prune_set if r not in done]
     final = inv.new(s.inventory_id, [*_all_refs(s), *s.prune_failed])
-    _write_record(s, final)
+    _write_record(s, final, s.snapshot_saved)
     if result.errors:
         return s.stop("failed", "some objects could not be pruned (they stay in the inventory)",
                       result.errors)

@@ -5,15 +5,18 @@ in it, the digest applied, the uid and the resourceVersion observed after the ap
 A file whose digest is unchanged and whose objects all still have that uid and
 resourceVersion is a noop without being read: any write to an object, by anyone, moves its
 resourceVersion, and then that file is parsed and compared in full (so a field changed live by
-someone else is still found). The snapshot only ever *skips* work. What is applied always
+someone else is still found). The snapshot only ever *skips* work: what is applied always
 comes from the verified file, and a reconcile that would prune anything does not trust the
-snapshot for what the tree renders (the caller re-reads every file first), so a damaged or
-edited snapshot can at worst delay noticing drift until the next write moves a resourceVersion,
-never prune or apply something else. An unreadable snapshot is an empty one.
+snapshot for what the tree renders (the caller re-reads every file first). It lives in the
+workspace, where a restored CI cache can replace it, so it is used only when its sha256 is
+the one the inventory record in the cluster names (written after the apply that made it):
+an edited snapshot cannot make a reconcile skip a changed manifest. An unreadable snapshot
+is an empty one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +47,7 @@ class Snapshot:
     inventory: str
     server: str
     files: dict[str, tuple[str, tuple[Seen, ...]]] = field(default_factory=dict)  # rel -> (sha256, objects)
+    sha256: str = ""  # of the file's bytes: the inventory record names the one it trusts
 
     def unchanged(self, rel: str, sha256: str) -> tuple[Seen, ...] | None:
         """The objects of `rel` when the snapshot has it at this very digest."""
@@ -61,11 +65,12 @@ def load(path: Path, inventory: str) -> Snapshot:
     empty one."""
     empty = Snapshot(inventory, "")
     try:
-        data = orjson.loads(path.read_bytes())
+        raw = path.read_bytes()
+        data = orjson.loads(raw)
         if data.get("version") != _VERSION or data.get("inventory") != inventory:
             return empty
         files = {rel: (str(sha), tuple(_seen(r) for r in rows)) for rel, (sha, rows) in data["files"].items()}
-        return Snapshot(inventory, str(data["server"]), files)
+        return Snapshot(inventory, str(data["server"]), files, hashlib.sha256(raw).hexdigest())
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return empty
 
@@ -83,8 +88,9 @@ def build(inventory: str, server: str, file_digests: Mapping[str, str],
     return Snapshot(inventory, server, files)
 
 
-def save(path: Path, snap: Snapshot) -> None:
-    """Write atomically (a reader sees the old or the new snapshot, never half of one)."""
+def save(path: Path, snap: Snapshot) -> str:
+    """Write atomically (a reader sees the old or the new snapshot, never half of one); the
+    sha256 of what was written."""
     files = {rel: [sha, [[s.ref.group, s.ref.version, s.ref.kind, s.ref.namespace, s.ref.name,
                           s.digest, s.uid, s.rv] for s in seen]]
              for rel, (sha, seen) in sorted(snap.files.items())}
@@ -94,3 +100,4 @@ def save(path: Path, snap: Snapshot) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(body)
     os.replace(tmp, path)
+    return hashlib.sha256(body).hexdigest()
