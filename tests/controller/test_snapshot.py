@@ -31,7 +31,7 @@ def test_an_edited_snapshot_cannot_hide_a_changed_manifest(kit: Kit) -> None:
     path = _snapshot(kit)
     before = json.loads(path.read_text())
     tree = kit.tree([namespace(kit.ns), configmap(kit.ns, "a", {"k": "v2"})])
-    index = json.loads((tree / "index.json").read_text())["files"]
+    index = {f["path"]: f["sha256"] for f in json.loads((tree / "index.json").read_text())["files"]}
     before["files"] = {rel: [index[rel], rows] for rel, (_, rows) in before["files"].items()}  # "unchanged"
     path.write_text(json.dumps(before))
     code, out, err = kit.apply(tree)
