@@ -51,12 +51,43 @@ def _stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+class SignerUnavailable(Exception):
+    """The attestation signer asked for cannot sign here (no OIDC token): exit 1, the cluster
+    untouched."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def _keyless_signer(staging: bool = False) -> Any:
+    """The OIDC token for signing attestations keyless, found and parsed now, before the
+    cluster is touched (SignerUnavailable when there is none or it is unusable)."""
+    from compiler.controller.attest import KeylessSigner
+    from compiler.sign.keyless import identity_token
+
+    token, why = identity_token()
+    if token is None:
+        assert why is not None
+        raise SignerUnavailable(f"{why.message} of the attestation", why.hint or "")
+    from sigstore.oidc import IdentityToken
+
+    try:
+        IdentityToken(token)
+    except Exception as exc:  # sigstore's IdentityError and JWT decoding errors alike
+        text = str(exc).strip().splitlines()
+        raise SignerUnavailable(f"the OIDC token for keyless signing is unusable: {text[0] if text else exc}",
+                                "a token with audience `sigstore` that has not expired") from None
+    return KeylessSigner(token, staging)
+
+
 def build_options(rendered: Path | None, env: str, region: str, trust: Path | None, identity: str | None,
                   issuer: str | None, allow_unsigned: bool, dry_run: bool, force_conflicts: bool,
                   allow_prune: tuple[str, ...], audit_log: Path | None, attestation_out: Path | None,
                   sign_pki: Path | None, passphrase_env: str | None, timeout: str, wait: bool,
-                  inventory_namespace: str, lease_wait: str = "20s") -> Any:
-    """Options for one reconcile from the command line and the workspace (usage errors: exit 2)."""
+                  inventory_namespace: str, lease_wait: str = "20s", sign_keyless: bool = False) -> Any:
+    """Options for one reconcile from the command line and the workspace (usage errors: exit 2;
+    a keyless attestation signer without a token: SignerUnavailable)."""
     from compiler.controller.budget import BudgetError, parse_allow
     from compiler.controller.reconcile import Options
     from compiler.sign.pki import PASSPHRASE_ENV, PkiError, load_pki
@@ -64,6 +95,8 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
 
     if trust and (identity or issuer):
         raise click.UsageError("--trust and --identity/--issuer are mutually exclusive")
+    if sign_keyless and sign_pki:
+        raise click.UsageError("--sign-pki and --sign-keyless are mutually exclusive")
     if not trust and not (identity and issuer):
         raise click.UsageError("pass --trust ROOT_CERT, or both --identity and --issuer")
     root, spec = _workspace(rendered)
@@ -86,9 +119,11 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
     except BudgetError as exc:
         raise click.UsageError(str(exc)) from exc
     signing = spec.get("signing") if isinstance(spec.get("signing"), dict) else {}
-    if sign_pki is None and signing.get("method") == "pki" and isinstance(signing.get("pki"), str) and root:
+    signer: Any = None
+    if sign_keyless:
+        signer = _keyless_signer()
+    elif sign_pki is None and signing.get("method") == "pki" and isinstance(signing.get("pki"), str) and root:
         sign_pki = root / os.path.expanduser(signing["pki"])
-    signer = None
     if sign_pki is not None:
         env_name = passphrase_env or str(signing.get("passphraseEnv", PASSPHRASE_ENV))
         secret = os.environ.get(env_name, "")
@@ -101,9 +136,19 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
         issuer=issuer or "", allow_unsigned=allow_unsigned, dry_run=dry_run,
         force_conflicts=force_conflicts, budget=budget, wait=wait, timeout=_duration(timeout),
         inventory_namespace=inventory_namespace, signer=signer, lease_wait=_duration(lease_wait),
-        audit_log=audit_log or state / "audit.jsonl",
+        audit_log=audit_log or state / "audit.jsonl", snapshot_dir=state / "applied",
         attestation_out=attestation_out or state / "attestations" / f"{env}.{region}.{_stamp()}.json",
     )
+
+
+def _options_or_exit(*args: Any) -> Any:
+    """build_options, or exit 1 naming why the attestation signer cannot sign (M807)."""
+    try:
+        return build_options(*args)
+    except SignerUnavailable as exc:
+        click.echo(f"error[M807]: {exc}" + (f"\n  hint: {exc.hint}" if exc.hint else ""), err=True)
+        click.echo("nothing was applied", err=True)
+        sys.exit(1)
 
 
 def _connector(kubeconfig: Path | None, context: str | None) -> Any:
@@ -122,6 +167,8 @@ def _text(outcome: Any) -> str:
     lines.append(f"{outcome.result}: inventory {outcome.inventory}, {len(outcome.applied)} objects "
                  f"applied or unchanged, {len(outcome.pruned)} pruned" + (f" — {outcome.reason}"
                                                                            if outcome.reason else ""))
+    for line in outcome.restored:
+        lines.append(f"  drift taken back: {line}")
     for ref, why in outcome.kept:
         lines.append(f"  kept {ref}: {why}")
     for problem in outcome.problems:
@@ -166,7 +213,9 @@ _COMMON = [
     click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
                  help="Kubeconfig file (default $KUBECONFIG, then ~/.kube/config)."),
     click.option("--context", help="Kubeconfig context (default: its current context)."),
-    click.option("--force-conflicts", is_flag=True, help="Take over fields another field manager owns."),
+    click.option("--force-conflicts", is_flag=True,
+                 help="Take over fields another server-side applier owns (fields edited live are "
+                      "taken back without it)."),
     click.option("--allow-prune", multiple=True, metavar="KIND|N%|all",
                  help="Approve a prune the budget refuses: Namespace, CustomResourceDefinition, "
                       "PersistentVolumeClaim, a larger share (50%), or all. Repeatable, comma-separated."),
@@ -175,7 +224,10 @@ _COMMON = [
     click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
                  help="Hash-chained audit log to append to (default .mentat/audit.jsonl)."),
     click.option("--sign-pki", type=click.Path(file_okay=False, path_type=Path),
-                 help="Sign the attestation with this PKI (default: the workspace's spec.signing)."),
+                 help="Sign the attestation with this PKI (default: the workspace's spec.signing PKI)."),
+    click.option("--sign-keyless", is_flag=True,
+                 help="Sign the attestation with Sigstore keyless: the ambient OIDC token in CI, or "
+                      "$SIGSTORE_ID_TOKEN; refused (exit 1, nothing applied) without a usable token."),
     click.option("--passphrase-env", metavar="NAME", help="Variable holding the PKI key passphrase."),
     click.option("--timeout", default="120s", show_default=True, help="How long to wait for health."),
     click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for health before pruning."),
@@ -202,8 +254,8 @@ def _common(fn: Any) -> Any:
 def apply(rendered: Path | None, env: str, region: str, trust: Path | None, identity: str | None,
           issuer: str | None, kubeconfig: Path | None, context: str | None, force_conflicts: bool,
           allow_prune: tuple[str, ...], allow_unsigned: bool, audit_log: Path | None, sign_pki: Path | None,
-          passphrase_env: str | None, timeout: str, wait: bool, inventory_namespace: str, lease_wait: str,
-          dry_run: bool, attestation_out: Path | None, fmt: str) -> NoReturn:
+          sign_keyless: bool, passphrase_env: str | None, timeout: str, wait: bool, inventory_namespace: str,
+          lease_wait: str, dry_run: bool, attestation_out: Path | None, fmt: str) -> NoReturn:
     """Apply one target of a signed output tree to a cluster: verify → plan → apply → health →
     prune → attest → audit.
 
@@ -213,14 +265,22 @@ def apply(rendered: Path | None, env: str, region: str, trust: Path | None, iden
     longer renders is pruned, within the prune budget (30% of the inventory; never a
     Namespace, CRD or PVC unless --allow-prune approves it; never from an empty tree).
 
+    Drift is taken back, as Flux does: a field we apply that someone changed with an
+    ordinary write (kubectl edit, patch, scale) is shown in the plan with who changed it and
+    restored. A field another server-side applier owns is a conflict: the reconcile fails
+    naming field and manager, unless --force-conflicts.
+
+    .mentat/applied/ remembers what was applied: a manifest unchanged since, whose objects
+    nobody has written to (same resourceVersion), is a noop without being read again.
+
     \b
     Examples:
       mentatctl apply rendered --env staging --region eu-west-1 --trust pki/root.pem --dry-run
       mentatctl apply --env prod --region us-east-1 --trust pki/root.pem --context prod -o json
     """
-    opts = build_options(rendered, env, region, trust, identity, issuer, allow_unsigned, dry_run,
-                         force_conflicts, allow_prune, audit_log, attestation_out, sign_pki, passphrase_env,
-                         timeout, wait, inventory_namespace, lease_wait)
+    opts = _options_or_exit(rendered, env, region, trust, identity, issuer, allow_unsigned, dry_run,
+                            force_conflicts, allow_prune, audit_log, attestation_out, sign_pki,
+                            passphrase_env, timeout, wait, inventory_namespace, lease_wait, sign_keyless)
     outcome = run_once(opts, kubeconfig, context, fmt)
     sys.exit(0 if outcome.ok else 1)
 
@@ -241,8 +301,8 @@ def apply(rendered: Path | None, env: str, region: str, trust: Path | None, iden
 def controller(source: str, subdir: str, interval: str, listen: str, once: bool, env: str, region: str,
                trust: Path | None, identity: str | None, issuer: str | None, kubeconfig: Path | None,
                context: str | None, force_conflicts: bool, allow_prune: tuple[str, ...], allow_unsigned: bool,
-               audit_log: Path | None, sign_pki: Path | None, passphrase_env: str | None, timeout: str,
-               wait: bool, inventory_namespace: str, lease_wait: str) -> NoReturn:
+               audit_log: Path | None, sign_pki: Path | None, sign_keyless: bool, passphrase_env: str | None,
+               timeout: str, wait: bool, inventory_namespace: str, lease_wait: str) -> NoReturn:
     """Reconcile a source again and again: pull or re-read, verify → plan → apply → health →
     prune → attest → audit, sleep. SIGTERM finishes the running step and exits.
 
@@ -258,10 +318,11 @@ def controller(source: str, subdir: str, interval: str, listen: str, once: bool,
     cache = Path(os.environ.get("MENTAT_CACHE", "") or (Path.cwd() / ".mentat" / "controller"))
     src = Source(source, cache, subdir)
     placeholder = Path(source) if not src.is_git and Path(source).is_dir() else Path.cwd()
-    opts = build_options(placeholder, env, region, trust, identity, issuer, allow_unsigned, False,
-                         force_conflicts, allow_prune, audit_log, None, sign_pki, passphrase_env, timeout,
-                         wait, inventory_namespace, lease_wait)
+    opts = _options_or_exit(placeholder, env, region, trust, identity, issuer, allow_unsigned, False,
+                            force_conflicts, allow_prune, audit_log, None, sign_pki, passphrase_env, timeout,
+                            wait, inventory_namespace, lease_wait, sign_keyless)
     opts.attestation_out = opts.audit_log.parent / "attestations" / f"{env}.{region}.latest.json"
+    opts.snapshot_dir = opts.audit_log.parent / "applied"  # beside the audit log: a pod's writable volume
 
     def log(line: str) -> None:
         click.echo(f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} {line}", err=True)
@@ -333,14 +394,18 @@ def audit_verify(log: Path, head: str, fmt: str) -> NoReturn:
 
 @click.command("verify-attestation")
 @click.argument("attestation", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--trust", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+@click.option("--trust", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Root CA certificate (PEM) of the PKI that signed the attestation.")
+@click.option("--identity", help="Keyless (--sign-keyless): expected signer identity (certificate SAN).")
+@click.option("--issuer", help="Keyless: expected OIDC issuer URL.")
 @click.option("--rendered", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Also check the attestation is about this output tree (its index.json).")
 @_OUTPUT
-def verify_attestation(attestation: Path, trust: Path, rendered: Path | None, fmt: str) -> NoReturn:
-    """Verify an apply attestation: signature, certificate chain, statement, and optionally
-    that it attests RENDERED.
+def verify_attestation(attestation: Path, trust: Path | None, identity: str | None, issuer: str | None,
+                       rendered: Path | None, fmt: str) -> NoReturn:
+    """Verify an apply attestation: signature, certificate chain (to --trust, or Sigstore's
+    trust root and the expected --identity/--issuer for a keyless one), statement, and
+    optionally that it attests RENDERED.
 
     \b
     Example:
@@ -348,11 +413,19 @@ def verify_attestation(attestation: Path, trust: Path, rendered: Path | None, fm
         --trust pki/root.pem --rendered rendered
     """
     from compiler.controller.attest import verify_attestation as check_attestation
+    from compiler.controller.attest import verify_attestation_keyless
     from compiler.sign.verify import load_trust_roots
 
+    if trust and (identity or issuer):
+        raise click.UsageError("--trust and --identity/--issuer are mutually exclusive")
+    if not trust and not (identity and issuer):
+        raise click.UsageError("pass --trust ROOT_CERT, or both --identity and --issuer")
     index = (rendered / "index.json").read_bytes() if rendered is not None else None
-    check = check_attestation(attestation.read_bytes(), load_trust_roots(trust.read_bytes()),
-                              dt.datetime.now(dt.UTC), index)
+    if trust is not None:
+        check = check_attestation(attestation.read_bytes(), load_trust_roots(trust.read_bytes()),
+                                  dt.datetime.now(dt.UTC), index)
+    else:
+        check = verify_attestation_keyless(attestation.read_bytes(), identity or "", issuer or "", index)
     if fmt in ("json", "yaml"):
         click.echo(dump_document(fmt, check.to_dict()), nl=False)
     elif check.ok:

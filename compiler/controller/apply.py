@@ -1,13 +1,19 @@
 """The apply step: server-side apply of the change set, rank by rank (plan.apply_rank), the
 objects of one rank in parallel; CRDs must be Established before anything that uses them.
 
-Conflicts with another field manager are collected, not fatal one by one: the step fails
-naming each object, field and manager, and `--force-conflicts` takes the fields over.
+Drift is taken back: a field we apply that another manager changed with an ordinary write
+(`kubectl edit`, `patch`, `scale`, a script: managedFields operation Update) conflicts on a
+plain server-side apply; the object is applied again with force, as Flux's
+kustomize-controller always does, and the result names each field and who had changed it.
+A field another *applier* owns (operation Apply: a second declarative tool) is a real
+ownership conflict: collected, not fatal one by one, the step fails naming each object, field
+and manager, and `--force-conflicts` takes the fields over.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +33,7 @@ class ApplyResult:
     applied: list[AppliedObject] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)  # drift taken back: "ref: field: manager"
     live: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -39,6 +46,16 @@ def applied_record(desired: Mapping[str, Any], live: Mapping[str, Any]) -> Appli
     meta = live.get("metadata") or {}
     return AppliedObject(ref.api_version, ref.kind, ref.namespace, ref.name, str(meta.get("uid", "")),
                          str(meta.get("resourceVersion", "")), object_digest(desired))
+
+
+_MANAGER = re.compile(r'conflict with "([^"]*)"')
+
+
+def _appliers(cluster: Cluster, ref: Ref, managers: set[str]) -> set[str]:
+    """Those of `managers` that own fields of the live object through server-side apply."""
+    live = cluster.get(ref) or {}
+    return {str(e.get("manager")) for e in (live.get("metadata") or {}).get("managedFields") or []
+            if e.get("manager") in managers and e.get("operation") == "Apply"}
 
 
 def _established(obj: Mapping[str, Any]) -> bool:
@@ -82,14 +99,19 @@ def apply_changes(
             result.applied.append(applied_record(obj, have))
             return
         try:
-            got = cluster.apply(obj, force=force)
-        except ConflictError as exc:
-            if exc.field_conflict:
-                for field_path, message in exc.causes:
-                    result.conflicts.append(f"{ref}: {field_path}: {message}")
-            else:
-                result.errors.append(str(exc))
-            return
+            try:
+                got = cluster.apply(obj, force=force)
+            except ConflictError as exc:
+                if not exc.field_conflict:
+                    raise
+                managers = {m for _, message in exc.causes for m in _MANAGER.findall(message)}
+                if not managers or _appliers(cluster, ref, managers):
+                    for field_path, message in exc.causes:
+                        result.conflicts.append(f"{ref}: {field_path}: {message}")
+                    return
+                got = cluster.apply(obj, force=True)  # edited live, not declared elsewhere: drift
+                result.restored += [f"{ref}: {path}: changed live by {', '.join(_MANAGER.findall(why))}"
+                                    for path, why in exc.causes]
         except ApiError as exc:
             result.errors.append(str(exc))
             return

@@ -35,11 +35,15 @@ __all__ = [
     "PREDICATE_TYPE",
     "AppliedObject",
     "AttestationCheck",
+    "AttestationSignError",
+    "KeylessSigner",
     "Source",
     "build_statement",
     "sign_statement",
+    "sign_statement_keyless",
     "subject_name",
     "verify_attestation",
+    "verify_attestation_keyless",
 ]
 
 PREDICATE_TYPE = "https://mentatlab.io/attestation/apply/v1"
@@ -142,6 +146,31 @@ def sign_statement(statement: Mapping[str, Any], pki: Pki) -> bytes:
     return dump_bundle(pki_bundle(envelope, pki.leaf, [pki.intermediate]))
 
 
+@dataclass(frozen=True, slots=True)
+class KeylessSigner:
+    """Sign attestations with Sigstore keyless: the OIDC token, found and checked before the
+    reconcile touches the cluster (a secret: never printed)."""
+
+    token: str = field(repr=False)
+    staging: bool = False
+
+
+class AttestationSignError(Exception):
+    """The configured signer could not sign the attestation."""
+
+
+def sign_statement_keyless(statement: Mapping[str, Any], signer: KeylessSigner) -> bytes:
+    """A Sigstore bundle of the statement from Fulcio and Rekor (compiler/sign/keyless.py),
+    which `cosign verify-blob-attestation` and `mentatctl verify-attestation --identity
+    --issuer` check against Sigstore's trust root."""
+    from compiler.sign.keyless import sign_statement_keyless as sign
+
+    signed = sign(canonical_json(statement), token=signer.token, staging=signer.staging)
+    if signed.diagnostics or not signed.bundle:
+        raise AttestationSignError("; ".join(d.message for d in signed.diagnostics) or "no bundle")
+    return signed.bundle
+
+
 @dataclass(slots=True)
 class AttestationCheck:
     ok: bool = False
@@ -193,21 +222,60 @@ def verify_attestation(raw: bytes, roots: list[x509.Certificate], now: dt.dateti
     except InvalidSignature:
         check.problems.append("attestation signature does not verify (payload or signature altered)")
         return check
+    _check_statement(envelope.payload, tree_index, check)
+    return check
+
+
+def _check_statement(payload: bytes, tree_index: bytes | None, check: AttestationCheck) -> None:
     try:
-        statement = json.loads(envelope.payload)
+        statement = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError):
         check.problems.append("attestation payload is not JSON")
-        return check
+        return
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE \
             or statement.get("predicateType") != PREDICATE_TYPE:
         check.problems.append(f"attestation is not an in-toto Statement with predicate type {PREDICATE_TYPE}")
-        return check
+        return
     check.statement = statement
     if tree_index is not None:
         names = {s.get("name"): (s.get("digest") or {}).get("sha256") for s in statement.get("subject") or []
                  if isinstance(s, dict)}
         if names.get(TREE_SUBJECT) != _sha256(tree_index):
             check.problems.append("attestation is about another rendered tree (index.json digest differs)")
-            return check
+            return
     check.ok = True
+
+
+def verify_attestation_keyless(raw: bytes, identity: str, issuer: str, tree_index: bytes | None = None,
+                               *, staging: bool = False) -> AttestationCheck:
+    """A keyless attestation (--sign-keyless): sigstore's verifier against Sigstore's trust
+    root (certificate from Fulcio, Rekor inclusion) and the expected identity and issuer,
+    then the statement as for a PKI one."""
+    check = AttestationCheck()
+    try:
+        parsed = parse_bundle(raw)
+    except BundleError as exc:
+        check.problems.append(f"attestation bundle rejected: {exc}")
+        return check
+    if not parsed.keyless:
+        check.problems.append("attestation was signed with an organisation PKI (no transparency log "
+                              "entry); verify it with --trust ROOT_CERT")
+        return check
+    from sigstore.models import Bundle
+    from sigstore.verify import Verifier
+    from sigstore.verify.policy import Identity
+
+    try:
+        verifier = Verifier.staging() if staging else Verifier.production()
+        payload_type, payload = verifier.verify_dsse(Bundle.from_json(raw), Identity(identity=identity,
+                                                                                     issuer=issuer))
+    except Exception as exc:  # sigstore's VerificationError, TUF and bundle errors alike
+        text = str(exc).strip().splitlines()
+        check.problems.append(f"keyless verification failed: {type(exc).__name__}: {text[0] if text else ''}")
+        return check
+    check.signer = identity
+    if payload_type != INTOTO_PAYLOAD_TYPE:
+        check.problems.append(f"attestation payload type is {payload_type!r}, not in-toto")
+        return check
+    _check_statement(payload, tree_index, check)
     return check

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 FIELD_MANAGER = "mentatctl"
+_PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
 class ConfigError(Exception):
@@ -263,8 +264,10 @@ class Cluster:
         except NotFoundError:
             return None
 
-    def list(self, api_version: str, kind: str, namespace: str = "",
-             label_selector: str = "") -> list[dict[str, Any]]:
+    def list(self, api_version: str, kind: str, namespace: str = "", label_selector: str = "",
+             metadata_only: bool = False) -> list[dict[str, Any]]:
+        """Every object of a kind (in a namespace), 500 a page. `metadata_only`: the server
+        sends PartialObjectMetadata (no spec, data or status), items keep that kind."""
         k = self.kind(api_version, kind)
         items: list[dict[str, Any]] = []
         token = ""
@@ -272,6 +275,8 @@ class Cluster:
             params: dict[str, Any] = {"limit": 500}
             if label_selector:
                 params["label_selector"] = label_selector
+            if metadata_only:
+                params["header_params"] = {"Accept": _PARTIAL_LIST}
             if token:
                 params["_continue"] = token
             page = self.request("get", k.path(namespace), what=f"list {kind}", **params)
@@ -327,7 +332,7 @@ class Cluster:
 
 
 def connect(kubeconfig: Path | None = None, context: str | None = None, retry: Retry | None = None,
-            pool: int = 8) -> Cluster:
+            pool: int = 10) -> Cluster:
     """A Cluster from a kubeconfig (default $KUBECONFIG or ~/.kube/config) and context."""
     path = kubeconfig or Path(os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config")
     path = path.expanduser()
@@ -345,7 +350,7 @@ def connect(kubeconfig: Path | None = None, context: str | None = None, retry: R
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"kubeconfig {path} is unusable: {exc}") from exc
     cfg.retries = False  # ours, with jitter, replace urllib3's
-    cfg.connection_pool_maxsize = pool
+    cfg.connection_pool_maxsize = pool  # the apply workers (8), the Lease's renewer and the main thread
     name = context or _current_context(path)
     return Cluster(k8s_client.ApiClient(cfg), name, retry)
 

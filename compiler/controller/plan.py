@@ -22,6 +22,7 @@ __all__ = [
     "Change",
     "FieldChange",
     "Op",
+    "Owner",
     "Plan",
     "apply_rank",
     "comparable",
@@ -29,6 +30,7 @@ __all__ = [
     "field_diff",
     "object_digest",
     "ordered",
+    "owners_of",
     "render_plan",
     "subset_of",
 ]
@@ -81,11 +83,28 @@ class FieldChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Owner:
+    """Another field manager that owns a field this update changes (from managedFields)."""
+
+    path: str
+    manager: str
+    operation: str  # Update (an edit: drift, taken back) | Apply (another declarative owner)
+
+    @property
+    def drift(self) -> bool:
+        return self.operation != "Apply"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "manager": self.manager, "operation": self.operation}
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     op: Op
     ref: Ref
     fields: tuple[FieldChange, ...] = ()
     reason: str = ""
+    owners: tuple[Owner, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": str(self.op), **self.ref.to_dict()}
@@ -93,6 +112,8 @@ class Change:
             out["fields"] = [f.to_dict() for f in self.fields]
         if self.reason:
             out["reason"] = self.reason
+        if self.owners:
+            out["owners"] = [o.to_dict() for o in self.owners]
         return out
 
 
@@ -224,8 +245,63 @@ def _managed_view(desired: Any, live: Any) -> Any:
     return live
 
 
+def _owned(fields: Mapping[str, Any], live: Any, path: str, out: set[str]) -> None:
+    """The paths (as field_diff writes them) a managedFields `fieldsV1` set holds."""
+    for key, sub in fields.items():
+        if key == ".":
+            out.add(path)
+            continue
+        kind, _, raw = key.partition(":")
+        child: Any = None
+        if kind == "f":
+            sub_path = _join(path, raw)
+            child = live.get(raw) if isinstance(live, dict) else None
+        elif isinstance(live, list):
+            try:
+                want = json.loads(raw)
+            except ValueError:
+                continue
+            if kind == "k" and isinstance(want, dict):
+                match = [i for i, item in enumerate(live)
+                         if isinstance(item, dict) and all(item.get(k) == v for k, v in want.items())]
+            elif kind == "v":
+                match = [i for i, item in enumerate(live) if item == want]
+            elif kind == "i" and isinstance(want, int):
+                match = [want] if 0 <= want < len(live) else []
+            else:
+                match = []
+            if not match:
+                continue
+            child = live[match[0]]
+            sub_path = _join(path, child["name"]) if _named(live) is not None else f"{path}[{match[0]}]"
+        else:
+            continue
+        if sub:
+            _owned(sub, child, sub_path, out)
+        else:
+            out.add(sub_path)
+
+
+def owners_of(live: Mapping[str, Any], paths: Iterable[str], us: str) -> tuple[Owner, ...]:
+    """Which other field managers own each of `paths` (a field, or one inside or around it)."""
+    found: list[Owner] = []
+    wanted = list(paths)
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        manager = str(entry.get("manager", ""))
+        fields = entry.get("fieldsV1")
+        if manager == us or entry.get("subresource") == "status" or not isinstance(fields, dict):
+            continue
+        owned: set[str] = set()
+        _owned(fields, live, "", owned)
+        for path in wanted:
+            if any(o == path or o.startswith((path + ".", path + "[")) or path.startswith((o + ".", o + "["))
+                   for o in owned if o):
+                found.append(Owner(path, manager, str(entry.get("operation", ""))))
+    return tuple(sorted(set(found), key=lambda o: (o.path, o.manager, o.operation)))
+
+
 def decide(desired: Mapping[str, Any], live: Mapping[str, Any] | None,
-           dry_run: Mapping[str, Any] | None = None) -> Change:
+           dry_run: Mapping[str, Any] | None = None, us: str = "mentatctl") -> Change:
     """create, update or noop for one object.
 
     noop when the live object carries the digest of exactly this desired object and every
@@ -245,15 +321,22 @@ def decide(desired: Mapping[str, Any], live: Mapping[str, Any] | None,
         after = comparable(dry_run)
         if after == have:
             return Change(Op.NOOP, ref)
-        return Change(Op.UPDATE, ref, tuple(field_diff(have, after, secret=secret)))
-    changes = field_diff(_managed_view(want, have), want, secret=secret)
+        changes = field_diff(have, after, secret=secret)
+    else:
+        changes = field_diff(_managed_view(want, have), want, secret=secret)
     reason = "" if changes else "applied with a different configuration"
-    return Change(Op.UPDATE, ref, tuple(changes), reason)
+    return Change(Op.UPDATE, ref, tuple(changes), reason, owners_of(live, (c.path for c in changes), us))
 
 
 def _short(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, ensure_ascii=False) if not isinstance(value, str) else value
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _owner_note(o: Owner) -> str:
+    if o.drift:
+        return f"changed live by {o.manager}: taken back"
+    return f"conflict: applied by {o.manager} (--force-conflicts takes it over)"
 
 
 def render_plan(plan: Plan) -> str:
@@ -264,12 +347,13 @@ def render_plan(plan: Plan) -> str:
             continue
         lines.append(f"{c.op:<6} {c.ref}" + (f"  ({c.reason})" if c.reason else ""))
         for f in c.fields:
+            owned = "".join(f"  [{_owner_note(o)}]" for o in c.owners if o.path == f.path)
             if f.before is None:
-                lines.append(f"         + {f.path}: {_short(f.after)}")
+                lines.append(f"         + {f.path}: {_short(f.after)}{owned}")
             elif f.after is None:
-                lines.append(f"         - {f.path}: {_short(f.before)}")
+                lines.append(f"         - {f.path}: {_short(f.before)}{owned}")
             else:
-                lines.append(f"         ~ {f.path}: {_short(f.before)} -> {_short(f.after)}")
+                lines.append(f"         ~ {f.path}: {_short(f.before)} -> {_short(f.after)}{owned}")
     counts = plan.counts()
     lines.append("plan: " + ", ".join(f"{counts[str(op)]} {op}" for op in Op))
     return "\n".join(lines)

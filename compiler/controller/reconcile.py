@@ -28,15 +28,34 @@ from cryptography import x509
 
 from compiler.controller import audit as audit_log
 from compiler.controller import inventory as inv
+from compiler.controller import snapshot as snap
 from compiler.controller.apply import ApplyResult, apply_changes
-from compiler.controller.attest import AppliedObject, Source, build_statement, sign_statement
+from compiler.controller.attest import (
+    AppliedObject,
+    AttestationSignError,
+    KeylessSigner,
+    Source,
+    build_statement,
+    sign_statement,
+    sign_statement_keyless,
+)
 from compiler.controller.budget import Budget, check_budget
 from compiler.controller.client import ApiError, Cluster, ConfigError, NotFoundError, UnknownKindError
 from compiler.controller.health import wait_healthy
 from compiler.controller.inventory import LABEL, Inventory, Ref, ref_of
 from compiler.controller.lease import Lease, LeaseHeld
-from compiler.controller.plan import DIGEST_ANNOTATION, Change, Op, Plan, decide, object_digest, ordered
+from compiler.controller.plan import (
+    DIGEST_ANNOTATION,
+    Change,
+    Op,
+    Plan,
+    apply_rank,
+    decide,
+    object_digest,
+    ordered,
+)
 from compiler.controller.prune import prune
+from compiler.controller.snapshot import Seen, Snapshot
 from compiler.sign.bundle import BUNDLE_NAME
 from compiler.sign.pki import Pki
 from compiler.sign.statement import INDEX_NAME, IndexFormatError, canonical_json, parse_index
@@ -47,6 +66,7 @@ __all__ = ["RECORD_PREFIX", "STEPS", "Options", "Outcome", "State", "Step", "rec
 RECORD_PREFIX = "mentat-inventory-"
 ATTESTATION_PREFIX = "mentat-attestation-"
 RECORD_LABEL = "mentatlab.io/inventory-record"
+SNAPSHOT_ANNOTATION = "mentatlab.io/snapshot-sha256"  # on the record: the snapshot it vouches for
 AUDIT_HEAD = "mentatlab.io/audit-head"
 _HEALTH_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob",
                            "CustomResourceDefinition", "Service"})
@@ -71,9 +91,10 @@ class Options:
     wait: bool = True
     timeout: float = 120.0
     inventory_namespace: str = "mentat-system"
-    signer: Pki | None = None
+    signer: Pki | KeylessSigner | None = None
     audit_log: Path | None = None
     attestation_out: Path | None = None
+    snapshot_dir: Path | None = None  # what the last reconcile applied (snapshot.py); None: always parse
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}")
     workers: int = 8
     lease_wait: float | None = None
@@ -102,6 +123,14 @@ class State:
     workspace: str = ""
     inventory_id: str = ""
     desired: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # the target's manifests -> sha256 (signed index)
+    file_of: dict[tuple[str, str, str, str], str] = field(default_factory=dict)  # object -> its file
+    snapshot: Snapshot | None = None
+    cached: dict[tuple[str, str, str, str], tuple[str, Seen]] = field(default_factory=dict)  # not parsed
+    record_data: dict[str, str] | None = None
+    record_anchor: str = ""  # the record's SNAPSHOT_ANNOTATION
+    snapshot_saved: str = ""  # sha256 of the snapshot this reconcile wrote
+    files_read: set[str] = field(default_factory=set)  # the rest were vouched for by the snapshot
     live: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     old: Inventory | None = None
     record_rv: str = ""
@@ -110,6 +139,7 @@ class State:
     kept: list[tuple[Ref, str]] = field(default_factory=list)
     applied: list[AppliedObject] = field(default_factory=list)
     apply_started: bool = False
+    restored: list[str] = field(default_factory=list)
     pruned: list[Ref] = field(default_factory=list)
     prune_failed: list[Ref] = field(default_factory=list)
     unhealthy: list[str] = field(default_factory=list)
@@ -135,11 +165,13 @@ class Outcome:
     steps: list[Step]
     plan: Plan
     applied: list[AppliedObject]
+    restored: list[str]
     pruned: list[Ref]
     kept: list[tuple[Ref, str]]
     unhealthy: list[str]
     problems: list[str]
     inventory: str
+    files: dict[str, int]
     source: Source | None
     attestation: Path | None
     attestation_signed: bool
@@ -155,9 +187,11 @@ class Outcome:
             "result": self.result,
             "reason": self.reason,
             "inventory": self.inventory,
+            "files": self.files,
             "steps": [s.to_dict() for s in self.steps],
             "plan": self.plan.to_dict(),
             "applied": len(self.applied),
+            "restored": self.restored,
             "pruned": [r.to_dict() for r in self.pruned],
             "kept": [{**r.to_dict(), "why": why} for r, why in self.kept],
             "unhealthy": self.unhealthy,
@@ -229,25 +263,60 @@ def step_verify(s: State) -> bool:
     if f"{o.env}/{o.region}" not in _targets(index.files):
         have = ", ".join(_targets(index.files)) or "none"
         return s.stop("refused", f"the rendered tree has no target {o.env}/{o.region} (it renders: {have})")
-    for rel in _target_files(index.files, o.env, o.region):
-        try:
-            data = read_regular(o.rendered / rel, _MAX_FILE)
-        except OSError as exc:
-            return s.stop("refused", f"cannot read {rel}: {exc}")
-        if hashlib.sha256(data).hexdigest() != index.files[rel]:  # changed since verify read it
-            return s.stop("refused", f"{rel} changed after it was verified")
-        digest = index.files[rel]
+    s.files = {rel: index.files[rel] for rel in _target_files(index.files, o.env, o.region)}
+    if o.snapshot_dir is not None:
+        s.snapshot = snap.load(_snapshot_path(s), s.inventory_id)
+    fresh = []
+    for rel, digest in s.files.items():
+        seen = s.snapshot.unchanged(rel, digest) if s.snapshot is not None else None
+        if seen is None:
+            fresh.append(rel)
+            continue
+        for obj in seen:  # applied from this very file last time: read only if it moved (plan)
+            s.cached[obj.ref.key] = (rel, obj)
+            s.file_of[obj.ref.key] = rel
+    docs = _read_files(s, fresh)
+    if docs is None:
+        return False
+    s.desired += docs
+    return True
+
+
+def _snapshot_path(s: State) -> Path:
+    assert s.opts.snapshot_dir is not None
+    return s.opts.snapshot_dir / f"{s.inventory_id}.json"
+
+
+def _read_files(s: State, rels: Sequence[str]) -> list[dict[str, Any]] | None:
+    """The documents of these manifests, each file checked against its signed digest (None
+    after stopping the reconcile when one cannot be read, changed, or is for another env)."""
+    o = s.opts
+    out: list[dict[str, Any]] = []
+    for rel in rels:
+        digest = s.files[rel]
+        s.files_read.add(rel)
         if digest not in _PARSED:  # the controller loop parses a file again only when it changed
+            try:
+                data = read_regular(o.rendered / rel, _MAX_FILE)
+            except OSError as exc:
+                s.stop("refused", f"cannot read {rel}: {exc}")
+                return None
+            if hashlib.sha256(data).hexdigest() != digest:  # changed since verify read it
+                s.stop("refused", f"{rel} changed after it was verified")
+                return None
             _PARSED[digest] = [d for d in yaml.load_all(data, Loader=_LOADER) if isinstance(d, dict)]
         for doc in _PARSED[digest]:
-            if not isinstance(doc, dict) or not (doc.get("metadata") or {}).get("name"):
+            if not (doc.get("metadata") or {}).get("name"):
                 continue
             labels = (doc.get("metadata") or {}).get("labels") or {}
             env = labels.get("mentatlab.io/environment")
             if env is not None and env != o.env:
-                return s.stop("refused", f"{rel} is rendered for environment {env!r}, not {o.env!r}")
-            s.desired.append(doc)
-    return True
+                s.stop("refused", f"{rel} is rendered for environment {env!r}, not {o.env!r}")
+                return None
+            s.file_of[ref_of(doc).key] = rel
+            s.cached.pop(ref_of(doc).key, None)
+            out.append(doc)
+    return out
 
 
 # --- plan --------------------------------------------------------------------------------------
@@ -264,24 +333,87 @@ def _stamp(obj: Mapping[str, Any], inventory_id: str) -> dict[str, Any]:
     return out
 
 
-def _fetch_live(cluster: Cluster, desired: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str, str],
-                                                                             dict[str, Any]]:
-    """One LIST per (apiVersion, kind, namespace) of the tree, never a GET per object."""
-    groups: dict[tuple[str, str, str], set[str]] = {}
-    for obj in desired:
-        ref = ref_of(obj)
-        groups.setdefault((ref.api_version, ref.kind, ref.namespace), set()).add(ref.name)
-    live: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for (api_version, kind, namespace), names in sorted(groups.items()):
+PARTIAL = "PartialObjectMetadata"
+_GET_AT_MOST = 20  # objects of one kind and namespace fetched one by one; more: one LIST
+
+
+def _fetch_live(cluster: Cluster, full: Sequence[Ref], meta_only: Sequence[Ref], inventory_id: str
+                ) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """One LIST per (apiVersion, kind, namespace) of the tree, never a GET per object. A
+    group holding only objects the snapshot vouches for is listed as metadata alone (uid and
+    resourceVersion are all the plan needs; such items get the kind PartialObjectMetadata),
+    and only those carrying our inventory label: one we applied that lost its label is
+    absent, so it is compared in full (fetched on its own) like a moved one."""
+    groups: dict[tuple[str, str, str], tuple[set[str], bool]] = {}
+    for refs, whole in ((full, True), (meta_only, False)):
+        for ref in refs:
+            names, was = groups.get((ref.api_version, ref.kind, ref.namespace), (set(), False))
+            names.add(ref.name)
+            groups[(ref.api_version, ref.kind, ref.namespace)] = (names, was or whole)
+
+    def one(group: tuple[str, str, str]) -> list[tuple[tuple[str, str, str, str], dict[str, Any]]]:
+        api_version, kind, namespace = group
+        names, whole = groups[group]
         try:
-            items = cluster.list(api_version, kind, namespace)
+            items = cluster.list(api_version, kind, namespace, metadata_only=not whole,
+                                 label_selector="" if whole else f"{LABEL}={inventory_id}")
         except UnknownKindError:
-            continue  # a kind whose CRD this very tree installs: everything is a create
+            return []  # a kind whose CRD this very tree installs: everything is a create
+        api_group = api_version.rpartition("/")[0]
+        out = []
         for item in items:
-            ref = ref_of(item)
-            if ref.name in names:
-                live[ref.key] = item
-    return live
+            meta = item.get("metadata") or {}
+            if meta.get("name") in names:
+                key = (api_group, kind, str(meta.get("namespace") or ""), str(meta["name"]))
+                out.append((key, item if whole else {"kind": PARTIAL, "metadata": meta}))
+        return out
+
+    # (four LISTs at a time measured no faster at 1k or 10k objects: the apiserver is the bound)
+    return {key: item for group in sorted(groups) for key, item in one(group)}
+
+
+def _unmoved(live: Mapping[str, Any] | None, seen: Seen) -> bool:
+    """Nobody wrote the object since we applied or last compared it: same uid, same
+    resourceVersion (every write moves it)."""
+    meta = (live or {}).get("metadata") or {}
+    return bool(seen.uid) and meta.get("uid") == seen.uid and meta.get("resourceVersion") == seen.rv
+
+
+def _reread(s: State, rels: set[str]) -> bool:
+    """Parse files the snapshot let us skip, and fetch in full their objects that were listed
+    as metadata alone or not listed (a group with many such objects is listed again in full,
+    as after a first apply whose Deployments' status the controllers then wrote)."""
+    assert s.cluster is not None
+    if not rels:
+        return True
+    for key in [k for k, (rel, _) in s.cached.items() if rel in rels]:
+        del s.cached[key]
+    docs = _read_files(s, sorted(rels))
+    if docs is None:
+        return False
+    wanted: list[Ref] = []
+    for doc in docs:
+        stamped = _stamp(doc, s.inventory_id)
+        s.desired.append(stamped)
+        ref = ref_of(stamped)
+        if ref.key not in s.live or s.live[ref.key].get("kind") == PARTIAL:
+            s.live.pop(ref.key, None)
+            wanted.append(ref)
+    by_group: dict[tuple[str, str, str], list[Ref]] = {}
+    for ref in wanted:
+        by_group.setdefault((ref.api_version, ref.kind, ref.namespace), []).append(ref)
+    listed = [r for refs in by_group.values() if len(refs) > _GET_AT_MOST for r in refs]
+    s.live.update(_fetch_live(s.cluster, listed, [], s.inventory_id))
+    for ref in (r for refs in by_group.values() if len(refs) <= _GET_AT_MOST for r in refs):
+        got = s.cluster.get(ref)
+        if got is not None:
+            s.live[ref.key] = got
+    return True
+
+
+def _all_refs(s: State) -> list[Ref]:
+    """Every object of the tree: parsed, or vouched for by the snapshot."""
+    return [*(ref_of(d) for d in s.desired), *(seen.ref for _, seen in s.cached.values())]
 
 
 def _record_ref(s: State) -> Ref:
@@ -300,12 +432,27 @@ def step_plan(s: State) -> bool:
             s.lease = None
             return s.stop("refused", str(exc))
     record = cluster.get(_record_ref(s))
+    s.record_data = (record or {}).get("data")
+    annotations = ((record or {}).get("metadata") or {}).get("annotations") or {}
+    s.record_anchor = str(annotations.get(SNAPSHOT_ANNOTATION, ""))
     try:
         s.old = inv.from_data((record or {}).get("data"), s.inventory_id)
     except inv.InventoryError as exc:
         return s.stop("failed", f"inventory record {_record_ref(s)} is damaged: {exc}")
-    s.desired = [_stamp(obj, s.inventory_id) for obj in ordered(s.desired)]
-    s.live = _fetch_live(cluster, s.desired)
+    s.desired = [_stamp(obj, s.inventory_id) for obj in s.desired]
+    s.live = _fetch_live(cluster, [ref_of(d) for d in s.desired], [seen.ref for _, seen in s.cached.values()],
+                         s.inventory_id)
+    trusted = s.snapshot is not None and s.snapshot.server == cluster.server and \
+        s.snapshot.sha256 == s.record_anchor  # another API server's, or not the one the cluster names
+    if not trusted and not _reread(s, set(s.files) - s.files_read):
+        return False
+    moved = {rel for key, (rel, seen) in s.cached.items() if not _unmoved(s.live.get(key), seen)}
+    if not _reread(s, moved):  # written by someone since: compared in full below
+        return False
+    new = inv.new(s.inventory_id, _all_refs(s))
+    if inv.diff(s.old, new) and not _reread(s, set(s.files) - s.files_read):
+        return False  # what is pruned is never decided on the snapshot's word alone
+    s.desired = ordered(s.desired)  # type: ignore[assignment]
     creating = {ref_of(d).name for d in s.desired
                 if ref_of(d).kind == "Namespace" and ref_of(d).key not in s.live}  # dry-run cannot see them
     for obj in s.desired:
@@ -323,7 +470,9 @@ def step_plan(s: State) -> bool:
             except ApiError as exc:
                 s.problems.append(f"{ref}: server-side dry-run refused it: {exc}")
         s.plan.changes.append(decide(obj, have, dry) if have is not None else Change(Op.CREATE, ref))
-    new = inv.new(s.inventory_id, (ref_of(d) for d in s.desired))
+    s.plan.changes += [Change(Op.NOOP, seen.ref) for _, seen in s.cached.values()]
+    s.plan.changes.sort(key=lambda c: (apply_rank(c.ref), c.ref.key))
+    new = inv.new(s.inventory_id, _all_refs(s))
     for ref in inv.diff(s.old, new):
         live = cluster.get(ref) if _served(cluster, ref) else None
         if live is None:
@@ -357,39 +506,85 @@ def _served(cluster: Cluster, ref: Ref) -> bool:
 # --- apply, health, prune ----------------------------------------------------------------------
 
 
-def _write_record(s: State, refs: Inventory, extra_annotations: Mapping[str, str] | None = None) -> None:
+def _write_record(s: State, refs: Inventory, anchor: str) -> None:
+    """The inventory record: the objects, and the sha256 of the snapshot it vouches for."""
     assert s.cluster is not None
     meta: dict[str, Any] = {"name": RECORD_PREFIX + s.inventory_id,
                             "namespace": s.opts.inventory_namespace,
                             "labels": {RECORD_LABEL: "true", "app.kubernetes.io/managed-by": "mentatctl"}}
-    if extra_annotations:
-        meta["annotations"] = dict(extra_annotations)
-    record = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": inv.to_data(refs)}
-    s.cluster.apply(record, force=True)
+    if anchor:
+        meta["annotations"] = {SNAPSHOT_ANNOTATION: anchor}
+    data = inv.to_data(refs)
+    if data == s.record_data and anchor == s.record_anchor:
+        return  # a noop reconcile does not rewrite a record of 10k objects twice
+    s.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}, force=True)
+    s.record_data, s.record_anchor = data, anchor
 
 
 def step_apply(s: State) -> bool:
     assert s.cluster is not None and s.old is not None
-    staged = inv.add(s.old, (ref_of(d) for d in s.desired))
-    _write_record(s, staged)  # before applying: an object created here is never forgotten
+    staged = inv.add(s.old, _all_refs(s))
+    _write_record(s, staged, s.record_anchor)  # first: an object created here is never forgotten
     s.apply_started = True
     changes = {c.ref.key: c for c in s.plan.changes if c.op != Op.DELETE}
     result: ApplyResult = apply_changes(s.cluster, s.desired, changes, s.live,
                                         force=s.opts.force_conflicts, workers=s.opts.workers)
-    s.applied = result.applied
+    unparsed = [_noop_record(seen, s.live[key]) for key, (_, seen) in s.cached.items()]
+    s.applied = sorted([*result.applied, *unparsed], key=lambda a: (a.kind, a.namespace, a.name))
+    s.restored = sorted(result.restored + _drift_applied(s, result))
+    _save_snapshot(s)
     if result.conflicts:
-        return s.stop("failed", "conflicts with other field managers (--force-conflicts takes the "
-                      "fields over)", result.conflicts)
+        return s.stop("failed", "conflicts with other field managers that apply the same fields "
+                      "(--force-conflicts takes them over)", result.conflicts)
     if result.errors:
         return s.stop("failed", "the API server refused objects", result.errors)
     return True
+
+
+def _drift_applied(s: State, result: ApplyResult) -> list[str]:
+    """Fields the plan showed as changed live by someone else and that this apply wrote back
+    without a conflict (a subresource's writer, such as `kubectl scale`, does not conflict)."""
+    done = {(a.kind, a.namespace, a.name) for a in result.applied}
+    forced = {line.split(": ")[0] + ": " + line.split(": ")[1] for line in result.restored}
+    out = []
+    for c in s.plan.of(Op.UPDATE):
+        if (c.ref.kind, c.ref.namespace, c.ref.name) not in done:
+            continue
+        for o in c.owners:
+            head = f"{c.ref}: .{o.path}"
+            if o.drift and head not in forced:
+                out.append(f"{head}: changed live by {o.manager}")
+    return out
+
+
+def _noop_record(seen: Seen, live: Mapping[str, Any]) -> AppliedObject:
+    meta = live.get("metadata") or {}
+    ref = seen.ref
+    return AppliedObject(ref.api_version, ref.kind, ref.namespace, ref.name, str(meta.get("uid", "")),
+                         str(meta.get("resourceVersion", "")), seen.digest)
+
+
+def _save_snapshot(s: State) -> None:
+    """Record what this reconcile applied or found unchanged (a failed object's file is left
+    out, so the next reconcile reads it); a snapshot that cannot be written only costs speed."""
+    if s.opts.snapshot_dir is None or s.cluster is None:
+        return
+    seen = [Seen(ref_of({"apiVersion": a.api_version, "kind": a.kind,
+                         "metadata": {"namespace": a.namespace, "name": a.name}}),
+                 a.digest, a.uid, a.resource_version) for a in s.applied]
+    by_file: dict[str, list[tuple[str, str, str, str]]] = {}
+    for key, rel in s.file_of.items():
+        by_file.setdefault(rel, []).append(key)
+    with contextlib.suppress(OSError):
+        s.snapshot_saved = snap.save(_snapshot_path(s), snap.build(s.inventory_id, s.cluster.server, s.files,
+                                                                   by_file, seen))
 
 
 def step_health(s: State) -> bool:
     assert s.cluster is not None
     if not s.opts.wait:
         return True
-    refs = [ref_of(d) for d in s.desired if ref_of(d).kind in _HEALTH_KINDS]
+    refs = [r for r in _all_refs(s) if r.kind in _HEALTH_KINDS]
     health = wait_healthy(s.cluster, refs, s.opts.timeout)
     if not health.ok:
         s.unhealthy = health.messages()
@@ -406,8 +601,8 @@ def step_prune(s: State) -> bool:
     s.kept += result.kept
     done = {*result.deleted, *(k for k, _ in result.kept)}
     s.prune_failed = [r for r in s.prune_set if r not in done]
-    final = inv.new(s.inventory_id, [*(ref_of(d) for d in s.desired), *s.prune_failed])
-    _write_record(s, final)
+    final = inv.new(s.inventory_id, [*_all_refs(s), *s.prune_failed])
+    _write_record(s, final, s.snapshot_saved)
     if result.errors:
         return s.stop("failed", "some objects could not be pruned (they stay in the inventory)",
                       result.errors)
@@ -432,10 +627,16 @@ def step_attest(s: State) -> bool:
         started=s.started,
         finished=_now(),
     )
-    if o.signer is not None:
+    body = canonical_json(statement) + b"\n"
+    if isinstance(o.signer, Pki):
         body, s.attestation_signed = sign_statement(statement, o.signer), True
-    else:
-        body = canonical_json(statement) + b"\n"
+    elif isinstance(o.signer, KeylessSigner):
+        try:
+            body, s.attestation_signed = sign_statement_keyless(statement, o.signer), True
+        except AttestationSignError as exc:  # Fulcio, Rekor or the token: kept, unsigned, and said so
+            s.problems.append(f"the attestation could not be signed keyless (written unsigned): {exc}")
+            if s.result == "succeeded":
+                s.result, s.reason = "failed", "the attestation could not be signed"
     s.attestation_digest = hashlib.sha256(body).hexdigest()
     if o.attestation_out is not None:
         o.attestation_out.parent.mkdir(parents=True, exist_ok=True)
@@ -526,8 +727,11 @@ def reconcile(opts: Options, connect: Callable[[], Cluster],
     finally:
         if s.lease is not None:
             s.lease.release()
-    return Outcome(s.result, s.reason, s.steps, s.plan, s.applied, s.pruned, s.kept, s.unhealthy,
-                   s.problems, s.inventory_id, s.source, s.attestation, s.attestation_signed, s.audit_entry)
+    return Outcome(s.result, s.reason, s.steps, s.plan, s.applied, s.restored, s.pruned, s.kept, s.unhealthy,
+                   s.problems, s.inventory_id,
+                   {"manifests": len(s.files), "read": len(s.files_read),
+                    "skipped": len(s.files) - len(s.files_read)},  # vouched for by the snapshot
+                   s.source, s.attestation, s.attestation_signed, s.audit_entry)
 
 
 def describe(outcome: Outcome) -> str:

@@ -12,7 +12,9 @@ The OIDC token is a secret: it is never printed, logged or put in a diagnostic.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,7 +33,10 @@ __all__ = [
     "GITHUB_ISSUER",
     "TOKEN_ENV",
     "DsseVerifier",
+    "KeylessSigned",
+    "identity_token",
     "sign_keyless",
+    "sign_statement_keyless",
     "verify_keyless",
 ]
 
@@ -56,6 +61,94 @@ def _ambient_token() -> str | None:
     return detect_credential()
 
 
+@dataclass(slots=True)
+class KeylessSigned:
+    """A Sigstore bundle (JSON bytes) over one DSSE-wrapped in-toto statement, or why not."""
+
+    bundle: bytes = b""
+    signer: str = ""
+    not_after: dt.datetime | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def identity_token(token: str | None = None) -> tuple[str | None, Diagnostic | None]:
+    """The OIDC token to sign with: `token`, else $SIGSTORE_ID_TOKEN, else the CI's ambient
+    credential; (None, why) when there is none. Never put the token in a message."""
+    try:
+        raw = token or os.environ.get(TOKEN_ENV) or _ambient_token()
+    except Exception as exc:  # the ambient detectors make HTTP calls; any failure is reported
+        return None, Diagnostic("M807", f"cannot obtain an ambient OIDC token: {_failure(exc)}")
+    if not raw:
+        return None, Diagnostic(
+            "M807",
+            "no OIDC identity token for keyless signing",
+            hint=f"run in GitHub Actions with `permissions: id-token: write`, or set {TOKEN_ENV}",
+        )
+    return raw, None
+
+
+def sign_statement_keyless(
+    statement: bytes,
+    *,
+    token: str | None = None,
+    staging: bool = False,
+    trust_config: ClientTrustConfig | None = None,
+    expect_identity: str = "",
+    expect_issuer: str = "",
+) -> KeylessSigned:
+    """Sign an in-toto statement keyless: a short-lived Fulcio certificate for the token's
+    identity, the DSSE envelope logged in Rekor. With `expect_*`, refuse a certificate for
+    any other identity."""
+    out = KeylessSigned()
+    # Imported here, not at module level: keeps `mentatctl verify --trust` fast.
+    from sigstore import dsse
+    from sigstore.models import ClientTrustConfig
+    from sigstore.oidc import IdentityToken
+    from sigstore.sign import SigningContext
+
+    raw, why = identity_token(token)
+    if raw is None:
+        out.diagnostics.append(why or Diagnostic("M807", "no OIDC identity token"))
+        return out
+    try:
+        identity = IdentityToken(raw)
+    except Exception as exc:
+        out.diagnostics.append(Diagnostic("M807", f"OIDC token rejected: {_failure(exc)}"))
+        return out
+    try:
+        config = trust_config or (ClientTrustConfig.staging() if staging else ClientTrustConfig.production())
+        context = SigningContext.from_trust_config(config)
+        with context.signer(identity, cache=True) as signer:
+            bundle = signer.sign_dsse(dsse.Statement(statement))
+    except Exception as exc:  # network boundary: Fulcio, Rekor, TUF, timestamping
+        out.diagnostics.append(Diagnostic("M807", f"keyless signing failed: {_failure(exc)}"))
+        return out
+    cert = bundle.signing_certificate
+    out.signer = signer_identity(cert)
+    if expect_identity or expect_issuer:
+        from sigstore.verify.policy import Identity, OIDCIssuer
+
+        policy = (
+            Identity(identity=expect_identity, issuer=expect_issuer or None)
+            if expect_identity
+            else OIDCIssuer(expect_issuer)
+        )
+        try:
+            policy.verify(cert)
+        except Exception as exc:
+            out.diagnostics.append(
+                Diagnostic(
+                    "M807",
+                    f"signed as {out.signer}, which spec.signing does not expect: {_failure(exc)}",
+                    hint="sign from the workflow and branch spec.signing names",
+                )
+            )
+            return out
+    out.bundle = (bundle.to_json() + "\n").encode()
+    out.not_after = cert.not_valid_after_utc
+    return out
+
+
 def sign_keyless(
     rendered: Path,
     ctx: BuildContext,
@@ -74,63 +167,16 @@ def sign_keyless(
     if prepared is None:
         result.diagnostics = diags
         return result
-    # Imported here, not at module level: keeps `mentatctl verify --trust` fast.
-    from sigstore import dsse
-    from sigstore.models import ClientTrustConfig
-    from sigstore.oidc import IdentityToken
-    from sigstore.sign import SigningContext
-
-    try:
-        raw = token or os.environ.get(TOKEN_ENV) or _ambient_token()
-    except Exception as exc:  # the ambient detectors make HTTP calls; any failure is reported
-        result.diagnostics.append(Diagnostic("M807", f"cannot obtain an ambient OIDC token: {_failure(exc)}"))
+    signed = sign_statement_keyless(prepared.statement, token=token, staging=staging,
+                                    trust_config=trust_config, expect_identity=expect_identity,
+                                    expect_issuer=expect_issuer)
+    result.signer = signed.signer
+    if signed.diagnostics:
+        result.diagnostics = signed.diagnostics
         return result
-    if not raw:
-        result.diagnostics.append(
-            Diagnostic(
-                "M807",
-                "no OIDC identity token for keyless signing",
-                hint=f"run in GitHub Actions with `permissions: id-token: write`, or set {TOKEN_ENV}",
-            )
-        )
-        return result
-    try:
-        identity = IdentityToken(raw)
-    except Exception as exc:
-        result.diagnostics.append(Diagnostic("M807", f"OIDC token rejected: {_failure(exc)}"))
-        return result
-    try:
-        config = trust_config or (ClientTrustConfig.staging() if staging else ClientTrustConfig.production())
-        context = SigningContext.from_trust_config(config)
-        with context.signer(identity, cache=True) as signer:
-            bundle = signer.sign_dsse(dsse.Statement(prepared.statement))
-    except Exception as exc:  # network boundary: Fulcio, Rekor, TUF, timestamping
-        result.diagnostics.append(Diagnostic("M807", f"keyless signing failed: {_failure(exc)}"))
-        return result
-    cert = bundle.signing_certificate
-    result.signer = signer_identity(cert)
-    if expect_identity or expect_issuer:
-        from sigstore.verify.policy import Identity, OIDCIssuer
-
-        policy = (
-            Identity(identity=expect_identity, issuer=expect_issuer or None)
-            if expect_identity
-            else OIDCIssuer(expect_issuer)
-        )
-        try:
-            policy.verify(cert)
-        except Exception as exc:
-            result.diagnostics.append(
-                Diagnostic(
-                    "M807",
-                    f"signed as {result.signer}, which spec.signing does not expect: {_failure(exc)}",
-                    hint="sign from the workflow and branch spec.signing names",
-                )
-            )
-            return result
-    result.bundle = (bundle.to_json() + "\n").encode()
+    result.bundle = signed.bundle
     result.files = len(prepared.index.files)
-    result.not_after = bundle.signing_certificate.not_valid_after_utc
+    result.not_after = signed.not_after
     return result
 
 

@@ -137,3 +137,45 @@ def test_values_the_server_omits_are_not_drift() -> None:
     live = _live(DESIRED)
     live["metadata"]["annotations"][DIGEST_ANNOTATION] = object_digest(want)
     assert decide(want, live).op is Op.NOOP
+
+
+def _managed(live: dict[str, Any], *entries: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    live["metadata"]["managedFields"] = [
+        {"manager": m, "operation": op, "apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": f}
+        for m, op, f in entries]
+    return live
+
+
+def test_an_update_names_the_other_manager_that_changed_the_field() -> None:
+    live = _live(DESIRED)
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = "img@sha256:2"
+    live["metadata"]["labels"]["a"] = "2"
+    container = {'k:{"name":"main"}': {"f:image": {}}}
+    _managed(live,
+             ("mentatctl", "Apply", {"f:spec": {"f:replicas": {}}}),
+             ("kubectl-edit", "Update", {"f:spec": {"f:template": {"f:spec": {"f:containers": container}}}}),
+             ("gitops-b", "Apply", {"f:metadata": {"f:labels": {"f:a": {}}}}),
+             ("kube-controller-manager", "Update", {"f:status": {"f:replicas": {}}}))
+    change = decide(DESIRED, live)
+    assert change.op is Op.UPDATE
+    assert [(o.path, o.manager, o.operation, o.drift) for o in change.owners] == [
+        ("metadata.labels.a", "gitops-b", "Apply", False),
+        ("spec.template.spec.containers.main.image", "kubectl-edit", "Update", True),
+    ]
+    text = render_plan(Plan([change]))
+    assert ("containers.main.image: img@sha256:2 -> img@sha256:1  [changed live by kubectl-edit: taken back]"
+            in text)
+    assert "labels.a: 2 -> 1  [conflict: applied by gitops-b (--force-conflicts takes it over)]" in text
+    assert change.to_dict()["owners"][0] == {"path": "metadata.labels.a", "manager": "gitops-b",
+                                             "operation": "Apply"}
+
+
+def test_owners_of_sets_and_positional_list_items() -> None:
+    from compiler.controller.plan import owners_of
+
+    live = {"metadata": {"managedFields": [
+        {"manager": "x", "operation": "Update", "fieldsV1": {"f:spec": {"f:args": {"v:\"-v\"": {}},
+                                                                       "f:ports": {"i:1": {}}}}}]},
+            "spec": {"args": ["-q", "-v"], "ports": [80, 443]}}
+    got = owners_of(live, ["spec.args[1]", "spec.ports[1]", "spec.ports[0]"], "mentatctl")
+    assert [(o.path, o.manager) for o in got] == [("spec.args[1]", "x"), ("spec.ports[1]", "x")]
