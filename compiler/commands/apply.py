@@ -118,7 +118,8 @@ def build_options(rendered: Path | None, env: str, region: str, trust: Path | No
         budget = parse_allow(allow_prune)
     except BudgetError as exc:
         raise click.UsageError(str(exc)) from exc
-    signing = spec.get("signing") if isinstance(spec.get("signing"), dict) else {}
+    found = spec.get("signing")
+    signing: dict[str, Any] = found if isinstance(found, dict) else {}
     signer: Any = None
     if sign_keyless:
         signer = _keyless_signer()

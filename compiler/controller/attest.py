@@ -117,7 +117,7 @@ def build_statement(
     subjects += sorted(
         ({"name": subject_name(o.api_version, o.kind, o.namespace, o.name), "digest": {"sha256": o.digest}}
          for o in applied),
-        key=lambda s: s["name"],
+        key=lambda s: str(s["name"]),
     )
     predicate: dict[str, Any] = {
         "source": source.to_dict(),

@@ -100,8 +100,11 @@ def verify(lines: list[bytes], head: str = "") -> list[AuditProblem]:
             continue
         try:
             entry = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             parsed.append((number, None, f"line {number} is not JSON ({exc.msg})"))
+            continue
+        except UnicodeDecodeError as exc:
+            parsed.append((number, None, f"line {number} is not JSON ({exc.reason})"))
             continue
         if not isinstance(entry, dict) or type(entry.get("seq")) is not int:
             parsed.append((number, None, f"line {number} is not an audit entry"))

@@ -216,7 +216,7 @@ class Cluster:
             data = resp.data if hasattr(resp, "data") else resp
             return orjson.loads(data) if data else {}  # a 10k-object LIST: orjson is ~3x json
 
-        return self._call(go, what or f"{method.upper()} {path}")  # type: ignore[no-any-return]
+        return self._call(go, what or f"{method.upper()} {path}")
 
     def kind(self, api_version: str, kind: str) -> Kind:
         key = (api_version, kind)

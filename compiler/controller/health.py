@@ -36,7 +36,7 @@ class HealthResult:
 def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     for c in (obj.get("status") or {}).get("conditions") or []:
         if c.get("type") == kind:
-            return c  # type: ignore[no-any-return]
+            return c
     return None
 
 
@@ -135,7 +135,7 @@ def wait_healthy(cluster: Cluster, refs: Sequence[Ref], timeout: float, interval
             if obj is None:
                 unhealthy.append((ref, "does not exist"))
                 continue
-            why, is_final = check(obj, lambda ns, name, r=ready: (ns, name) in r)
+            why, is_final = check(obj, lambda ns, name: (ns, name) in ready)  # noqa: B023 (called here)
             if why:
                 unhealthy.append((ref, why))
                 final = final or is_final
