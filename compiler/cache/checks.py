@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from compiler.cache.store import Store, key
-from compiler.cache.units import UnitMemo, data_digest, is_cached
+from compiler.cache.units import UnitMemo, is_cached
 from compiler.model import K8sObject
 
 __all__ = ["CheckMemo"]
@@ -49,7 +49,7 @@ class CheckMemo:
         for o in objects:
             if is_cached(o):
                 continue
-            digest = data_digest(o.obj)
+            digest = self._units.data_digest(o)
             self._fresh.add(digest)
             if digest not in known:
                 todo.append(o)

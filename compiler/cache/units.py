@@ -49,6 +49,7 @@ class UnitMemo:
         self._store = store
         self._units: list[tuple[str, tuple[str, ...], Unit, bool]] = []  # key, deps, unit, hit
         self._bytes: dict[int, tuple[K8sObject, bytes]] = {}  # id(object) -> (object, yaml)
+        self._digests: dict[int, tuple[K8sObject, str]] = {}  # id(object) -> (object, data digest)
         self._sound: set[str] | None = None  # unit entries of the right shape
         self.rebuilt: set[str] = set()  # units whose objects' bytes had to be rendered again
 
@@ -147,6 +148,14 @@ class UnitMemo:
             self._bytes[id(o)] = (o, text)
         return text
 
+    def data_digest(self, o: K8sObject) -> str:
+        """A new object's `data_digest`, computed once (the schema-check record and the unit
+        entry both key on it)."""
+        hit = self._digests.get(id(o))
+        if hit is None or hit[0] is not o:
+            hit = self._digests[id(o)] = (o, data_digest(o.obj))
+        return hit[1]
+
     def text(self, o: K8sObject) -> bytes | None:
         if isinstance(o, CachedObject):
             return o.content()
@@ -189,7 +198,7 @@ class UnitMemo:
             if text is None:
                 return None  # not serialised: the compile stopped before layout
             items.append((o.dir, o.kind, o.name, o.sources, o.origin, o.group, len(text),
-                          sha256_hex(text), data_digest(o.obj), _WAIVER_MARK in text))
+                          sha256_hex(text), self.data_digest(o), _WAIVER_MARK in text))
             texts.append(text)
             dicts.append(marshal.dumps(o.obj, 4))
         return (items, [diag_out(d) for d in unit[1]], sorted(unit[2])), texts, dicts

@@ -188,8 +188,6 @@ class _Delivery:
         if self.cache is None:
             self._finish()
             return True
-        from compiler.cache import Replay
-
         result, outcome, check = self.result, self.outcome, self.opts.check
         failed = outcome.failed
         if not any(f.status in ("limit", "skipped") for f in result.policy.findings):
