@@ -42,7 +42,8 @@ from compiler.wasm.bundle import (  # noqa: E402
     open_bundle,
     read_bundle_dir,
 )
-from compiler.wasm.run import Limits, Runner  # noqa: E402
+from compiler.wasm.run import Runner  # noqa: E402
+from compiler.wasm.sandbox import Limits  # noqa: E402
 from compiler.wasm.stage import check_agent_module  # noqa: E402
 
 AGENT = "uppercase"

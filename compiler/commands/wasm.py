@@ -25,7 +25,9 @@ from compiler.output import (
     workspace_root,
 )
 from compiler.validate import validate
-from compiler.wasm.run import DEFAULT_LIMITS, Limits, memory_limit_for, run_agent
+from compiler.wasm.grants import memory_limit_for
+from compiler.wasm.run import run_agent
+from compiler.wasm.sandbox import DEFAULT_LIMITS, Limits
 
 __all__ = ["wasm"]
 

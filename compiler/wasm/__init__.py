@@ -5,7 +5,8 @@ See README.md in this package for the agent ABI and the bundle layout.
 
 from compiler.wasm.bundle import BundleError, OpenedBundle, build_bundle, open_bundle
 from compiler.wasm.module import Capabilities, CheckedModule, ModuleProblem, read_module
-from compiler.wasm.run import Limits, Runner, RunResult, Sandbox
+from compiler.wasm.run import Runner
+from compiler.wasm.sandbox import Limits, RunResult, Sandbox
 from compiler.wasm.stage import build_bundles, check_agent_module
 
 __all__ = [

@@ -109,7 +109,7 @@ _NEEDS = {
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """An agent's WASI grants. `files` entries are `DIR`, `DIR:ro` or `DIR:rw` (see run.py)."""
+    """An agent's WASI grants. `files` entries are `DIR`, `DIR:ro` or `DIR:rw` (see grants.py)."""
 
     network: bool = False
     env: tuple[str, ...] = ()

@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main
-from compiler.wasm.run import Limits, Runner
+from compiler.wasm.run import Runner
+from compiler.wasm.sandbox import Limits
 from compiler.wasm.stage import check_agent_module
 
 HOUR_NS = 3_600_000_000_000

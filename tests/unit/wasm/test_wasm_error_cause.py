@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from compiler.wasm.module import summarize_error
-from compiler.wasm.run import Limits, Runner
+from compiler.wasm.run import Runner
+from compiler.wasm.sandbox import Limits
 from compiler.wasm.stage import check_agent_module
 
 GREEDY = """(module

@@ -11,16 +11,10 @@ import pytest
 import wasmtime
 
 from compiler.model import Pin
+from compiler.wasm.grants import memory_limit_for
 from compiler.wasm.module import Capabilities, read_module
-from compiler.wasm.run import (
-    FileGrant,
-    Limits,
-    Runner,
-    RunResult,
-    Sandbox,
-    memory_limit_for,
-    run_agent,
-)
+from compiler.wasm.run import Runner, run_agent
+from compiler.wasm.sandbox import FileGrant, Limits, RunResult, Sandbox
 
 FD_WRITE = (
     '(import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))'

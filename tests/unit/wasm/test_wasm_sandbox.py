@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from compiler.wasm.grants import sandbox_for
 from compiler.wasm.module import Capabilities, read_module
-from compiler.wasm.run import Limits, Runner, Sandbox, run_agent, sandbox_for
+from compiler.wasm.run import Runner, run_agent
+from compiler.wasm.sandbox import Limits, Sandbox
 
 WASI = "wasi_snapshot_preview1"
 IMPORTS = f"""
