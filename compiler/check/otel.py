@@ -17,7 +17,7 @@ import yaml
 from compiler.diagnostics import Diagnostic
 from compiler.model import K8sObject
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses, as load.py
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses, as load/parse.py
 
 __all__ = ["KNOWN_COMPONENTS", "check_collector_config", "check_collector_objects"]
 
