@@ -120,26 +120,36 @@ add_common_options(main)
 @output_option(github=True, help="How to print diagnostics (github: workflow annotations).")
 @click.option("--no-cache", is_flag=True,
               help="Check everything from scratch; do not read or write .mentat/.")
-def validate(workspace: str, fmt: str, no_cache: bool) -> None:
+@click.option("--stop-after", metavar="STAGE",
+              help="Run the stages up to this one only: load, validate, link, policy, wasm, "
+                   "render, policy-rendered, check, layout.")
+def validate(workspace: str, fmt: str, no_cache: bool, stop_after: str | None) -> None:
     """Check a workspace: load, validate, link, render and check, writing no output.
 
     Like compile, it reuses and updates the incremental cache in .mentat/.
 
     \b
-    Example:
+    Examples:
       mentatctl validate examples/shop -o json
+      mentatctl validate --stop-after link    # what the stages up to link report
     """
+    from compiler.tasks import Usage
     from compiler.tasks.compile import validate_task
 
     root = workspace_root(workspace)
-    with _progress(fmt == "text" and not quiet()) as on_stage:
-        outcome = validate_task(root, not no_cache, on_stage, detail)
+    try:
+        with _progress(fmt == "text" and not quiet()) as on_stage:
+            outcome = validate_task(root, not no_cache, on_stage, detail, stop_after)
+    except Usage as e:
+        raise click.UsageError(str(e)) from None
     emit(fmt, None, diagnostics=outcome.diagnostics)
     if fmt == "text":
         for line in outcome.waiver_lines:
             info(line)
         if outcome.replayed:
             info(f"ok: {outcome.files} files would be rendered (as the last compile rendered them)")
+        elif not outcome.failed and stop_after is not None:
+            info(f"ok: no problems up to {stop_after}")
         elif not outcome.failed:
             info(f"ok: {outcome.flows} flows, {outcome.files} files would be rendered")
     sys.exit(1 if outcome.failed else 0)

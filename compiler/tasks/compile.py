@@ -93,18 +93,24 @@ def deliver(root: Path, result: CompileResult, opts: CompileOptions, cache: Cach
 
 
 def validate_task(root: Path, use_cache: bool, on_stage: OnStage = None,
-                  log: Callable[[str], None] = lambda _: None) -> Outcome:
-    """Everything `compile` checks, writing no output (the cache is used and updated)."""
+                  log: Callable[[str], None] = lambda _: None,
+                  stop_after: str | None = None) -> Outcome:
+    """Everything `compile` checks, writing no output (the cache is used and updated), or
+    the stages up to `stop_after` (then nothing is replayed or saved: a partial run)."""
+    from compiler.pipeline import STAGES
+
+    if stop_after is not None and stop_after not in STAGES:
+        raise Usage(f"unknown stage {stop_after!r}; stages: {', '.join(STAGES)}")
     cache = Cache(root) if use_cache else None
-    replay = cache.replay(None) if cache is not None else None
+    replay = cache.replay(None) if cache is not None and stop_after is None else None
     if replay is not None:  # the last compile read exactly these inputs, and succeeded
         log(_REPLAYED)
         return _replayed(replay)
     from compiler.policy import waiver_lines
 
-    result = compile_workspace(root, None, on_stage=on_stage,
+    result = compile_workspace(root, None, stop_after=stop_after, on_stage=on_stage,
                                memos=cache.memos if cache else None)
-    if cache is not None and result.ok and result.workspace is not None:
+    if cache is not None and stop_after is None and result.ok and result.workspace is not None:
         cache.save(result.workspace.source_digests, written=False)
     return Outcome(result.diagnostics, files=len(result.files),
                    waiver_lines=waiver_lines(result.policy.waivers),
