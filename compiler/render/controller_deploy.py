@@ -27,7 +27,7 @@ MANAGED_ROLE = f"{NAME}-apply"  # in the environment's namespace
 PORT = 8080
 _VERBS = ["get", "list", "watch", "create", "patch", "update", "delete"]
 _READ = ["get", "list", "watch"]
-# The namespaced kinds the compiler renders (compiler/render/k8s.py, otel.py), by API group.
+# The namespaced kinds the compiler renders (compiler/render/k8s*.py, otel.py), by API group.
 _NAMESPACED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("", ("configmaps", "services", "serviceaccounts")),
     ("apps", ("deployments",)),

@@ -162,7 +162,7 @@ def collector_config(ws: Workspace, env: Environment, region: str) -> dict[str, 
         },
         "resource": {
             "attributes": [
-                # the same keys the agents' OTEL_RESOURCE_ATTRIBUTES use (render/k8s.py)
+                # the same keys the agents' OTEL_RESOURCE_ATTRIBUTES use (render/k8s_workload.py)
                 {"key": "deployment.environment", "value": env.name, "action": "upsert"},
                 {"key": "cloud.region", "value": region, "action": "upsert"},
                 {"key": "mentatlab.workspace", "value": ws.spec.name, "action": "upsert"},

@@ -11,7 +11,7 @@ from compiler.model import WasmBundle
 from compiler.pipeline import compile_workspace
 from compiler.render import RenderInput
 from compiler.render import k8s as k8s_render
-from compiler.render.k8s import k8s_name
+from compiler.render.k8s_meta import k8s_name
 
 DIGEST = "c" * 64
 
