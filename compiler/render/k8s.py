@@ -62,7 +62,6 @@ def render(inp: RenderInput) -> Rendered:
             flows = leaves.get((env.name, region))
             if flows:
                 _leaf(inp, env, region, flows, out)
-    _check_unique(out)
     return out
 
 
@@ -128,16 +127,3 @@ def _namespace(env: Environment, region: str) -> dict[str, Any]:
             },
         },
     }
-
-
-def _check_unique(out: Rendered) -> None:
-    seen: dict[tuple[str, str, str], K8sObject] = {}
-    for o in out.objects:
-        key = (o.dir, o.kind, o.name)
-        if key in seen:
-            f, line, col = o.origin
-            out.diagnostics.append(Diagnostic(
-                "M500", f"{o.kind} '{o.name}' in {o.dir} would be rendered twice "
-                f"(also from {seen[key].origin[0]}:{seen[key].origin[1]})", f, line, col,
-                hint="rename a flow or node: names are <flow>-<node>"))
-        seen[key] = o

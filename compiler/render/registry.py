@@ -34,21 +34,28 @@ RENDERERS: tuple[Callable[[RenderInput], Rendered], ...] = (
 
 
 def render_all(inp: RenderInput) -> Rendered:
-    """Every renderer's output. The names the compiler gives its own objects (the collector,
-    the controller, their namespace) can be a flow's or an environment's too: the clash is
-    reported where the user's object comes from (the first renderer's), which can be renamed."""
+    """Every renderer's output, refusing two objects of one kind and name in one directory
+    (layout would write both to one file). Two flows' nodes can clash (`<flow>-<node>`
+    names): the later one is reported. So can a flow or environment and an object the
+    compiler renders for itself (the collector, the controller, their namespace): then the
+    user's object, from the first renderer, is reported, as it is the one to rename."""
     out = Rendered()
     seen: dict[tuple[str, str, str], tuple[int, K8sObject]] = {}  # -> renderer, object
     for i, renderer in enumerate(RENDERERS):
         part = renderer(inp)
         for o in part.objects:
             by, first = seen.setdefault((o.dir, o.kind, o.name), (i, o))
-            if by != i:  # one renderer's own clashes are its to report (k8s: two flows)
-                f, line, col = first.origin
+            if first is o:
+                continue
+            twice = f"{o.kind} '{o.name}' in {o.dir} would be rendered twice"
+            if by == i:
                 out.diagnostics.append(Diagnostic(
-                    "M500", f"{o.kind} '{o.name}' in {o.dir} would be rendered twice: the "
-                    f"compiler renders one of its own there (for {o.origin[0]}:{o.origin[1]})",
-                    f, line, col, hint="rename the flow, node or environment: this name is "
-                    "the compiler's"))
+                    "M500", f"{twice} (also from {first.origin[0]}:{first.origin[1]})",
+                    *o.origin, hint="rename a flow or node: names are <flow>-<node>"))
+            else:
+                out.diagnostics.append(Diagnostic(
+                    "M500", f"{twice}: the compiler renders one of its own there (for "
+                    f"{o.origin[0]}:{o.origin[1]})", *first.origin,
+                    hint="rename the flow, node or environment: this name is the compiler's"))
         out.extend(part)
     return out
