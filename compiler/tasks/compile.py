@@ -28,6 +28,7 @@ from compiler.write import Standby, TreeDiff, diff_tree, write_tree
 __all__ = ["CompileOptions", "Outcome", "compile_task", "deliver", "validate_task"]
 
 OnStage = Callable[[str], None] | None
+_SAID_ONCE = frozenset({"M700", "M805"})  # drift (--check), a signature the write dropped
 _REPLAYED = "cache: nothing the last compile read or wrote has changed; its report stands"
 
 
@@ -136,7 +137,6 @@ class _Delivery:
                                waiver_lines=waiver_lines(result.policy.waivers))
         self.out_dir = root
         self.standby: Standby | None = None
-        self.stale: Diagnostic | None = None  # said once, never replayed: one may sign again
 
     def show(self) -> bool:
         """--stdout: one leaf (and the cluster-wide objects) as a YAML stream."""
@@ -186,19 +186,19 @@ class _Delivery:
         if found:
             return True  # recorded as failed: the cache must not trust the tree
         if signed:
-            self.stale = _stale_signature(self.out_dir, diff, signed)
+            self.outcome.diagnostics.append(_stale_signature(self.out_dir, diff, signed))
         return True
 
     def record(self) -> bool:
         """Remember the outcome for the next compile (replay) and the cache entries."""
         if self.cache is None:
-            self._finish()
             return True
         result, outcome, check = self.result, self.outcome, self.opts.check
         failed = outcome.failed
         if not any(f.status in ("limit", "skipped") for f in result.policy.findings):
-            # outcomes that depend on timing are not worth replaying; drift is not replayed
-            said = [d for d in outcome.diagnostics if d.code != "M700"]
+            # outcomes that depend on timing are not worth replaying; drift and a stale
+            # signature are said once (the tree is rewritten, or signed again)
+            said = [d for d in outcome.diagnostics if d.code not in _SAID_ONCE]
             self.cache.memos.builds.record(
                 self.opts.out, result.inputs,
                 Replay(str(self.out_dir), len(result.files), said, outcome.waivers,
@@ -207,12 +207,7 @@ class _Delivery:
         tree_matches = not failed and not (check and diff)
         self.cache.save(self._sources, self.out_dir if tree_matches else None, result.files,
                         written=bool(diff) and not check, standby=self.standby)
-        self._finish()
         return True
-
-    def _finish(self) -> None:
-        if self.stale is not None:
-            self.outcome.diagnostics.append(self.stale)
 
     @property
     def _sources(self) -> dict[str, str]:
