@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from compiler.controller.attest import KeylessSigner
-from compiler.controller.reconcile import Options, State, step_attest
+from compiler.controller.evidence import step_attest
+from compiler.controller.reconcile import Options, State
 from tests.controller.kit import REPO, Kit, configmap, make_pki, namespace
 
 # every variable sigstore's ambient-credential detectors (the `id` package) look at

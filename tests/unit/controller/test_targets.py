@@ -4,7 +4,7 @@ them)."""
 
 from __future__ import annotations
 
-from compiler.controller.reconcile import _target_files, _targets
+from compiler.controller.observe import _target_files, _targets
 
 FILES = dict.fromkeys([
     "crds/customresourcedefinition-agents.mentatlab.io.yaml",
