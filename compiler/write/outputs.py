@@ -128,6 +128,9 @@ class Outputs:
             # holds its snapshot once the new one is written over the older slot. (Were it
             # stale, its stats would not match: nothing is kept on a snapshot's word.)
             slot = Slot(older.key, current.generation + 1, value)
+            if standby.twin:  # the standby is the same files: the same snapshot
+                self._records.put("snapshot", current.key,
+                                  (current.generation, _known_out(value)))
         else:
             tree = files_of(files)
             value = {rel: (st, tree.digest(rel)) for rel, st in snapshot(out, tree).items()}
