@@ -307,7 +307,7 @@ def _slope(results: dict[str, Any], key: str) -> dict[str, float] | None:
 
 _ROWS = [("cold_no_cache", "cold compile, no cache"), ("cold", "cold compile, filling the cache"),
          ("no_change", "no-change recompile"),
-         ("one_flow_first", "one flow changed, first time (builds the standby copy; 1 run)"),
+         ("one_flow_first", "one flow changed, first time after the cold compile (1 run)"),
          ("one_flow_change", "one flow changed"),
          ("check", "compile --check"),
          ("check_cold", "compile --check --no-cache (CI on a fresh clone)"),
