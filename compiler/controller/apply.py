@@ -23,7 +23,7 @@ from typing import Any
 from compiler.controller.attest import AppliedObject
 from compiler.controller.client import ApiError, Cluster, ConflictError
 from compiler.controller.inventory import Ref, ref_of
-from compiler.controller.plan import Change, Op, apply_rank, object_digest
+from compiler.controller.plan import DIGEST_ANNOTATION, Change, Op, apply_rank, object_digest
 
 __all__ = ["ApplyResult", "applied_record", "apply_changes"]
 
@@ -34,7 +34,6 @@ class ApplyResult:
     conflicts: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)  # drift taken back: "ref: field: manager"
-    live: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -42,10 +41,14 @@ class ApplyResult:
 
 
 def applied_record(desired: Mapping[str, Any], live: Mapping[str, Any]) -> AppliedObject:
+    """What the attestation says of one object: its identity, the live uid and resourceVersion
+    (all it needs of `live`, which may be PartialObjectMetadata) and the digest of `desired`."""
     ref = ref_of(desired)
     meta = live.get("metadata") or {}
+    # the digest the object was stamped with (observe._stamp) is object_digest of exactly it
+    digest = ((desired.get("metadata") or {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
     return AppliedObject(ref.api_version, ref.kind, ref.namespace, ref.name, str(meta.get("uid", "")),
-                         str(meta.get("resourceVersion", "")), object_digest(desired))
+                         str(meta.get("resourceVersion", "")), str(digest or object_digest(desired)))
 
 
 _MANAGER = re.compile(r'conflict with "([^"]*)"')
@@ -56,6 +59,12 @@ def _appliers(cluster: Cluster, ref: Ref, managers: set[str]) -> set[str]:
     live = cluster.get(ref) or {}
     return {str(e.get("manager")) for e in (live.get("metadata") or {}).get("managedFields") or []
             if e.get("manager") in managers and e.get("operation") == "Apply"}
+
+
+def _defines(crd: Mapping[str, Any]) -> tuple[str, str]:
+    """The (group, kind) a CustomResourceDefinition serves."""
+    spec = crd.get("spec") or {}
+    return str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))
 
 
 def _established(obj: Mapping[str, Any]) -> bool:
@@ -94,13 +103,11 @@ def apply_changes(
         ref = ref_of(obj)
         change = changes[ref.key]
         if change.op == Op.NOOP:
-            have = live[ref.key]
-            result.live[ref.key] = dict(have)
-            result.applied.append(applied_record(obj, have))
+            result.applied.append(applied_record(obj, live[ref.key]))
             return
         try:
             try:
-                got = cluster.apply(obj, force=force)
+                got = cluster.apply(obj, force=force, metadata_only=True)
             except ConflictError as exc:
                 if not exc.field_conflict:
                     raise
@@ -109,13 +116,13 @@ def apply_changes(
                     for field_path, message in exc.causes:
                         result.conflicts.append(f"{ref}: {field_path}: {message}")
                     return
-                got = cluster.apply(obj, force=True)  # edited live, not declared elsewhere: drift
+                # edited live, not declared elsewhere: drift, taken back
+                got = cluster.apply(obj, force=True, metadata_only=True)
                 result.restored += [f"{ref}: {path}: changed live by {', '.join(_MANAGER.findall(why))}"
                                     for path, why in exc.causes]
         except ApiError as exc:
             result.errors.append(str(exc))
             return
-        result.live[ref.key] = got
         result.applied.append(applied_record(obj, got))
         if on_object:
             on_object(change)
@@ -128,10 +135,9 @@ def apply_changes(
             if not result.ok:
                 break  # later ranks depend on this one
             if rank == 0 and objs:  # CustomResourceDefinitions
-                crds = [ref_of(o) for o in objs if changes[ref_of(o).key].op != Op.NOOP]
-                result.errors += _wait_established(cluster, crds, crd_timeout)
-                if crds:
-                    cluster.forget_kinds()
+                applied = [o for o in objs if changes[ref_of(o).key].op != Op.NOOP]
+                result.errors += _wait_established(cluster, [ref_of(o) for o in applied], crd_timeout)
+                cluster.forget_kinds(_defines(o) for o in applied)
                 if not result.ok:
                     break
     result.applied.sort(key=lambda a: (a.kind, a.namespace, a.name))

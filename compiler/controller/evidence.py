@@ -78,7 +78,7 @@ def step_attest(s: State) -> bool:
                              "metadata": {"name": ATTESTATION_PREFIX + s.inventory_id,
                                           "namespace": o.inventory_namespace,
                                           "labels": {RECORD_LABEL: "attestation"}},
-                             "binaryData": {"attestation.json": _b64(body)}}, force=True)
+                             "binaryData": {"attestation.json": _b64(body)}}, force=True, metadata_only=True)
         except ApiError as exc:
             s.problems.append(f"the attestation could not be stored in the cluster: {exc}")
     return True

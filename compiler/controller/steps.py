@@ -116,7 +116,8 @@ def step_plan(s: State) -> bool:
     o = s.opts
     s.cluster = cluster = s.connect()
     if not o.dry_run:
-        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": o.inventory_namespace}})
+        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": o.inventory_namespace}},
+                      metadata_only=True)
         s.lease = Lease(cluster, o.inventory_namespace, RECORD_PREFIX + s.inventory_id, o.holder)
         try:
             s.lease.acquire(o.lease_wait)
@@ -209,7 +210,8 @@ def _write_record(s: State, refs: Inventory, anchor: str) -> None:
     data = inv.to_data(refs)
     if data == s.record_data and anchor == s.record_anchor:
         return  # a noop reconcile does not rewrite a record of 10k objects twice
-    s.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}, force=True)
+    s.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}, force=True,
+                    metadata_only=True)
     s.record_data, s.record_anchor = data, anchor
 
 

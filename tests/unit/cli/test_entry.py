@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,3 +31,22 @@ def test_exit_codes_and_output_survive_the_fast_exit(tmp_path: Path) -> None:
     assert bad.returncode == 1 and '"M202"' in bad.stdout
     assert _run("compile", str(ws), "--no-such-flag").returncode == 2
     assert _run("compile", str(tmp_path / "nowhere")).returncode == 2
+
+
+def test_apply_keeps_its_output_audit_and_attestation_through_the_fast_exit(tmp_path: Path) -> None:
+    """`apply` skips the teardown too: a refused apply (an unsigned tree, refused before any
+    cluster is reached) still exits 1 with its whole JSON result, its audit entry and its
+    attestation written."""
+    ws = tmp_path / "ws"
+    generate(100, ws, seed=3)
+    assert _run("compile", str(ws)).returncode == 0
+    assert _run("pki", "init", str(tmp_path / "pki")).returncode == 0
+    audit, att = tmp_path / "audit.jsonl", tmp_path / "att.json"
+    done = _run("apply", str(ws / "rendered"), "--env", "staging", "--region", "eu-west-1",
+                "--trust", str(tmp_path / "pki" / "root.pem"), "--kubeconfig", str(tmp_path / "none"),
+                "--audit-log", str(audit), "--attestation-out", str(att), "-o", "json")
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["result"] == "refused" and result["audit"]["seq"] == 1
+    assert len(audit.read_text().splitlines()) == 1
+    assert json.loads(att.read_text())["predicateType"] == "https://mentatlab.io/attestation/apply/v1"

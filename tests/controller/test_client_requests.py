@@ -1,0 +1,79 @@
+"""What the client asks of the real apiserver to keep a first apply cheap: server-side apply
+answered as metadata alone, and discovery kept across a CRD change except for the kinds the
+CRD defines (a kind it stopped serving is then unknown, not a stale path)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from compiler.controller.client import UnknownKindError, connect
+from compiler.controller.inventory import Ref
+from tests.controller.kit import Kit, configmap, namespace
+
+pytestmark = pytest.mark.cluster
+
+
+def _crd(group: str, served: dict[str, bool]) -> dict[str, Any]:
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gadgets.{group}"},
+        "spec": {"group": group, "scope": "Namespaced",
+                 "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget",
+                           "listKind": "GadgetList"},
+                 "versions": [{"name": v, "served": on, "storage": v == "v1", "schema": schema}
+                              for v, on in served.items()]},
+    }
+
+
+def _served(cluster: Any, api_version: str, kind: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cluster.kind(api_version, kind)
+            return
+        except UnknownKindError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_apply_answered_as_metadata_only(kit: Kit) -> None:
+    cluster = connect(kit.kubeconfig)
+    cluster.apply(namespace(kit.ns), metadata_only=True)
+    got = cluster.apply(configmap(kit.ns, "small", {"k": "v"}), metadata_only=True)
+    assert got["kind"] == "PartialObjectMetadata"
+    assert "data" not in got
+    live = cluster.get(Ref("", "ConfigMap", kit.ns, "small", "v1"))
+    assert live is not None and live["data"] == {"k": "v"}
+    assert got["metadata"]["uid"] == live["metadata"]["uid"]
+    assert got["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
+    full = cluster.apply(configmap(kit.ns, "small", {"k": "w"}))
+    assert full["kind"] == "ConfigMap" and full["data"] == {"k": "w"}
+
+
+def test_forget_kinds_drops_only_the_crds_kinds(kit: Kit) -> None:
+    group = f"{kit.ns}.example.com"
+    cluster = connect(kit.kubeconfig)
+    try:
+        cluster.apply(_crd(group, {"v1": True, "v2": True}))
+        _served(cluster, f"{group}/v2", "Gadget")
+        cm = cluster.kind("v1", "ConfigMap")
+        # v2 is no longer served: a Gadget v2 looked up before is stale once forgotten
+        cluster.apply(_crd(group, {"v1": True, "v2": False}), force=True)
+        deadline = time.monotonic() + 30
+        while True:  # until the apiserver drops the version from discovery
+            cluster.forget_kinds([("apps", "Deployment"), (group, "Gadget")])
+            try:
+                cluster.kind(f"{group}/v2", "Gadget")
+            except UnknownKindError:
+                break
+            assert time.monotonic() < deadline, "Gadget v2 still discovered after 30 s"
+            time.sleep(0.2)
+        assert cluster.kind(f"{group}/v1", "Gadget").plural == "gadgets"
+        assert cluster.kind("v1", "ConfigMap") is cm  # kept: not a kind the CRD defines
+    finally:
+        kit.kubectl("delete", "crd", f"gadgets.{group}", "--ignore-not-found", "--wait=false")
