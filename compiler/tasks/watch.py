@@ -1,0 +1,188 @@
+"""`compile --watch`: compile, then compile again each time the workspace's inputs change, in
+this process, as `tsc --watch` does. Nothing is kept that a one-shot compile would not find
+the same: each compile is `compile_task` with a fresh view of the incremental cache (it
+re-reads `.mentat/`, so what a compile saved is what the next one reads). What stays warm is
+what the process holds anyway: the imports, the compiled CEL rules (`parse_rule_file`), the
+JSON-schema validators and Kubernetes schemas (module-level caches) and the compiler's
+fingerprint, which a one-shot compile pays for on every run.
+
+Changes come from watchfiles (inotify through Rust's notify) on the workspace root,
+recursively, read in a thread from before the first compile, so a save during a compile is
+not lost. A change counts (`Relevance`) when it is to a file the last compile read or a
+directory holding one, or could be a new input: a path discovery would find (no hidden
+part; `.git/`, `.mentat/`, editor swap and lock files and the writer's temporary trees are
+all hidden) with a suffix the loader reads, or a new directory. Changes in the output tree
+never count, so the compile's own writes do not trigger the next one.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import FrameType
+
+from compiler.tasks.compile import CompileOptions, OnStage, Outcome, compile_task
+
+__all__ = ["STEP_MS", "Compiled", "Relevance", "watch_task"]
+
+# A change is handed on once no other has arrived for one step (watchfiles' `step`; at most
+# `_MAX_BATCH_MS` in all): long enough to take an editor's save in one batch (vim's
+# backup-rename-write-delete, an IDE's write-to-temp-then-rename take well under 5 ms here,
+# benchmarks/README.md), short because every edit waits one to two steps before compiling.
+STEP_MS = 20
+_MAX_BATCH_MS = 1600  # a `git checkout` writing for longer is compiled in parts
+# suffixes of the files the loader reads: sources and policy rules, wasm modules
+_INPUT_SUFFIXES = (".yaml", ".yml", ".wasm", ".wat")
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """One compile of the loop: its outcome, its own duration and what set it off."""
+
+    outcome: Outcome
+    seconds: float
+    changes: tuple[str, ...]  # workspace-relative paths; empty for the first compile
+    first: bool
+
+
+class Relevance:
+    """Which changed paths can change what a compile reads, given the last compile's inputs
+    (every file it read, by workspace-relative path) and its output directory."""
+
+    def __init__(self, root: Path, output: Path | None = None) -> None:
+        self.root = root.resolve()
+        self.output = output.resolve() if output is not None else None
+        self.inputs: frozenset[str] = frozenset()
+        self._dirs: frozenset[str] = frozenset()  # directories holding an input
+
+    def update(self, inputs: Iterable[str], output: Path | None) -> None:
+        self.inputs = frozenset(inputs)
+        self._dirs = frozenset(str(p) for rel in self.inputs for p in Path(rel).parents
+                               if str(p) != ".")
+        if output is not None:
+            self.output = output.resolve()
+
+    def relevant(self, path: str, is_dir: Callable[[str], bool] = os.path.isdir) -> str | None:
+        """`path`'s workspace-relative form when a change there counts, else None."""
+        p = Path(path)
+        if self.output is not None and (p == self.output or self.output in p.parents):
+            return None  # the compile's own writes
+        try:
+            rel = p.relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+        if rel in self.inputs or rel in self._dirs:
+            return rel
+        if any(part.startswith(".") for part in rel.split("/")):
+            return None  # discovery never reads hidden entries
+        if rel.endswith(_INPUT_SUFFIXES) or is_dir(path):
+            return rel
+        return None
+
+
+class _Changes:
+    """watchfiles' batches of changed paths, read in a daemon thread from construction on."""
+
+    def __init__(self, root: Path) -> None:
+        import watchfiles
+
+        self._queue: queue.SimpleQueue[set[str]] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._watch = watchfiles.watch(root, watch_filter=None, step=STEP_MS,
+                                       debounce=_MAX_BATCH_MS, stop_event=self._stop,
+                                       rust_timeout=500, yield_on_timeout=True)
+        threading.Thread(target=self._run, name="watch", daemon=True).start()
+        self._ready.wait()  # the watcher exists: nothing written from now on is missed
+
+    def _run(self) -> None:
+        for batch in self._watch:  # the first (a timeout) comes once the watcher is set up
+            self._ready.set()
+            if batch:
+                self._queue.put({path for _, path in batch})
+
+    def take(self) -> set[str]:
+        """The next batch, with any others already waiting (blocks; a signal interrupts)."""
+        paths = self._queue.get()
+        while not self._queue.empty():
+            paths |= self._queue.get()
+        return paths
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+class _Stopped(Exception):
+    """SIGTERM: leave the loop as Ctrl-C does."""
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise _Stopped
+
+
+def watch_task(root: Path, opts: CompileOptions, report: Callable[[Compiled], None],
+               progress: Callable[[], AbstractContextManager[OnStage]],
+               log: Callable[[str], None] = lambda _: None) -> None:
+    """Compile `root` as `opts` ask, then again after each change that counts, reporting
+    each compile; returns on Ctrl-C or SIGTERM (a compile they interrupt leaves the previous
+    output tree whole: the write is atomic)."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    changes: _Changes | None = None
+    try:
+        relevance = Relevance(root, Path(opts.out) if opts.out is not None else None)
+        changes = _Changes(relevance.root)
+        # the one-shot compile runs without the cyclic collector; a process that compiles
+        # for hours must collect, so each compile's cycles go in the idle time after it
+        gc.enable()
+        # compiled even when nothing changed since the last run: a replay would leave the
+        # rules, schemas and imports cold for the first edit
+        report(_compile(root, replace(opts, replay=False), relevance, progress, (), first=True))
+        gc.collect()
+        gc.freeze()  # what the first compile left (imports, caches) is never scanned again
+        for paths in _batches(changes, relevance, log):
+            compiled = _compile(root, opts, relevance, progress, paths, first=False)
+            if compiled.outcome.replayed and not relevance.inputs.intersection(paths):
+                log("watch: no input changed")  # a new file no compile reads
+            else:
+                report(compiled)
+            gc.collect()
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    finally:
+        if changes is not None:
+            changes.close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _batches(changes: _Changes, relevance: Relevance, log: Callable[[str], None]
+             ) -> Iterator[tuple[str, ...]]:
+    while True:
+        found = {rel for path in changes.take() if (rel := relevance.relevant(path)) is not None}
+        if found:
+            yield tuple(sorted(found))
+        else:
+            log("watch: changes outside the inputs, ignored")
+
+
+def _compile(root: Path, opts: CompileOptions, relevance: Relevance,
+             progress: Callable[[], AbstractContextManager[OnStage]], paths: tuple[str, ...],
+             first: bool) -> Compiled:
+    gc.disable()  # as the one-shot compile: its passes find nothing while it runs
+    try:
+        start = time.perf_counter()
+        with progress() as on_stage:
+            outcome = compile_task(root, opts, on_stage)
+        seconds = time.perf_counter() - start
+    finally:
+        gc.enable()
+    if not outcome.replayed:  # a replay read what the last compile read
+        relevance.update(outcome.inputs, outcome.output)
+    return Compiled(outcome, seconds, paths, first)
