@@ -201,7 +201,8 @@ def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, An
 def _bench_watch(ws: Path, edit: Any, runs: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The same one-flow edits in a running `compile --watch -o json`: from just before the
     write to the JSON line reporting that compile (the debounce step included), and the
-    compile's own duration from that line. The watch's peak RSS (VmHWM) for both."""
+    compile's own duration from that line. CPU: the watch's own and its reaped children's
+    (the policy evaluators) over that span, from /proc; its peak RSS (VmHWM) for both."""
     proc = subprocess.Popen([*_mentat("compile", str(ws), "--watch", "-o", "json")], cwd=REPO,
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -210,10 +211,11 @@ def _bench_watch(ws: Path, edit: Any, runs: int) -> tuple[dict[str, Any], dict[s
         first = json.loads(proc.stdout.readline())  # the first compile, not measured
         for i in range(runs):
             time.sleep(0.2)  # edits come apart, as a developer's saves do
-            start = time.perf_counter()
+            cpu, start = _cpu_s(proc.pid), time.perf_counter()
             edit(i)
             line = json.loads(proc.stdout.readline())
             latency.seconds.append(time.perf_counter() - start)
+            latency.cpu_s.append(_cpu_s(proc.pid) - cpu)
             own.seconds.append(line["seconds"])
             code = 0 if line["ok"] and first["ok"] else 1
             latency.exit_codes.append(code)
@@ -227,6 +229,12 @@ def _bench_watch(ws: Path, edit: Any, runs: int) -> tuple[dict[str, Any], dict[s
         proc.wait()
         proc.stdout.close()
     return latency.summary(), own.summary()
+
+
+def _cpu_s(pid: int) -> float:
+    """User + kernel CPU seconds of a running process and the children it has reaped."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _git(ws: Path, *args: str) -> None:
@@ -392,7 +400,9 @@ def _markdown(doc: dict[str, Any]) -> str:
                         ("watch_edit", "one flow changed in --watch / cold"),
                         ("watch_compile", "its compile's own time in --watch / cold")):
         lines.append(f"| {label} (target 0.1) | " + " | ".join(
-            ratio(v, ours, "cold_no_cache") for v in sizes.values()) + " |")
+            ratio(v, ours, "cold_no_cache") + (f", cpu {ratio(v, ours, 'cold_no_cache', 'median_cpu_s')}"
+                                               if ours == "watch_edit" else "")
+            for v in sizes.values()) + " |")
     lines.append("| diff / one-flow recompile | " + " | ".join(
         ratio(v, "diff", "one_flow_change") for v in sizes.values()) + " |")
     m = doc["machine"]
