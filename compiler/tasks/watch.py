@@ -57,11 +57,13 @@ class Compiled:
 
 class Relevance:
     """Which changed paths can change what a compile reads, given the last compile's inputs
-    (every file it read, by workspace-relative path) and its output directory."""
+    (every file it read, by workspace-relative path) and its output directory. Paths are
+    compared as strings: a compile writing 10k files hands the watch 10k or more of them."""
 
     def __init__(self, root: Path, output: Path | None = None) -> None:
         self.root = root.resolve()
-        self.output = output.resolve() if output is not None else None
+        self._root = str(self.root) + os.sep
+        self._output = str(output.resolve()) if output is not None else None
         self.inputs: frozenset[str] = frozenset()
         self._dirs: frozenset[str] = frozenset()  # directories holding an input
 
@@ -70,20 +72,19 @@ class Relevance:
         self._dirs = frozenset(str(p) for rel in self.inputs for p in Path(rel).parents
                                if str(p) != ".")
         if output is not None:
-            self.output = output.resolve()
+            self._output = str(output.resolve())
 
     def relevant(self, path: str, is_dir: Callable[[str], bool] = os.path.isdir) -> str | None:
         """`path`'s workspace-relative form when a change there counts, else None."""
-        p = Path(path)
-        if self.output is not None and (p == self.output or self.output in p.parents):
+        out = self._output
+        if out is not None and (path == out or path.startswith(out + os.sep)):
             return None  # the compile's own writes
-        try:
-            rel = p.relative_to(self.root).as_posix()
-        except ValueError:
+        if not path.startswith(self._root):
             return None
+        rel = path[len(self._root):].replace(os.sep, "/")
         if rel in self.inputs or rel in self._dirs:
             return rel
-        if any(part.startswith(".") for part in rel.split("/")):
+        if rel.startswith(".") or "/." in rel:
             return None  # discovery never reads hidden entries
         if rel.endswith(_INPUT_SUFFIXES) or is_dir(path):
             return rel
