@@ -6,13 +6,14 @@ what the process holds anyway: the imports, the compiled CEL rules (`parse_rule_
 JSON-schema validators and Kubernetes schemas (module-level caches) and the compiler's
 fingerprint, which a one-shot compile pays for on every run.
 
-Changes come from watchfiles (inotify through Rust's notify) on the workspace root,
-recursively, read in a thread from before the first compile, so a save during a compile is
-not lost. A change counts (`Relevance`) when it is to a file the last compile read or a
-directory holding one, or could be a new input: a path discovery would find (no hidden
-part; `.git/`, `.mentat/`, editor swap and lock files and the writer's temporary trees are
-all hidden) with a suffix the loader reads, or a new directory. Changes in the output tree
-never count, so the compile's own writes do not trigger the next one.
+Changes come from watchfiles (inotify through Rust's notify) on the workspace, read in
+threads from before the first compile, so a save during a compile is not lost; the output
+tree and .mentat/ are not watched (`_Changes`). A change counts (`Relevance`) when it is to
+a file the last compile read or a directory holding one, or could be a new input: a path
+discovery would find (no hidden part; `.git/`, `.mentat/`, editor swap and lock files and
+the writer's temporary trees are all hidden) with a suffix the loader reads, or a new
+directory. Changes in the output tree never count, so the compile's own writes do not
+trigger the next one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 
 from compiler import digest
+from compiler.load import WORKSPACE_FILE, output_dir, parse_yaml, read_source
 from compiler.tasks.compile import CompileOptions, OnStage, Outcome, compile_task
 
 __all__ = ["STEP_MS", "Compiled", "Relevance", "watch_task"]
@@ -67,6 +69,10 @@ class Relevance:
         self.inputs: frozenset[str] = frozenset()
         self._dirs: frozenset[str] = frozenset()  # directories holding an input
 
+    @property
+    def output(self) -> str | None:
+        return self._output
+
     def update(self, inputs: Iterable[str], output: Path | None) -> None:
         self.inputs = frozenset(inputs)
         self._dirs = frozenset(str(p) for rel in self.inputs for p in Path(rel).parents
@@ -92,22 +98,34 @@ class Relevance:
 
 
 class _Changes:
-    """watchfiles' batches of changed paths, read in a daemon thread from construction on."""
+    """Batches of changed paths from two watchers feeding one queue: the workspace root itself
+    (not recursively: mentat.yaml, sources at the top, directories appearing) and, each
+    recursively, the directories in it but the output tree and hidden ones (.git/, .mentat/:
+    the cache and the standby trees), unless they hold an input. Not watching what the
+    compile writes saves the watcher ~1.5 s of CPU in a cold 10k-object compile (A/B: 4.4-5.3
+    s against 5.8-6.8 s, in-process, the root watched recursively)."""
 
     def __init__(self, root: Path) -> None:
-        import watchfiles
-
         self._queue: queue.SimpleQueue[set[str]] = queue.SimpleQueue()
-        self._stop = _Stop()
-        self._watch = watchfiles.watch(root, watch_filter=None, step=STEP_MS,
-                                       debounce=_MAX_BATCH_MS, stop_event=self._stop,
-                                       rust_timeout=0)  # no timeout: nothing to yield but changes
-        threading.Thread(target=self._run, name="watch", daemon=True).start()
-        self._stop.polled.wait()  # the watcher exists: nothing written from now on is missed
+        self._root = root
+        self._top = _Watcher(self._queue, [str(root)], recursive=False)
+        self._inner: _Watcher | None = None
 
-    def _run(self) -> None:
-        for batch in self._watch:
-            self._queue.put({path for _, path in batch})
+    def rescope(self, output: str | None, inputs: Iterable[str]) -> None:
+        """Watch the root's directories as they are now (before a compile: a directory made
+        since the last one is read by discovery, and watched from here on)."""
+        holding = {rel.split("/")[0] for rel in inputs if "/" in rel}
+        try:
+            entries = sorted(os.scandir(self._root), key=lambda e: e.name)
+        except OSError:
+            entries = []  # the compile reports what is wrong with the workspace
+        dirs = [e.path for e in entries if e.path != output and e.is_dir()
+                and (not e.name.startswith(".") or e.name in holding)]
+        if self._inner is not None and self._inner.paths == dirs:
+            return
+        if self._inner is not None:
+            self._inner.close()
+        self._inner = _Watcher(self._queue, dirs, recursive=True) if dirs else None
 
     def take(self) -> set[str]:
         """The next batch, with any others already waiting (blocks; a signal interrupts)."""
@@ -115,6 +133,32 @@ class _Changes:
         while not self._queue.empty():
             paths |= self._queue.get()
         return paths
+
+    def close(self) -> None:
+        for watcher in (self._top, self._inner):
+            if watcher is not None:
+                watcher.close()
+
+
+class _Watcher:
+    """One watchfiles watcher of `paths`, read in a daemon thread from construction on."""
+
+    def __init__(self, into: queue.SimpleQueue[set[str]], paths: list[str],
+                 recursive: bool) -> None:
+        import watchfiles
+
+        self.paths = paths
+        self._stop = _Stop()
+        changes = watchfiles.watch(*paths, watch_filter=None, step=STEP_MS,
+                                   debounce=_MAX_BATCH_MS, stop_event=self._stop,
+                                   rust_timeout=0, recursive=recursive)  # no timeout: changes only
+
+        def run() -> None:
+            for batch in changes:
+                into.put({path for _, path in batch})
+
+        threading.Thread(target=run, name="watch", daemon=True).start()
+        self._stop.polled.wait()  # the watcher exists: nothing written from now on is missed
 
     def close(self) -> None:
         self._stop.stopped = True
@@ -150,7 +194,7 @@ def watch_task(root: Path, opts: CompileOptions, report: Callable[[Compiled], No
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     changes: _Changes | None = None
     try:
-        relevance = Relevance(root, Path(opts.out) if opts.out is not None else None)
+        relevance = Relevance(root, _output(root, opts))
         changes = _Changes(relevance.root)
         # A process that compiles for hours must collect cycles: it does so after each
         # compile, while it waits, and compiles with the collector off as the one-shot
@@ -159,12 +203,16 @@ def watch_task(root: Path, opts: CompileOptions, report: Callable[[Compiled], No
         gc.enable()
         # compiled even when nothing changed since the last run: a replay would leave the
         # rules, schemas and imports cold for the first edit
+        changes.rescope(relevance.output, ())
         report(_compile(root, replace(opts, replay=False), relevance, progress, (), first=True))
         gc.collect()
         # what the first compile left (imports, caches) is never scanned again: each later
         # collection takes 0.5 ms instead of 10 ms at 10k objects
         gc.freeze()
         for paths in _batches(changes, relevance, log):
+            # before the compile: what it reads in a directory made since is read, and
+            # watched from here on (a watcher replaced may drop what it had not yet handed on)
+            changes.rescope(relevance.output, relevance.inputs)
             compiled = _compile(root, opts, relevance, progress, paths, first=False)
             if compiled.outcome.replayed and not relevance.inputs.intersection(paths):
                 log("watch: no input changed")  # a new file no compile reads
@@ -177,6 +225,16 @@ def watch_task(root: Path, opts: CompileOptions, report: Callable[[Compiled], No
         if changes is not None:
             changes.close()
         signal.signal(signal.SIGTERM, previous)
+
+
+def _output(root: Path, opts: CompileOptions) -> Path | None:
+    """Where the first compile will write, to leave it unwatched (later compiles say)."""
+    if opts.out is not None:
+        return Path(opts.out)
+    content, _ = read_source(root, WORKSPACE_FILE)
+    docs, found = parse_yaml(WORKSPACE_FILE, content) if content is not None else ([], [])
+    spec = docs[0].data.get("spec") if len(docs) == 1 and not found else None
+    return output_dir(root, spec.get("output", "rendered/")) if isinstance(spec, dict) else None
 
 
 def _batches(changes: _Changes, relevance: Relevance, log: Callable[[str], None]
