@@ -127,6 +127,11 @@ class _Changes:
             self._inner.close()
         self._inner = _Watcher(self._queue, dirs, recursive=True) if dirs else None
 
+    @property
+    def watched(self) -> list[str]:
+        """The directories watched recursively."""
+        return list(self._inner.paths) if self._inner is not None else []
+
     def take(self) -> set[str]:
         """The next batch, with any others already waiting (blocks; a signal interrupts)."""
         paths = self._queue.get()
