@@ -1,7 +1,8 @@
 """Benchmark `mentatctl` against kustomize and helm on synthetic workspaces.
 
 For each size, on this machine, in one run: cold compile (no cache at all, and with the
-cache being filled), no-change recompile, one-flow-changed recompile, `compile --check`,
+cache being filled), no-change recompile, one-flow-changed recompile (one-shot, and in a
+running `compile --watch`), `compile --check`,
 `diff` of a one-flow change between two git commits, `verify`, and two anchors over the tree
 the compile produced: `kustomize build` of each rendered/<env>/<region> (it only re-reads and
 re-emits that YAML) and `helm template` of a generated chart that renders the same objects
@@ -23,6 +24,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -160,6 +162,7 @@ def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, An
     res["one_flow_first"] = _measure(Sample(), compile_cmd, REPO, 1,
                                      before=lambda _: edit(runs)).summary()
     res["one_flow_change"] = _measure(Sample(), compile_cmd, REPO, runs, before=edit).summary()
+    res["watch_edit"], res["watch_compile"] = _bench_watch(ws, edit, runs)
     flow.write_text(original)
     _run(compile_cmd, REPO)
     res["check"] = _measure(Sample(), [*compile_cmd, "--check"], REPO, runs).summary()
@@ -193,6 +196,45 @@ def _bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, An
     else:
         res["leaf_stdout"] = res["helm_leaf"] = Sample(note="no chart").summary()
     return res
+
+
+def _bench_watch(ws: Path, edit: Any, runs: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same one-flow edits in a running `compile --watch -o json`: from just before the
+    write to the JSON line reporting that compile (the debounce step included), and the
+    compile's own duration from that line. CPU: the watch's own and its reaped children's
+    (the policy evaluators) over that span, from /proc; its peak RSS (VmHWM) for both."""
+    proc = subprocess.Popen([*_mentat("compile", str(ws), "--watch", "-o", "json")], cwd=REPO,
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    latency, own = Sample(note="write to JSON line"), Sample(note="the compile's own seconds")
+    try:
+        first = json.loads(proc.stdout.readline())  # the first compile, not measured
+        for i in range(runs):
+            time.sleep(0.2)  # edits come apart, as a developer's saves do
+            cpu, start = _cpu_s(proc.pid), time.perf_counter()
+            edit(i)
+            line = json.loads(proc.stdout.readline())
+            latency.seconds.append(time.perf_counter() - start)
+            latency.cpu_s.append(_cpu_s(proc.pid) - cpu)
+            own.seconds.append(line["seconds"])
+            code = 0 if line["ok"] and first["ok"] else 1
+            latency.exit_codes.append(code)
+            own.exit_codes.append(code)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        peak = re.search(r"VmHWM:\s+(\d+) kB", status)
+        for sample in (latency, own):
+            sample.rss_mb = [int(peak.group(1)) / 1024 if peak else 0.0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
+        proc.stdout.close()
+    return latency.summary(), own.summary()
+
+
+def _cpu_s(pid: int) -> float:
+    """User + kernel CPU seconds of a running process and the children it has reaped."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _git(ws: Path, *args: str) -> None:
@@ -309,6 +351,8 @@ _ROWS = [("cold_no_cache", "cold compile, no cache"), ("cold", "cold compile, fi
          ("no_change", "no-change recompile"),
          ("one_flow_first", "one flow changed, first time after the cold compile (1 run)"),
          ("one_flow_change", "one flow changed"),
+         ("watch_edit", "one flow changed, in `compile --watch` (write to its JSON line)"),
+         ("watch_compile", "one flow changed, in `compile --watch` (the compile's own time)"),
          ("check", "compile --check"),
          ("check_cold", "compile --check --no-cache (CI on a fresh clone)"),
          ("diff_first", "diff, one flow changed, first time (base compiled, kept; 1 run)"),
@@ -352,9 +396,13 @@ def _markdown(doc: dict[str, Any]) -> str:
                  if peer != "kustomize" else ratio(v, ours, peer) for v in sizes.values()]
         lines.append(f"| {label} (below 1 is faster) | " + " | ".join(cells) + " |")
     for ours, label in (("one_flow_first", "first edit after cold / cold"),
-                        ("one_flow_change", "one flow changed / cold")):
+                        ("one_flow_change", "one flow changed / cold"),
+                        ("watch_edit", "one flow changed in --watch / cold"),
+                        ("watch_compile", "its compile's own time in --watch / cold")):
         lines.append(f"| {label} (target 0.1) | " + " | ".join(
-            ratio(v, ours, "cold_no_cache") for v in sizes.values()) + " |")
+            ratio(v, ours, "cold_no_cache") + (f", cpu {ratio(v, ours, 'cold_no_cache', 'median_cpu_s')}"
+                                               if ours == "watch_edit" else "")
+            for v in sizes.values()) + " |")
     lines.append("| diff / one-flow recompile | " + " | ".join(
         ratio(v, "diff", "one_flow_change") for v in sizes.values()) + " |")
     m = doc["machine"]

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -40,7 +40,7 @@ from compiler.output import (
 )
 
 if TYPE_CHECKING:  # the pipeline (CEL, schemas, renderers) is imported only to compile
-    from compiler.tasks.compile import Outcome
+    from compiler.tasks.compile import CompileOptions, Outcome
 
 __all__ = ["entry", "main"]
 
@@ -168,9 +168,12 @@ def validate(workspace: str, fmt: str, no_cache: bool, stop_after: str | None) -
 @output_option(github=True, help="How to print diagnostics and the summary.")
 @click.option("--no-cache", is_flag=True,
               help="Compile everything from scratch; do not read or write .mentat/.")
+@click.option("--watch", is_flag=True,
+              help="Compile, then again whenever an input changes, until Ctrl-C (exit 0); "
+                   "-o json prints one line per compile.")
 @click.pass_context
 def compile_cmd(ctx: click.Context, workspace: str, out: str | None, check: bool, to_stdout: bool,
-                target: str | None, fmt: str, no_cache: bool) -> None:
+                target: str | None, fmt: str, no_cache: bool, watch: bool) -> None:
     """Compile a workspace into its output tree, atomically.
 
     A failed compile leaves the previous output untouched.
@@ -181,12 +184,17 @@ def compile_cmd(ctx: click.Context, workspace: str, out: str | None, check: bool
       mentatctl compile --check               # CI drift check, exit 1 on drift
       mentatctl compile --no-cache            # ignore .mentat/ (incremental cache)
       mentatctl compile --stdout --target prod/us-east-1 | kubectl apply -f -
+      mentatctl compile --watch               # recompile on every save, until Ctrl-C
     """
     from compiler.tasks import Usage
     from compiler.tasks.compile import CompileOptions, compile_task
 
     if check and to_stdout:
         raise click.UsageError("--check and --stdout cannot be combined")
+    for flag, given in (("--check", check), ("--stdout", to_stdout)):
+        if watch and given:
+            raise click.UsageError(f"--watch and {flag} cannot be combined: --watch writes "
+                                   "the output tree on every change")
     no_effect_unless(ctx, "target", "--stdout", to_stdout)
     if to_stdout and out is not None:
         raise click.UsageError("--out has no effect with --stdout (nothing is written)")
@@ -194,6 +202,9 @@ def compile_cmd(ctx: click.Context, workspace: str, out: str | None, check: bool
     # --out is relative to where the command runs, the workspace's output to its root
     opts = CompileOptions(str(Path(out).absolute()) if out is not None else None, check,
                           to_stdout, target, not no_cache)
+    if watch:
+        _watch(root, opts, fmt)
+        sys.exit(0)
     try:
         with _progress(fmt == "text" and not quiet()) as on_stage:
             outcome = compile_task(root, opts, on_stage, detail)
@@ -209,18 +220,44 @@ def compile_cmd(ctx: click.Context, workspace: str, out: str | None, check: bool
     sys.exit(1 if outcome.failed else 0)
 
 
-def _report(fmt: str, outcome: Outcome, check: bool) -> None:
-    """A compile's diagnostics and, once its output directory is known, its summary."""
+def _watch(root: Path, opts: CompileOptions, fmt: str) -> None:
+    """`compile --watch`: each compile reported as `compile` reports it; with -o json, one
+    line per compile, with what set it off and the compile's own duration in seconds."""
+    from compiler.tasks.compile import shown
+    from compiler.tasks.watch import Compiled, watch_task
+
+    def report(c: Compiled) -> None:
+        if c.changes and fmt == "text":
+            more = f" and {len(c.changes) - 3} more" if len(c.changes) > 3 else ""
+            info(f"changed: {', '.join(c.changes[:3])}{more}")
+        _report(fmt, c.outcome, False, {"seconds": round(c.seconds, 4),
+                                         "changes": list(c.changes), "replayed": c.outcome.replayed})
+        if fmt != "text":
+            return
+        if c.outcome.failed:
+            info("watching for changes (the output tree is left as it was)")
+        elif c.first:
+            info(f"watching {shown(root)} for changes (Ctrl-C to stop)")
+
+    watch_task(root, opts, report, lambda: _progress(fmt == "text" and not quiet()), detail)
+
+
+def _report(fmt: str, outcome: Outcome, check: bool,
+            watched: dict[str, Any] | None = None) -> None:
+    """A compile's diagnostics and, once its output directory is known, its summary;
+    `watched`: one compile of `--watch` (its data joins the document, one of a stream)."""
+    stream = watched is not None
     if outcome.output is None:  # the compile failed before it could place a tree
-        emit(fmt, None, diagnostics=outcome.diagnostics)
+        emit(fmt, watched, diagnostics=outcome.diagnostics, stream=stream)
         return
     diff = outcome.diff
     if fmt == "text":
         for line in outcome.waiver_lines:
             info(line)
     emit(fmt, {"output": str(outcome.output), "files": outcome.files, "added": diff.added,
-               "removed": diff.removed, "changed": diff.changed, "waivers": outcome.waivers},
-         diagnostics=outcome.diagnostics)
+               "removed": diff.removed, "changed": diff.changed, "waivers": outcome.waivers,
+               **(watched or {})},
+         diagnostics=outcome.diagnostics, stream=stream)
     if fmt != "text" or outcome.failed:
         return
     from compiler.tasks.compile import shown
@@ -243,7 +280,8 @@ def entry() -> None:
     A/B at 10k objects (2026-12-02, benchmarks/README.md): 0.70x the CPU of a plain `main`
     for a one-flow recompile, 0.90x cold. `apply` skips the teardown too (~0.09 s of a ~0.8 s
     no-op: the kubernetes client's modules); its reconcile has released the Lease and closed
-    its files by then. Other commands (the controller) run as usual."""
+    its files by then. Other commands (the controller) run as usual; `compile --watch`
+    runs the collector between its compiles (tasks/watch.py)."""
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     one_shot = command in ("compile", "validate", "apply")
     if command in ("compile", "validate"):

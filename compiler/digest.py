@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["sha256_hex"]
+__all__ = ["forget", "sha256_hex"]
 
 _MAX = 200_000
 _memo: dict[int, tuple[bytes, str]] = {}
@@ -24,3 +24,9 @@ def sha256_hex(content: bytes) -> str:
         _memo.clear()
     _memo[id(content)] = (content, digest)
     return digest
+
+
+def forget() -> None:
+    """Drop the memo: it holds every output file's bytes, which a long-running process
+    (`compile --watch`) must not keep from one compile to the next."""
+    _memo.clear()

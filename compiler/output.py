@@ -281,16 +281,18 @@ def render_table(table: Table, fmt: str = "text", width: int | None = None) -> s
     return buf.getvalue()
 
 
-def dump_document(fmt: str, document: Mapping[str, Any]) -> str:
-    """`document` as JSON (indented) or YAML (the same data), ending in a newline."""
+def dump_document(fmt: str, document: Mapping[str, Any], stream: bool = False) -> str:
+    """`document` as JSON (indented) or YAML (the same data), ending in a newline. `stream`:
+    one of many (`compile --watch`): JSON on one line (JSON lines), YAML after `---`."""
     if fmt == "yaml":
         import yaml
 
         # round-trip through JSON so YAML carries exactly what JSON would (no Python tags)
-        return str(yaml.safe_dump(json.loads(json.dumps(document)), sort_keys=False,
-                                  allow_unicode=True, width=1 << 16))
+        return ("---\n" if stream else "") + str(yaml.safe_dump(
+            json.loads(json.dumps(document)), sort_keys=False, allow_unicode=True,
+            width=1 << 16))
     # non-ASCII text as UTF-8, as YAML and the rendered JSON files (cost.json) print it
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=None if stream else 2, ensure_ascii=False) + "\n"
 
 
 def diagnostics_doc(diags: Iterable[Diagnostic]) -> list[dict[str, object]]:
@@ -299,11 +301,13 @@ def diagnostics_doc(diags: Iterable[Diagnostic]) -> list[dict[str, object]]:
 
 def emit(fmt: str, data: Mapping[str, Any] | None = None, *,
          text: str | bytes | Table | None = None,
-         diagnostics: Sequence[Diagnostic] | None = None, ok: bool | None = None) -> None:
+         diagnostics: Sequence[Diagnostic] | None = None, ok: bool | None = None,
+         stream: bool = False) -> None:
     """Print a command's result in `fmt`: the one renderer every command prints through.
 
     json/yaml: one document on stdout, `{"ok": ..., "diagnostics": [...], **data}` when
     `diagnostics` is given (ok defaults to "no errors"), else `data` alone.
+    `stream`: one document of many (see `dump_document`).
     Any other format (text, github, markdown, or a command's own such as graph's dot): the
     diagnostics on stderr (github: as workflow annotations; warnings hidden by -q), then
     `text` on stdout: a string (a command's own text form), bytes (graph's SVG) or a Table
@@ -319,7 +323,7 @@ def emit(fmt: str, data: Mapping[str, Any] | None = None, *,
             if more:
                 document["omitted"] = len(diagnostics) - len(first)
         document.update(data or {})
-        click.echo(dump_document(fmt, document), nl=False)
+        click.echo(dump_document(fmt, document, stream), nl=False)
         return
     visible = [d for d in diagnostics or () if not (quiet() and d.severity is not Severity.ERROR)]
     rendered = render_github(visible) if fmt == "github" else render_text(visible)

@@ -39,6 +39,7 @@ class CompileOptions:
     to_stdout: bool = False  # print one leaf as a YAML stream
     target: str | None = None  # with to_stdout: ENV/REGION
     use_cache: bool = True
+    replay: bool = True  # with the cache: report the last compile's outcome if nothing changed
 
 
 @dataclass(slots=True)
@@ -54,6 +55,7 @@ class Outcome:
     flows: int = 0
     replayed: bool = False
     stream: bytes | None = None  # --stdout: the YAML stream
+    inputs: dict[str, str] = field(default_factory=dict)  # every file read (not when replayed)
 
     @property
     def failed(self) -> bool:
@@ -65,7 +67,7 @@ def compile_task(root: Path, opts: CompileOptions, on_stage: OnStage = None,
     """Compile `root` and deliver the result as `opts` ask."""
     cache = Cache(root) if opts.use_cache else None
     if cache is not None and not opts.to_stdout:
-        replay = cache.replay(opts.out)
+        replay = cache.replay(opts.out) if opts.replay else None
         if replay is not None:
             log(_REPLAYED)
             return _replayed(replay)
@@ -77,7 +79,9 @@ def compile_task(root: Path, opts: CompileOptions, on_stage: OnStage = None,
     last = "check" if opts.to_stdout and cache is None else None
     result = compile_workspace(root, opts.out, stop_after=last, on_stage=on_stage,
                                memos=cache.memos if cache else None)
-    return deliver(root, result, opts, cache)
+    outcome = deliver(root, result, opts, cache)
+    outcome.inputs = result.inputs
+    return outcome
 
 
 def deliver(root: Path, result: CompileResult, opts: CompileOptions, cache: Cache | None

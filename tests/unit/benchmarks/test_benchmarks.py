@@ -52,7 +52,8 @@ def test_runner_smoke_mode(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert list(doc["sizes"]) == ["120"] and doc["runs"] == 1
     size = doc["sizes"]["120"]
-    for step in ("cold_no_cache", "cold", "no_change", "one_flow_change", "check"):
+    for step in ("cold_no_cache", "cold", "no_change", "one_flow_change", "watch_edit",
+                 "watch_compile", "check"):
         assert size[step]["runs"] == 1 and size[step]["exit_codes"] == [0], step
         assert size[step]["peak_rss_mb"] > 0
     assert size["kustomize"]["skipped"] and "skipped above 100" in size["kustomize"]["note"]
