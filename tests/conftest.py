@@ -71,6 +71,18 @@ spec:
 MakeWs = Callable[..., Path]
 
 
+# a flow whose node names an agent no workspace has: a link error (M3xx), nothing earlier
+UNLINKED_FLOW = """\
+    apiVersion: mentatlab.io/v1
+    kind: Flow
+    metadata: {name: digest, version: 0.1.0, labels: {owner: team}}
+    spec:
+      mode: service
+      nodes:
+        - {id: fetch, agent: nosuch@^1.0}
+"""
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cache_key(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The incremental cache's HMAC key lives in the user's config directory: tests use one

@@ -7,20 +7,11 @@ from click.testing import CliRunner
 
 from compiler.cli import main, validate
 from compiler.pipeline import STAGES
-
-BROKEN_FLOW = """\
-    apiVersion: mentatlab.io/v1
-    kind: Flow
-    metadata: {name: digest, version: 0.1.0, labels: {owner: team}}
-    spec:
-      mode: service
-      nodes:
-        - {id: fetch, agent: nosuch@^1.0}
-"""
+from tests.conftest import UNLINKED_FLOW
 
 
 def test_a_link_problem_is_not_reported_before_link(make_ws) -> None:  # type: ignore[no-untyped-def]
-    root = make_ws(flow=BROKEN_FLOW)
+    root = make_ws(flow=UNLINKED_FLOW)
     early = CliRunner().invoke(main, ["validate", str(root), "--stop-after", "validate"])
     assert early.exit_code == 0 and "ok: no problems up to validate" in early.stderr
     linked = CliRunner().invoke(main, ["validate", str(root), "--stop-after", "link"])

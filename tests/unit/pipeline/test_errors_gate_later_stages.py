@@ -6,21 +6,12 @@ every finding and every render problem."""
 from __future__ import annotations
 
 from compiler.pipeline import compile_workspace
-
-BROKEN_FLOW = """\
-    apiVersion: mentatlab.io/v1
-    kind: Flow
-    metadata: {name: digest, version: 0.1.0, labels: {owner: team}}
-    spec:
-      mode: service
-      nodes:
-        - {id: fetch, agent: nosuch@^1.0}
-"""
+from tests.conftest import UNLINKED_FLOW
 
 
 def test_a_link_error_stops_before_render(make_ws) -> None:  # type: ignore[no-untyped-def]
     seen: list[str] = []
-    result = compile_workspace(make_ws(flow=BROKEN_FLOW), on_stage=seen.append)
+    result = compile_workspace(make_ws(flow=UNLINKED_FLOW), on_stage=seen.append)
     assert not result.ok and any(d.code.startswith("M3") for d in result.diagnostics)
     assert seen == ["load", "validate", "link", "policy"]
     assert result.rendered is None and not result.files
