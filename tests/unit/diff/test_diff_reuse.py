@@ -21,6 +21,16 @@ def _compile(ws: GitWorkspace) -> None:
     assert out.exit_code == 0, out.output
 
 
+def _scaled(tmp_path: Path) -> tuple[GitWorkspace, str]:
+    """A workspace whose head scales one node, compiled; and its base commit."""
+    ws = GitWorkspace(tmp_path)
+    base = ws.git("rev-parse", "HEAD")
+    ws.replace("flows/flow.yaml", "sum: {replicas: 2}", "sum: {replicas: 3}")
+    ws.commit("3")
+    _compile(ws)
+    return ws, base
+
+
 def _kept(ws: GitWorkspace) -> set[str]:
     store = ws.root / ".mentat" / "diff"
     return {p.name for p in store.iterdir() if not p.name.startswith(".")} if store.is_dir() \
@@ -100,11 +110,7 @@ def test_kept_base_is_reused_and_follows_its_ref(tmp_path: Path) -> None:
 
 
 def test_tampered_kept_commit_is_not_trusted(tmp_path: Path) -> None:
-    ws = GitWorkspace(tmp_path)
-    base = ws.git("rev-parse", "HEAD")
-    ws.replace("flows/flow.yaml", "sum: {replicas: 2}", "sum: {replicas: 3}")
-    ws.commit("3")
-    _compile(ws)
+    ws, base = _scaled(tmp_path)
     report = _same_as_scratch(ws, "--base", "main~1")
     kept = ws.root / ".mentat/diff" / base
     # the kept files: the diff compiles the commit again from git
@@ -135,11 +141,7 @@ def test_least_recently_used_commits_are_deleted(tmp_path: Path) -> None:
 
 
 def test_output_is_kept_from_a_commits_second_diff(tmp_path: Path) -> None:
-    ws = GitWorkspace(tmp_path)
-    base = ws.git("rev-parse", "HEAD")
-    ws.replace("flows/flow.yaml", "sum: {replicas: 2}", "sum: {replicas: 3}")
-    ws.commit("3")
-    _compile(ws)
+    ws, base = _scaled(tmp_path)
     kept = ws.root / ".mentat/diff" / base
     first = ws.run("--base", "main~1", "-o", "json").stdout
     assert (kept / "src/platform/mentat.yaml").is_file()
@@ -172,11 +174,7 @@ def test_waived_findings_are_compiled_not_read(tmp_path: Path) -> None:
 def test_planted_symlinks_are_not_followed(tmp_path: Path) -> None:
     """`.mentat/` may come from a restored CI cache: a kept-commits directory or a kept
     commit that is a symlink is neither read, written nor emptied through."""
-    ws = GitWorkspace(tmp_path)
-    base = ws.git("rev-parse", "HEAD")
-    ws.replace("flows/flow.yaml", "sum: {replicas: 2}", "sum: {replicas: 3}")
-    ws.commit("3")
-    _compile(ws)
+    ws, base = _scaled(tmp_path)
     elsewhere = tmp_path / "elsewhere"
     for n in range(KEEP + 2):
         (elsewhere / f"precious-{n}").mkdir(parents=True)
