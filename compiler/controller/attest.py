@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from compiler.sign.bundle import BundleError, dump_bundle, parse_bundle, pki_bundle
+from compiler.sign.bundle import BundleError, ParsedBundle, dump_bundle, parse_bundle, pki_bundle
 from compiler.sign.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope
 from compiler.sign.pki import Pki, signer_identity
 from compiler.sign.statement import STATEMENT_TYPE, canonical_json
@@ -189,15 +189,22 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _parsed(raw: bytes, check: AttestationCheck) -> ParsedBundle | None:
+    """The attestation's bundle, or None with the reason among `check`'s problems."""
+    try:
+        return parse_bundle(raw)
+    except BundleError as exc:
+        check.problems.append(f"attestation bundle rejected: {exc}")
+        return None
+
+
 def verify_attestation(raw: bytes, roots: list[x509.Certificate], now: dt.datetime,
                        tree_index: bytes | None = None) -> AttestationCheck:
     """Chain to `roots`, DSSE signature, statement shape; with `tree_index`, that the
     attestation is about that very tree."""
     check = AttestationCheck()
-    try:
-        bundle = parse_bundle(raw)
-    except BundleError as exc:
-        check.problems.append(f"attestation bundle rejected: {exc}")
+    bundle = _parsed(raw, check)
+    if bundle is None:
         return check
     leaf = bundle.certificates[0]
     check.signer = signer_identity(leaf)
@@ -252,10 +259,8 @@ def verify_attestation_keyless(raw: bytes, identity: str, issuer: str, tree_inde
     root (certificate from Fulcio, Rekor inclusion) and the expected identity and issuer,
     then the statement as for a PKI one."""
     check = AttestationCheck()
-    try:
-        parsed = parse_bundle(raw)
-    except BundleError as exc:
-        check.problems.append(f"attestation bundle rejected: {exc}")
+    parsed = _parsed(raw, check)
+    if parsed is None:
         return check
     if not parsed.keyless:
         check.problems.append("attestation was signed with an organisation PKI (no transparency log "
