@@ -114,14 +114,9 @@ class UnitMemo:
         return objs, [diag_in(t) for t in diags], {str(c) for c in classes}
 
     def _sound_units(self) -> set[str]:
-        """The unit entries whose object rows have the right shape, all checked at once."""
+        """The unit entries whose object rows have the right shape."""
         if self._sound is None:
-            pack = self._store.entries("unit")
-            sound = {k for k, v in pack.items()
-                     if type(v) is tuple and len(v) == 3 and type(v[0]) is list}
-            if not _rows_ok(list(chain.from_iterable(pack[k][0] for k in sound))):
-                sound = {k for k in sound if _rows_ok(pack[k][0])}  # which ones are not
-            self._sound = sound
+            self._sound = self._store.sound("unit", _sound_units)
         return self._sound
 
     # --- layout ----------------------------------------------------------------------------
@@ -208,6 +203,14 @@ def _bytes_in(value: Any) -> bytes:
     if type(value) is not bytes:
         raise TypeError("bad yaml entry")
     return value
+
+
+def _sound_units(entries: dict[str, Any]) -> set[str]:
+    """The keys of unit entries of the right shape, their rows all checked at once."""
+    sound = {k for k, v in entries.items() if type(v) is tuple and len(v) == 3 and type(v[0]) is list}
+    if not _rows_ok(list(chain.from_iterable(entries[k][0] for k in sound))):
+        sound = {k for k in sound if _rows_ok(entries[k][0])}  # which ones are not
+    return sound
 
 
 def _rows_ok(rows: list[Any]) -> bool:
