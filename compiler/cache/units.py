@@ -116,7 +116,7 @@ class UnitMemo:
     def _sound_units(self) -> set[str]:
         """The unit entries whose object rows have the right shape."""
         if self._sound is None:
-            self._sound = self._store.sound("unit", _sound_units)
+            self._sound = self._store.sound("unit", _sound_unit_keys)
         return self._sound
 
     # --- layout ----------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def _bytes_in(value: Any) -> bytes:
     return value
 
 
-def _sound_units(entries: dict[str, Any]) -> set[str]:
+def _sound_unit_keys(entries: dict[str, Any]) -> set[str]:
     """The keys of unit entries of the right shape, their rows all checked at once."""
     sound = {k for k, v in entries.items() if type(v) is tuple and len(v) == 3 and type(v[0]) is list}
     if not _rows_ok(list(chain.from_iterable(entries[k][0] for k in sound))):

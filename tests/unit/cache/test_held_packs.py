@@ -108,13 +108,13 @@ def test_a_shard_another_compile_rewrote_is_read_again(
 
 def test_a_held_shard_is_shape_checked_once(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     checked: list[int] = []
-    real = units_mod._sound_units
+    real = units_mod._sound_unit_keys
 
     def spy(entries: dict[str, Any]) -> set[str]:
         checked.append(len(entries))
         return real(entries)
 
-    monkeypatch.setattr(units_mod, "_sound_units", spy)
+    monkeypatch.setattr(units_mod, "_sound_unit_keys", spy)
     with store_mod.holding_packs():
         _compile(ws)
         _edit(ws, 1)
