@@ -73,12 +73,12 @@ def test_the_held_entries_are_what_the_files_say(ws: Path) -> None:
         assert held is not None
         shards = held._shards
         assert len(shards) >= len(store_mod.PACKED)
-        for path, (sig, value, _) in shards.items():
-            if sig is None:  # a shard with no entries is no file
-                assert value == {} and not path.exists()
+        for path, shard in shards.items():
+            if shard.sig is None:  # a shard with no entries is no file
+                assert shard.entries == {} and not path.exists()
                 continue
             on_disk = marshal.loads(path.read_bytes()[_HEAD:])[1]
-            assert value == on_disk, path
+            assert shard.entries == on_disk, path
 
 
 def test_a_shard_another_compile_rewrote_is_read_again(
