@@ -19,7 +19,6 @@ trigger the next one.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import multiprocessing
 import os
@@ -216,7 +215,7 @@ def watch_task(root: Path, opts: CompileOptions, report: Callable[[Compiled], No
         # (re-enabled, it ran at the first allocation) held each line back ~40 ms.
         gc.disable()
         changes.rescope(relevance.output, ())
-        report(_first(root, opts, relevance, progress, log))
+        _first(root, opts, relevance, progress, report, log)
         _tidy()
         # what the first compile left (imports, caches) is never scanned again: each later
         # collection takes 0.5 ms instead of 10 ms at 10k objects
@@ -250,13 +249,14 @@ def _tidy() -> None:
 
 def _first(root: Path, opts: CompileOptions, relevance: Relevance,
            progress: Callable[[], AbstractContextManager[OnStage]],
-           log: Callable[[str], None]) -> Compiled:
+           report: Callable[[Compiled], None], log: Callable[[str], None]) -> None:
     """The first compile, compiled even when nothing changed since the last run (a replay
     would leave the rules, schemas and imports cold for the first edit). One that cannot
     replay may be cold: it runs in a forked child, reported as this process's, and this
-    process then compiles again from the cache the child filled. A process that compiled
-    cold itself keeps its heap spread over what that compile held: each later edit cost
-    ~20% more CPU (in-process A/B at 10k objects: 0.30 against 0.245 s per edit)."""
+    process then compiles again from the cache the child filled, as `--check` does (writing
+    nothing: an edit made meanwhile is compiled and reported by the loop). A process that
+    compiled cold itself keeps its heap spread over what that compile held: each later edit
+    cost ~20% more CPU (in-process A/B at 10k objects: 0.30 against 0.245 s per edit)."""
     warm = replace(opts, replay=False)
     cache = Cache(root) if opts.use_cache else None
     if (cache is not None and not cache.disabled and cache.replay(opts.out) is None
@@ -264,11 +264,12 @@ def _first(root: Path, opts: CompileOptions, relevance: Relevance,
         log("watch: nothing to replay: the first compile runs in a child process")
         forked = _forked(root, warm, progress)
         if forked is not None:
-            if not forked.outcome.failed:  # else nothing was cached: nothing to warm
-                _compile(root, warm, relevance, contextlib.nullcontext, (), first=True)
+            report(forked)
             relevance.update(forked.outcome.inputs, forked.outcome.output)
-            return forked
-    return _compile(root, warm, relevance, progress, (), first=True)
+            if not forked.outcome.failed:  # else nothing was cached: nothing to warm
+                compile_task(root, replace(warm, check=True))
+            return
+    report(_compile(root, warm, relevance, progress, (), first=True))
 
 
 def _forked(root: Path, opts: CompileOptions,

@@ -45,9 +45,10 @@ def test_a_child_that_dies_leaves_the_compile_to_the_watch(
         example_ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(watch_mod, "_child", lambda *_: os._exit(3))
     said: list[str] = []
-    opts = CompileOptions()
-    compiled = watch_mod._first(example_ws, opts, watch_mod.Relevance(example_ws),
-                                contextlib.nullcontext, said.append)
+    reported: list[watch_mod.Compiled] = []
+    watch_mod._first(example_ws, CompileOptions(), watch_mod.Relevance(example_ws),
+                     contextlib.nullcontext, reported.append, said.append)
     assert said == ["watch: nothing to replay: the first compile runs in a child process"]
+    [compiled] = reported
     assert compiled.first and not compiled.outcome.failed
     assert len(compiled.outcome.diff.added) == compiled.outcome.files > 0
