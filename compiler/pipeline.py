@@ -167,7 +167,7 @@ def _policy(root: Path, ws: Workspace, memos: Memos | None, blocked: bool) -> St
     if blocked or has_errors(rules.diagnostics):
         return None, list(rules.diagnostics)
     sources = _Background(check_sources, ws, rules, POLICY_LIMITS,
-                             memos.policy if memos else None)
+                          memos.policy if memos else None)
     return _Policy(rules, sources), list(rules.diagnostics)
 
 
@@ -196,7 +196,7 @@ def _policy_rendered(ws: Workspace, rendered: Rendered, policy: _Policy,
     """The rendered-phase rules start now; their children evaluate while this process
     checks schemas and serialises."""
     policy.rendered = _Background(check_rendered, ws, rendered.objects, policy.rules,
-                                     POLICY_LIMITS, memos.policy if memos else None)
+                                  POLICY_LIMITS, memos.policy if memos else None)
     return policy, []
 
 
