@@ -163,7 +163,8 @@ def _policy(root: Path, ws: Workspace, memos: Memos | None, blocked: bool) -> St
     documents are checked in the background while render goes on. Invalid rules are
     reported before any document is evaluated."""
     spec = ws.spec
-    rules = load_rules(root, spec.policies, spec.doc.file, spec.doc)
+    rules = load_rules(root, spec.policies, spec.doc.file, spec.doc,
+                       memo=memos.units if memos else None)
     if blocked or has_errors(rules.diagnostics):
         return None, list(rules.diagnostics)
     sources = _Background(check_sources, ws, rules, POLICY_LIMITS,
