@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -192,10 +193,15 @@ def parse(spec: str) -> Schedule:
                     _field(fields[3], MONTH), _field(fields[4], DOW))
 
 
+def _matching_days(s: Schedule, year: int) -> Iterator[date]:
+    return (d for month in range(1, 13) if s.month >> month & 1
+            for d in (date(year, month, day)
+                      for day in range(1, calendar.monthrange(year, month)[1] + 1))
+            if s.day_matches(d))
+
+
 def _days(s: Schedule, year: int) -> int:
-    return sum(1 for month in range(1, 13) if s.month >> month & 1
-               for day in range(1, calendar.monthrange(year, month)[1] + 1)
-               if s.day_matches(date(year, month, day)))
+    return sum(1 for _ in _matching_days(s, year))
 
 
 def _per_day(s: Schedule) -> int:
@@ -215,4 +221,6 @@ def never_fires(s: Schedule) -> bool:
     cycle every weekday falls on every date, leap days included."""
     if s.every is not None:
         return False
-    return _per_day(s) == 0 or not any(_days(s, year) for year in range(2024, 2024 + 28))
+    # the first matching day settles it (validate asks this of every scheduled flow)
+    return _per_day(s) == 0 or not any(next(_matching_days(s, year), None) is not None
+                                       for year in range(2024, 2024 + 28))

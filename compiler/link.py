@@ -17,7 +17,7 @@ import semantic_version
 
 from compiler.diagnostics import Diagnostic
 from compiler.model.graph import LinkedFlow, LinkedNode, Workspace
-from compiler.model.ranges import in_range, version_range
+from compiler.model.ranges import in_range, parse_version, version_range
 from compiler.model.raw import RawDoc
 from compiler.model.spec import AgentSpec, EdgeSpec, FlowSpec, WorkspaceSpec
 
@@ -48,14 +48,14 @@ def link(
     by_name = _index_agents(agents, diags)
     _check_flow_versions(spec, flows, diags)
     linked = []
-    for flow in sorted(flows, key=lambda f: (f.name, semantic_version.Version(f.version))):
+    for flow in sorted(flows, key=lambda f: (f.name, parse_version(f.version))):
         lf = _link_flow(spec, flow, by_name, diags, broken)
         if lf is not None:
             linked.append(lf)
     ws = Workspace(
         root=root,
         spec=spec,
-        agents=tuple(sorted(agents, key=lambda a: (a.name, semantic_version.Version(a.version)))),
+        agents=tuple(sorted(agents, key=lambda a: (a.name, parse_version(a.version)))),
         flows=tuple(linked),
         source_digests=dict(digests or {}),
     )
@@ -67,7 +67,7 @@ def _index_agents(
 ) -> dict[str, dict[semantic_version.Version, list[AgentSpec]]]:
     by_name: dict[str, dict[semantic_version.Version, list[AgentSpec]]] = defaultdict(dict)
     for a in agents:
-        by_name[a.name].setdefault(semantic_version.Version(a.version), []).append(a)
+        by_name[a.name].setdefault(parse_version(a.version), []).append(a)
     for versions in by_name.values():
         for defs in versions.values():
             for later in defs[1:]:

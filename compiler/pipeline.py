@@ -11,8 +11,8 @@ Writing is not a stage: tasks/compile.py decides whether to write, diff or print
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -100,8 +100,8 @@ class _Policy:
     process renders, checks and serialises (a thread waits on each)."""
 
     rules: RuleSet
-    sources: Future[PolicyResult]
-    rendered: Future[PolicyResult] | None = None
+    sources: _Background
+    rendered: _Background | None = None
     result: PolicyResult | None = None
 
     def collect(self) -> tuple[PolicyResult, list[Diagnostic]]:
@@ -115,11 +115,29 @@ class _Policy:
         return self.result, list(self.result.diagnostics)
 
 
-def _in_background(fn: Callable[..., PolicyResult], *args: object) -> Future[PolicyResult]:
-    pool = ThreadPoolExecutor(1, thread_name_prefix="policy")
-    future = pool.submit(fn, *args)
-    pool.shutdown(wait=False)
-    return future
+class _Background:
+    """A policy phase running in a thread of its own; `result` waits for its outcome (or
+    raises what it raised). A plain thread, not concurrent.futures: importing that imports
+    logging, ~4 ms of a one-shot compile that needs none of it."""
+
+    def __init__(self, fn: Callable[..., PolicyResult], *args: object) -> None:
+        self._value: PolicyResult | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="policy")
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., PolicyResult], args: tuple[object, ...]) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as e:  # handed to whoever waits, as a Future does
+            self._error = e
+
+    def result(self) -> PolicyResult:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def _load(root: Path, output: str | None, memos: Memos | None) -> Staged[LoadResult]:
@@ -145,11 +163,12 @@ def _policy(root: Path, ws: Workspace, memos: Memos | None, blocked: bool) -> St
     documents are checked in the background while render goes on. Invalid rules are
     reported before any document is evaluated."""
     spec = ws.spec
-    rules = load_rules(root, spec.policies, spec.doc.file, spec.doc)
+    rules = load_rules(root, spec.policies, spec.doc.file, spec.doc,
+                       memo=memos.units if memos else None)
     if blocked or has_errors(rules.diagnostics):
         return None, list(rules.diagnostics)
-    sources = _in_background(check_sources, ws, rules, POLICY_LIMITS,
-                             memos.policy if memos else None)
+    sources = _Background(check_sources, ws, rules, POLICY_LIMITS,
+                          memos.policy if memos else None)
     return _Policy(rules, sources), list(rules.diagnostics)
 
 
@@ -177,8 +196,8 @@ def _policy_rendered(ws: Workspace, rendered: Rendered, policy: _Policy,
                      memos: Memos | None) -> Staged[_Policy]:
     """The rendered-phase rules start now; their children evaluate while this process
     checks schemas and serialises."""
-    policy.rendered = _in_background(check_rendered, ws, rendered.objects, policy.rules,
-                                     POLICY_LIMITS, memos.policy if memos else None)
+    policy.rendered = _Background(check_rendered, ws, rendered.objects, policy.rules,
+                                  POLICY_LIMITS, memos.policy if memos else None)
     return policy, []
 
 

@@ -25,7 +25,6 @@ import re
 import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -402,7 +401,10 @@ def evaluate(
     if len(shards) == 1:
         outcomes = _evaluate_shard(shards[0], *args)
     else:
-        # the children do the work; each thread only forks one and waits on its pipe
+        # the children do the work; each thread only forks one and waits on its pipe (imported
+        # here: a one-flow edit has one shard, and concurrent.futures imports logging, ~4 ms)
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(len(shards)) as pool:
             parts = list(pool.map(lambda shard: _evaluate_shard(shard, *args), shards))
         outcomes = [o for part in parts for o in part]

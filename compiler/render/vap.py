@@ -105,7 +105,7 @@ def render(inp: RenderInput) -> Rendered:
     ws = inp.ws
     spec = ws.spec
     # Cached per file: the policy stage compiled these already; its diagnostics are its own.
-    rules = load_rules(Path(ws.root), spec.policies, spec.doc.file, spec.doc)
+    rules = load_rules(Path(ws.root), spec.policies, spec.doc.file, spec.doc, memo=inp.cache)
     enforced = [r for r in rules.rules if r.enforce]
     out = Rendered()
     if not enforced:
