@@ -34,15 +34,16 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.resources import policies_dir, schemas_dir
 
 __all__ = ["CACHE_DIR", "KEY_ENV", "PACKED", "Stats", "Store", "diag_in", "diag_out",
-           "fingerprint", "holding_packs", "key", "key_path"]
+           "fingerprint", "holding", "key", "key_path"]
 
+T = TypeVar("T")
 CACHE_DIR = ".mentat/cache"
 RECORDS_KEPT_S = 7 * 24 * 3600  # unused build and snapshot records, then pruned
 _FORMAT = 4  # bump when an entry's layout changes
@@ -194,6 +195,7 @@ class Store:
         self._dir = str(self.dir)
         self.stats = Stats()
         self._pending: dict[tuple[str, str], bytes] = {}
+        self._decoded: dict[tuple[str, str], Any] = {}  # pending entries' `put(decoded=)`
         self._used: dict[str, set[str]] = {}
         self._packs: dict[str, dict[str, Any]] = {}  # kind -> key -> value (PACKED kinds)
         self._shards: dict[str, list[tuple[Path, dict[str, Any]]]] = {}  # kind -> as read
@@ -227,6 +229,31 @@ class Store:
             return self._pack(kind).get(entry_key)
         return self._read(self.path(kind, entry_key), entry_key)
 
+    def decoded(self, kind: str, entry_key: str, decode: Callable[[Any], T]) -> T | None:
+        """`decode` of the value stored under the key (of a kind not packed), or None
+        (absent, or failing its HMAC); what `decode` raises is the caller's, who rejects the
+        entry. Within `holding`, the decoded value is held while the entry's file is
+        unchanged, as is what `put(..., decoded=)` wrote."""
+        self._used.setdefault(kind, set()).add(entry_key)
+        if self.disabled:
+            return None
+        path = self.path(kind, entry_key)
+        if _held is None:
+            value = self._read(path, entry_key)
+            return decode(value) if value is not None else None
+        found = _held.record(path)
+        if found is not None:
+            held: T = found
+            return held
+        sig = _signature(path)
+        value = self._read(path, entry_key)
+        if value is None:
+            return None
+        result = decode(value)
+        if sig is not None:
+            _held.keep_record(path, sig, result)
+        return result
+
     def mark_used(self, kind: str, entry_key: str) -> None:
         """An entry read later or not at all, to keep when the store is pruned."""
         self._used.setdefault(kind, set()).add(entry_key)
@@ -242,8 +269,11 @@ class Store:
 
     def touch(self, kind: str, entry_key: str) -> None:
         """A record in use though not written again (pruning keeps those used in a week)."""
+        path = self.path(kind, entry_key)
         with contextlib.suppress(OSError):
-            os.utime(self.path(kind, entry_key))
+            os.utime(path)
+            if _held is not None:
+                _held.touched(path)
 
     def _read(self, path: str | Path, entry_key: str) -> Any:
         try:
@@ -325,8 +355,9 @@ class Store:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def put(self, kind: str, entry_key: str, value: Any) -> None:
-        """Store a value; written by `flush` (packed kinds by their shard)."""
+    def put(self, kind: str, entry_key: str, value: Any, decoded: Any = None) -> None:
+        """Store a value; written by `flush` (packed kinds by their shard). `decoded`: what
+        `decoded()` makes of it, held once written (`holding`)."""
         self._used.setdefault(kind, set()).add(entry_key)
         if self.disabled:  # nothing is stored, so nothing needs sealing
             return
@@ -335,6 +366,8 @@ class Store:
             self._dirty.add((kind, _shard(kind, entry_key)))
             return
         self._pending[(kind, entry_key)] = self._seal(entry_key, value)
+        if decoded is not None and _held is not None:
+            self._decoded[(kind, entry_key)] = decoded
 
     def write_now(self, kind: str, entry_key: str, value: Any, made: set[str]) -> None:
         """Write a content-addressed entry at once (holding a compile's worth of them doubled
@@ -360,7 +393,14 @@ class Store:
         """Write what the compile stored and, once enough new entries may have replaced old
         ones, prune what it did not use. Returns the entries written since the last prune."""
         for (kind, entry_key), blob in self._pending.items():
-            atomic_write(self.path(kind, entry_key), blob, made)
+            path = self.path(kind, entry_key)
+            atomic_write(path, blob, made)
+            decoded = self._decoded.get((kind, entry_key))
+            if decoded is not None and _held is not None:
+                sig = _signature(path)
+                if sig is not None:
+                    _held.keep_record(path, sig, decoded)
+        self._decoded.clear()
         for kind, shard in sorted(self._dirty):  # keeping only what this compile used
             self.write_shard(kind, shard, None if self.guest else self._used.get(kind, set()),
                              made)
@@ -468,10 +508,25 @@ class _Shard:
 
 
 class _Held:
-    """Pack shards this process verified or wrote, by path."""
+    """Pack shards this process verified or wrote, by path, and decoded records."""
 
     def __init__(self) -> None:
         self._shards: dict[Path, _Shard] = {}
+        self._records: dict[str, tuple[tuple[int, ...], Any]] = {}  # path -> (stat, decoded)
+
+    def record(self, path: str) -> Any:
+        found = self._records.get(path)
+        return found[1] if found is not None and found[0] == _signature(path) else None
+
+    def keep_record(self, path: str, sig: tuple[int, ...], decoded: Any) -> None:
+        self._records[path] = (sig, decoded)
+
+    def touched(self, path: str) -> None:
+        """A held record's new times are this process's own doing."""
+        found = self._records.get(path)
+        sig = _signature(path)
+        if found is not None and sig is not None:
+            self._records[path] = (sig, found[1])
 
     def get(self, path: Path) -> dict[str, Any] | None:
         found = self._shards.get(path)
@@ -494,14 +549,15 @@ _held: _Held | None = None
 
 
 @contextlib.contextmanager
-def holding_packs() -> Iterator[None]:
-    """Within it, a shard of a packed kind is read and verified again only when its file
-    changed since this process last read or wrote it (`compile --watch`: ~20 ms of CPU in a
-    one-flow edit at 10k objects, mostly unmarshalling). Its entries are shared between the
-    compiles: their readers never mutate them (tests/unit/cache/test_held_packs.py). A shard
-    another process rewrote has a new stat and is read again. Whatever is held was verified
-    or written by this process: at worst a held shard misses entries another compile added
-    in the same instant, which are then made again."""
+def holding() -> Iterator[None]:
+    """Within it, a shard of a packed kind, or a record read through `decoded` (the output
+    snapshots), is read, verified and decoded again only when its file changed since this
+    process last read or wrote it (`compile --watch`: ~20 ms of CPU in a one-flow edit at 10k
+    objects for the packs, mostly unmarshalling, ~10 ms for the snapshots). What is held is
+    shared between the compiles: its readers never mutate it
+    (tests/unit/cache/test_holding.py). A file another process rewrote has a new stat and
+    is read again. Whatever is held was verified or written by this process: at worst a held
+    shard misses entries another compile added in the same instant, which are made again."""
     global _held
     previous, _held = _held, _Held()
     try:
@@ -510,7 +566,7 @@ def holding_packs() -> Iterator[None]:
         _held = previous
 
 
-def _signature(path: Path) -> tuple[int, ...] | None:
+def _signature(path: str | Path) -> tuple[int, ...] | None:
     try:
         st = os.stat(path)
     except OSError:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from compiler.render.layout import files_of
 from compiler.write.tree import Known, Standby, hold, snapshot, untouched
@@ -24,6 +25,7 @@ from compiler.write.walk import Prescan, Scan
 
 __all__ = ["PRESCAN_MIN_FILES", "STANDBY_DIR", "Outputs", "Records"]
 
+T = TypeVar("T")
 STANDBY_DIR = ".mentat/standby"  # the second buffer of each output tree (tree.Standby)
 PRESCAN_MIN_FILES = 2000  # below, walking the trees inline costs about what the helper does
 
@@ -34,8 +36,8 @@ class Records(Protocol):
     disabled: bool
 
     def key(self, kind: str, parts: Iterable[str]) -> str: ...
-    def get(self, kind: str, entry_key: str) -> Any: ...
-    def put(self, kind: str, entry_key: str, value: Any) -> None: ...
+    def decoded(self, kind: str, entry_key: str, decode: Callable[[Any], T]) -> T | None: ...
+    def put(self, kind: str, entry_key: str, value: Any, decoded: Any = None) -> None: ...
     def reject(self, kind: str, entry_key: str) -> None: ...
     def touch(self, kind: str, entry_key: str) -> None: ...
 
@@ -70,10 +72,10 @@ class Outputs:
             slots = []
             for n in ("0", "1"):
                 slot_key = self._records.key("snapshot", (str(out), n))
-                value, slot = self._records.get("snapshot", slot_key), Slot(slot_key, -1, {})
+                slot = Slot(slot_key, -1, {})
                 try:
-                    if value is not None:
-                        slot = _slot_in(slot_key, value)
+                    slot = self._records.decoded("snapshot", slot_key,
+                                                 partial(_slot_in, slot_key)) or slot
                 except (TypeError, ValueError):
                     self._records.reject("snapshot", slot_key)
                 slots.append(slot)
@@ -130,12 +132,13 @@ class Outputs:
             slot = Slot(older.key, current.generation + 1, value)
             if standby.twin:  # the standby is the same files: the same snapshot
                 self._records.put("snapshot", current.key,
-                                  (current.generation, _known_out(value)))
+                                  (current.generation, _known_out(value)),
+                                  Slot(current.key, current.generation, value))
         else:
             tree = files_of(files)
             value = {rel: (st, tree.digest(rel)) for rel, st in snapshot(out, tree).items()}
             slot = Slot(current.key, max(current.generation, 0), value)
-        self._records.put("snapshot", slot.key, (slot.generation, _known_out(slot.known)))
+        self._records.put("snapshot", slot.key, (slot.generation, _known_out(slot.known)), slot)
 
 
 def _slot_in(slot_key: str, value: Any) -> Slot:

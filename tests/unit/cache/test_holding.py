@@ -1,5 +1,6 @@
-"""Within `holding_packs` (compile --watch), a pack shard is read from disk again only when its
-file changed; the entries held are shared by the compiles and none of them changes them."""
+"""Within `holding` (compile --watch), a pack shard or a decoded output snapshot is read
+from disk again only when its file changed; what is held is shared by the compiles and none
+of them changes it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from benchmarks.generate import generate
 from compiler.cache import store as store_mod
 from compiler.cache import units as units_mod
 from compiler.tasks.compile import CompileOptions, compile_task
+from compiler.write import outputs as outputs_mod
 from tests.unit.write.treekit import tree_of
 
 _HEAD = len(store_mod._MAGIC) + 32
@@ -36,12 +38,13 @@ def _compile(ws: Path) -> None:
     assert outcome.output is not None, outcome.diagnostics
 
 
-def _shard_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def _shard_reads(monkeypatch: pytest.MonkeyPatch, kind: str = "") -> list[str]:
+    """The pack shards read from disk (with `kind`: that kind's entries)."""
     reads: list[str] = []
     real = store_mod.Store._read
 
     def spy(self: store_mod.Store, path: str | Path, entry_key: str) -> object:
-        if str(path).endswith(".pack"):
+        if f"/{kind}/" in str(path) if kind else str(path).endswith(".pack"):
             reads.append(str(path))
         return real(self, path, entry_key)
 
@@ -51,7 +54,7 @@ def _shard_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_an_unchanged_shard_is_not_read_again(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reads = _shard_reads(monkeypatch)
-    with store_mod.holding_packs():
+    with store_mod.holding():
         _compile(ws)
         _edit(ws, 1)
         reads.clear()
@@ -59,13 +62,13 @@ def test_an_unchanged_shard_is_not_read_again(ws: Path, monkeypatch: pytest.Monk
         assert reads == []  # each shard was read or written by the compile before
     _edit(ws, 2)
     _compile(ws)
-    assert reads, "outside holding_packs every compile reads its shards"
+    assert reads, "outside holding every compile reads its shards"
 
 
 def test_the_held_entries_are_what_the_files_say(ws: Path) -> None:
     """After compiles sharing held entries, each held shard equals its file: no compile
     changed an entry it read (a mutated entry would be a wrong cache hit later)."""
-    with store_mod.holding_packs():
+    with store_mod.holding():
         for n in range(3):
             _edit(ws, n)
             _compile(ws)
@@ -84,7 +87,7 @@ def test_the_held_entries_are_what_the_files_say(ws: Path) -> None:
 def test_a_shard_another_compile_rewrote_is_read_again(
         ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reads = _shard_reads(monkeypatch)
-    with store_mod.holding_packs():
+    with store_mod.holding():
         _compile(ws)
         held = store_mod._held
         assert held is not None
@@ -115,7 +118,7 @@ def test_a_held_shard_is_shape_checked_once(ws: Path, monkeypatch: pytest.Monkey
         return real(entries)
 
     monkeypatch.setattr(units_mod, "_sound_unit_keys", spy)
-    with store_mod.holding_packs():
+    with store_mod.holding():
         _compile(ws)
         _edit(ws, 1)
         _compile(ws)  # reads what the first compile wrote: checked
@@ -129,3 +132,26 @@ def test_a_held_shard_is_shape_checked_once(ws: Path, monkeypatch: pytest.Monkey
     checked.clear()
     _compile(ws)
     assert len(checked) == first  # outside, every shard each compile
+
+
+def test_the_output_snapshots_are_held_as_written(ws: Path, monkeypatch: pytest.MonkeyPatch
+                                                  ) -> None:
+    reads = _shard_reads(monkeypatch, "snapshot")
+    with store_mod.holding():
+        _compile(ws)
+        for n in range(3):
+            _edit(ws, n)
+            reads.clear()
+            _compile(ws)
+            assert reads == []  # the snapshots the compile before wrote
+        held = store_mod._held
+        assert held is not None
+        records = held._records
+        assert len(records) == 2  # the output tree's and its standby's
+        for path, (_, slot) in records.items():
+            on_disk = marshal.loads(Path(path).read_bytes()[_HEAD:])[1]
+            assert outputs_mod._slot_in(slot.key, on_disk) == slot, path
+    _edit(ws, 9)
+    reads.clear()
+    _compile(ws)
+    assert len(reads) == 2
