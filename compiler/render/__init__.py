@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from compiler.diagnostics import Diagnostic
-from compiler.model import K8sObject, WasmBundle, Workspace
+from compiler.model import K8sObject, RawDoc, Rendered, WasmBundle, Workspace
 
-__all__ = ["RenderCache", "RenderInput"]
+__all__ = ["RenderCache", "RenderInput", "doc_part", "unit"]
 
 T = TypeVar("T")
 
@@ -38,3 +38,26 @@ class RenderInput:
     ws: Workspace
     wasm: dict[str, WasmBundle] = field(default_factory=dict)  # by agent key
     cache: RenderCache | None = None  # incremental compiles; None renders everything
+
+
+def doc_part(ws: Workspace, doc: RawDoc) -> str:
+    """A source document as a part of a unit's key: where it is and its file's digest."""
+    return f"{doc.file}#{doc.index}@{ws.source_digests.get(doc.file, '')}"
+
+
+def unit(inp: RenderInput, parts: tuple[str, ...], depends_on: tuple[str, ...],
+         build: Callable[[], Rendered]) -> Rendered:
+    """What `build` renders (objects and diagnostics, no artifacts) as one unit of the
+    incremental cache, as `k8s` renders each flow in each leaf: an edit elsewhere finds its
+    objects cached instead of rendering, serialising and checking them again. `parts` must
+    name every input `build` reads (the compiler itself is part of every key)."""
+    if inp.cache is None:
+        return build()
+
+    def objects() -> tuple[list[K8sObject], list[Diagnostic], set[str]]:
+        made = build()
+        assert not made.artifacts, "a unit holds objects only"
+        return made.objects, made.diagnostics, set()
+
+    objs, diags, _ = inp.cache.unit(parts, depends_on, objects)
+    return Rendered(objects=objs, diagnostics=diags)

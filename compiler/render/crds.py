@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from compiler.model import K8sObject, Rendered
-from compiler.render import RenderInput
+from compiler.render import RenderInput, unit
 from compiler.schema import bundled_schema
 
 __all__ = ["CRD_KINDS", "custom_resource", "render", "structural"]
@@ -101,7 +101,9 @@ def _crd(kind: str) -> dict[str, Any]:
 
 def render(inp: RenderInput) -> Rendered:
     src = ("schemas/mentatlab.io/v1",)
-    return Rendered(objects=[K8sObject("crds", _crd(k), src) for k in CRD_KINDS])
+    # the schemas are the compiler's own (part of every key): nothing else goes in
+    return unit(inp, ("crds",), (), lambda: Rendered(
+        objects=[K8sObject("crds", _crd(k), src) for k in CRD_KINDS]))
 
 
 def custom_resource(doc: Mapping[str, Any], namespace: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.model import K8sObject, Rendered
 from compiler.model.graph import LinkedFlow, Workspace
 from compiler.model.spec import Environment
-from compiler.render import RenderInput
+from compiler.render import RenderInput, doc_part
 from compiler.render.k8s_flow import Leaf
 from compiler.render.k8s_meta import MANAGED_BY
 from compiler.render.otel import endpoint_problem
@@ -98,11 +98,10 @@ def _flow_in_leaf(inp: RenderInput, env: Environment, region: str, lf: LinkedFlo
 
     if inp.cache is None:
         return build()
-    ws, digests = inp.ws, inp.ws.source_digests
+    ws = inp.ws
     # Everything Leaf reads: the workspace, the flow, its agents, their bundles, the target.
     docs = [ws.spec.doc, lf.flow.doc, *(n.agent.doc for n in lf.nodes)]
-    parts = ["k8s", env.name, region, *(f"{d.file}#{d.index}@{digests.get(d.file, '')}"
-                                        for d in docs)]
+    parts = ["k8s", env.name, region, *(doc_part(ws, d) for d in docs)]
     for n in lf.nodes:
         bundle = inp.wasm.get(n.agent.key)
         if bundle is not None:

@@ -24,7 +24,7 @@ import yaml
 
 from compiler.diagnostics import Diagnostic
 from compiler.model import Environment, K8sObject, Rendered, Sampling, Workspace
-from compiler.render import RenderInput
+from compiler.render import RenderInput, doc_part, unit
 from compiler.render.placement import placements
 
 __all__ = [
@@ -462,6 +462,13 @@ def render_otel(inp: RenderInput) -> Rendered:
     """Collector objects for every environment x region a flow runs in, when spec.telemetry
     is set (the k8s renderer emits a leaf, and its Namespace, only where a flow runs)."""
     ws = inp.ws
+    leaves = sorted({(p.env.name, p.region) for p in placements(ws)})
+    # all they read: mentat.yaml and where flows run
+    parts = ("otel", doc_part(ws, ws.spec.doc), *(f"{e}/{r}" for e, r in leaves))
+    return unit(inp, parts, (ws.spec.doc.file,), lambda: _collectors(ws, set(leaves)))
+
+
+def _collectors(ws: Workspace, leaves: set[tuple[str, str]]) -> Rendered:
     out = Rendered()
     telemetry = ws.spec.telemetry
     if not telemetry:
@@ -473,7 +480,6 @@ def render_otel(inp: RenderInput) -> Rendered:
         pos = ws.spec.doc.pos(("spec", "telemetry", "endpoint"))
         out.diagnostics.append(Diagnostic("M500", problem, ws.spec.doc.file, pos.line, pos.col))
         return out
-    leaves = {(p.env.name, p.region) for p in placements(ws)}
     for env in ws.spec.environments:
         mode = collector_mode(env)
         for region in env.regions:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.model import K8sObject, Rendered
-from compiler.policy.rules import KUBE_RESOURCES, Rule, load_rules
+from compiler.model import K8sObject, Rendered, Workspace
+from compiler.policy.rules import KUBE_RESOURCES, Rule, RuleSet, load_rules
 from compiler.policy.stage import WAIVER_PREFIX
-from compiler.render import RenderInput
+from compiler.render import RenderInput, doc_part, unit
 
 __all__ = ["MIN_KUBERNETES", "binding", "policy", "render"]
 
@@ -106,6 +106,13 @@ def render(inp: RenderInput) -> Rendered:
     spec = ws.spec
     # Cached per file: the policy stage compiled these already; its diagnostics are its own.
     rules = load_rules(Path(ws.root), spec.policies, spec.doc.file, spec.doc, memo=inp.cache)
+    # all they read: mentat.yaml and the rule files (the default set is the compiler's own)
+    parts = ("vap", doc_part(ws, spec.doc), *(f"{f}@{d}" for f, d in sorted(rules.files.items())))
+    return unit(inp, parts, (spec.doc.file, *sorted(rules.files)), lambda: _policies(ws, rules))
+
+
+def _policies(ws: Workspace, rules: RuleSet) -> Rendered:
+    spec = ws.spec
     enforced = [r for r in rules.rules if r.enforce]
     out = Rendered()
     if not enforced:
