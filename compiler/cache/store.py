@@ -30,18 +30,19 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from compiler import __version__
+from compiler.cache import held
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.resources import policies_dir, schemas_dir
 
 __all__ = ["CACHE_DIR", "KEY_ENV", "PACKED", "Stats", "Store", "diag_in", "diag_out",
-           "fingerprint", "holding", "key", "key_path"]
+           "fingerprint", "key", "key_path"]
 
 T = TypeVar("T")
 CACHE_DIR = ".mentat/cache"
@@ -232,27 +233,18 @@ class Store:
     def decoded(self, kind: str, entry_key: str, decode: Callable[[Any], T]) -> T | None:
         """`decode` of the value stored under the key (of a kind not packed), or None
         (absent, or failing its HMAC); what `decode` raises is the caller's, who rejects the
-        entry. Within `holding`, the decoded value is held while the entry's file is
-        unchanged, as is what `put(..., decoded=)` wrote."""
+        entry. Held while the entry's file is unchanged (`held`), as is what
+        `put(..., decoded=)` wrote."""
         self._used.setdefault(kind, set()).add(entry_key)
         if self.disabled:
             return None
         path = self.path(kind, entry_key)
-        if _held is None:
+
+        def load() -> T | None:
             value = self._read(path, entry_key)
             return decode(value) if value is not None else None
-        found = _held.record(path)
-        if found is not None:
-            held: T = found
-            return held
-        sig = _signature(path)
-        value = self._read(path, entry_key)
-        if value is None:
-            return None
-        result = decode(value)
-        if sig is not None:
-            _held.keep_record(path, sig, result)
-        return result
+
+        return held.through(path, load)
 
     def mark_used(self, kind: str, entry_key: str) -> None:
         """An entry read later or not at all, to keep when the store is pruned."""
@@ -272,8 +264,7 @@ class Store:
         path = self.path(kind, entry_key)
         with contextlib.suppress(OSError):
             os.utime(path)
-            if _held is not None:
-                _held.touched(path)
+            held.touched(path)
 
     def _read(self, path: str | Path, entry_key: str) -> Any:
         try:
@@ -309,38 +300,33 @@ class Store:
             pack, shards = {}, []
             for shard in range(_shards(kind)):
                 path, pack_key = self._pack_path(kind, shard)
-                entries = _held.get(path) if _held is not None else None
-                if entries is None:
-                    entries = self._read_shard(path, pack_key)
+                entries = held.through(path, partial(self._read_shard, path, pack_key))
+                assert entries is not None  # a shard reads as a dict, empty if need be
                 pack.update(entries)
                 shards.append((path, entries))
             self._packs[kind], self._shards[kind] = pack, shards
         return pack
 
     def _read_shard(self, path: Path, pack_key: str) -> dict[str, Any]:
-        sig = _signature(path) if _held is not None else None
-        value = self._read(path, pack_key)
+        value = self._read(path, pack_key)  # a shard with no entries has no file
         if value is not None and type(value) is not dict:
             self._discard(path)
             value = None
-        if _held is not None and (value is not None or sig is None):
-            _held.keep(path, sig, value or {})  # a shard with no entries has no file
         return value or {}
 
     def sound(self, kind: str, check: Callable[[dict[str, Any]], set[str]]) -> set[str]:
         """The keys of the entries of a packed kind that `check`, given a shard's entries,
-        finds of the right shape: for readers that check them all at once. A shard held in
-        memory is checked once."""
+        finds of the right shape: for readers that check them all at once. A held shard is
+        checked once."""
         if self.disabled:
             return set()
         self._pack(kind)
         keys: set[str] = set()
         for path, entries in self._shards[kind]:
-            found = _held.sound(path, entries) if _held is not None else None
+            found = held.sound(path, entries)
             if found is None:
                 found = check(entries)
-                if _held is not None:
-                    _held.checked(path, entries, found)
+                held.checked(path, entries, found)
             keys |= found
         return keys
 
@@ -357,7 +343,7 @@ class Store:
 
     def put(self, kind: str, entry_key: str, value: Any, decoded: Any = None) -> None:
         """Store a value; written by `flush` (packed kinds by their shard). `decoded`: what
-        `decoded()` makes of it, held once written (`holding`)."""
+        `decoded()` makes of it, held once written (`held`)."""
         self._used.setdefault(kind, set()).add(entry_key)
         if self.disabled:  # nothing is stored, so nothing needs sealing
             return
@@ -366,7 +352,7 @@ class Store:
             self._dirty.add((kind, _shard(kind, entry_key)))
             return
         self._pending[(kind, entry_key)] = self._seal(entry_key, value)
-        if decoded is not None and _held is not None:
+        if decoded is not None:
             self._decoded[(kind, entry_key)] = decoded
 
     def write_now(self, kind: str, entry_key: str, value: Any, made: set[str]) -> None:
@@ -396,10 +382,8 @@ class Store:
             path = self.path(kind, entry_key)
             atomic_write(path, blob, made)
             decoded = self._decoded.get((kind, entry_key))
-            if decoded is not None and _held is not None:
-                sig = _signature(path)
-                if sig is not None:
-                    _held.keep_record(path, sig, decoded)
+            if decoded is not None:
+                held.wrote(path, decoded)
         self._decoded.clear()
         for kind, shard in sorted(self._dirty):  # keeping only what this compile used
             self.write_shard(kind, shard, None if self.guest else self._used.get(kind, set()),
@@ -420,8 +404,7 @@ class Store:
                 if _shard(kind, k) == shard and (keep is None or k in keep)}
         path, pack_key = self._pack_path(kind, shard)
         atomic_write(path, self._seal(pack_key, live), made)
-        if _held is not None:
-            _held.keep(path, _signature(path), live)
+        held.wrote(path, live)
 
     def _seal(self, entry_key: str, value: Any) -> bytes:
         assert self._auth is not None  # a disabled store writes nothing
@@ -498,80 +481,6 @@ def _redirected(root: Path) -> bool:
     except OSError:
         return True
     return False
-
-
-@dataclass(slots=True)
-class _Shard:
-    sig: tuple[int, ...] | None  # its file's stat when read or written (None: no file)
-    entries: dict[str, Any]
-    sound: set[str] | None = None  # the keys `Store.sound` found of the right shape
-
-
-class _Held:
-    """Pack shards this process verified or wrote, by path, and decoded records."""
-
-    def __init__(self) -> None:
-        self._shards: dict[Path, _Shard] = {}
-        self._records: dict[str, tuple[tuple[int, ...], Any]] = {}  # path -> (stat, decoded)
-
-    def record(self, path: str) -> Any:
-        found = self._records.get(path)
-        return found[1] if found is not None and found[0] == _signature(path) else None
-
-    def keep_record(self, path: str, sig: tuple[int, ...], decoded: Any) -> None:
-        self._records[path] = (sig, decoded)
-
-    def touched(self, path: str) -> None:
-        """A held record's new times are this process's own doing."""
-        found = self._records.get(path)
-        sig = _signature(path)
-        if found is not None and sig is not None:
-            self._records[path] = (sig, found[1])
-
-    def get(self, path: Path) -> dict[str, Any] | None:
-        found = self._shards.get(path)
-        return found.entries if found is not None and found.sig == _signature(path) else None
-
-    def keep(self, path: Path, sig: tuple[int, ...] | None, entries: dict[str, Any]) -> None:
-        self._shards[path] = _Shard(sig, entries)
-
-    def sound(self, path: Path, entries: dict[str, Any]) -> set[str] | None:
-        found = self._shards.get(path)
-        return found.sound if found is not None and found.entries is entries else None
-
-    def checked(self, path: Path, entries: dict[str, Any], sound: set[str]) -> None:
-        found = self._shards.get(path)
-        if found is not None and found.entries is entries:
-            found.sound = sound
-
-
-_held: _Held | None = None
-
-
-@contextlib.contextmanager
-def holding() -> Iterator[None]:
-    """Within it, a shard of a packed kind, or a record read through `decoded` (the output
-    snapshots), is read, verified and decoded again only when its file changed since this
-    process last read or wrote it (`compile --watch`: ~20 ms of CPU in a one-flow edit at 10k
-    objects for the packs, mostly unmarshalling, ~10 ms for the snapshots). What is held is
-    shared between the compiles: its readers never mutate it
-    (tests/unit/cache/test_holding.py). A file another process rewrote has a new stat and
-    is read again. Whatever is held was verified or written by this process: at worst a held
-    shard misses entries another compile added in the same instant, which are made again."""
-    global _held
-    previous, _held = _held, _Held()
-    try:
-        yield
-    finally:
-        _held = previous
-
-
-def _signature(path: str | Path) -> tuple[int, ...] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _shards(kind: str) -> int:

@@ -5,7 +5,7 @@ compile saved is what the next one reads). What stays warm is what the process h
 the imports, the compiled CEL rules (`parse_rule_file`), the JSON-schema validators and
 Kubernetes schemas (module-level caches), the compiler's fingerprint, which a one-shot
 compile pays for on every run, and the cache's packed entries and output snapshots this
-process last read or wrote, read again only when their file changed (`store.holding`).
+process last read or wrote, read again only when their file changed (`compiler/cache/held.py`).
 
 Changes come from watchfiles (inotify through Rust's notify) on the workspace, read in
 threads from before the first compile, so a save during a compile is not lost; the output
@@ -34,7 +34,7 @@ from pathlib import Path
 from types import FrameType
 
 from compiler import digest
-from compiler.cache import Cache, store
+from compiler.cache import Cache, held
 from compiler.load import WORKSPACE_FILE, output_dir, parse_yaml, read_source
 from compiler.tasks.compile import CompileOptions, OnStage, Outcome, compile_task
 
@@ -194,7 +194,7 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise _Stopped
 
 
-@store.holding()  # what the cache verified stays in memory between this process's compiles
+@held.holding()  # what the cache verified stays in memory between this process's compiles
 def watch_task(root: Path, opts: CompileOptions, report: Callable[[Compiled], None],
                progress: Callable[[], AbstractContextManager[OnStage]],
                log: Callable[[str], None] = lambda _: None) -> None:

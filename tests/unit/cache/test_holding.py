@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from benchmarks.generate import generate
+from compiler.cache import held as held_mod
 from compiler.cache import store as store_mod
 from compiler.cache import units as units_mod
 from compiler.tasks.compile import CompileOptions, compile_task
@@ -54,7 +55,7 @@ def _shard_reads(monkeypatch: pytest.MonkeyPatch, kind: str = "") -> list[str]:
 
 def test_an_unchanged_shard_is_not_read_again(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reads = _shard_reads(monkeypatch)
-    with store_mod.holding():
+    with held_mod.holding():
         _compile(ws)
         _edit(ws, 1)
         reads.clear()
@@ -68,33 +69,33 @@ def test_an_unchanged_shard_is_not_read_again(ws: Path, monkeypatch: pytest.Monk
 def test_the_held_entries_are_what_the_files_say(ws: Path) -> None:
     """After compiles sharing held entries, each held shard equals its file: no compile
     changed an entry it read (a mutated entry would be a wrong cache hit later)."""
-    with store_mod.holding():
+    with held_mod.holding():
         for n in range(3):
             _edit(ws, n)
             _compile(ws)
-        held = store_mod._held
+        held = held_mod._held
         assert held is not None
-        shards = held._shards
+        shards = {Path(p): f for p, f in held.items() if p.endswith(".pack")}
         assert len(shards) >= len(store_mod.PACKED)
         for path, shard in shards.items():
             if shard.sig is None:  # a shard with no entries is no file
-                assert shard.entries == {} and not path.exists()
+                assert shard.value == {} and not path.exists()
                 continue
             on_disk = marshal.loads(path.read_bytes()[_HEAD:])[1]
-            assert shard.entries == on_disk, path
+            assert shard.value == on_disk, path
 
 
 def test_a_shard_another_compile_rewrote_is_read_again(
         ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reads = _shard_reads(monkeypatch)
-    with store_mod.holding():
+    with held_mod.holding():
         _compile(ws)
-        held = store_mod._held
+        held = held_mod._held
         assert held is not None
-        store_mod._held = None  # a one-shot compile in another process
+        held_mod._held = None  # a one-shot compile in another process
         _edit(ws, 1)
         _compile(ws)
-        store_mod._held = held
+        held_mod._held = held
         reads.clear()
         _edit(ws, 2)
         _compile(ws)
@@ -105,7 +106,7 @@ def test_a_shard_another_compile_rewrote_is_read_again(
     (ws / "rendered").rename(ws.parent / "held-tree")
     _compile(ws)
     assert tree_of(ws / "rendered") == tree
-    assert store_mod._held is None
+    assert held_mod._held is None
 
 
 
@@ -118,7 +119,7 @@ def test_a_held_shard_is_shape_checked_once(ws: Path, monkeypatch: pytest.Monkey
         return real(entries)
 
     monkeypatch.setattr(units_mod, "_sound_unit_keys", spy)
-    with store_mod.holding():
+    with held_mod.holding():
         _compile(ws)
         _edit(ws, 1)
         _compile(ws)  # reads what the first compile wrote: checked
@@ -137,18 +138,18 @@ def test_a_held_shard_is_shape_checked_once(ws: Path, monkeypatch: pytest.Monkey
 def test_the_output_snapshots_are_held_as_written(ws: Path, monkeypatch: pytest.MonkeyPatch
                                                   ) -> None:
     reads = _shard_reads(monkeypatch, "snapshot")
-    with store_mod.holding():
+    with held_mod.holding():
         _compile(ws)
         for n in range(3):
             _edit(ws, n)
             reads.clear()
             _compile(ws)
             assert reads == []  # the snapshots the compile before wrote
-        held = store_mod._held
+        held = held_mod._held
         assert held is not None
-        records = held._records
+        records = {p: f.value for p, f in held.items() if "/snapshot/" in p}
         assert len(records) == 2  # the output tree's and its standby's
-        for path, (_, slot) in records.items():
+        for path, slot in records.items():
             on_disk = marshal.loads(Path(path).read_bytes()[_HEAD:])[1]
             assert outputs_mod._slot_in(slot.key, on_disk) == slot, path
     _edit(ws, 9)
