@@ -38,6 +38,22 @@ def namespace(ns: str) -> dict[str, Any]:
             "metadata": {"name": ns, "labels": {"mentatlab.io/environment": ENV}}}
 
 
+def crd(group: str, kind: str, served: Mapping[str, bool] | None = None) -> dict[str, Any]:
+    """A namespaced CustomResourceDefinition of `kind` in `group` taking any fields, with
+    `served` versions (default: v1 alone); v1 is the storage version."""
+    plural = kind.lower() + "s"
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {"group": group, "scope": "Namespaced",
+                 "names": {"plural": plural, "singular": kind.lower(), "kind": kind,
+                           "listKind": f"{kind}List"},
+                 "versions": [{"name": v, "served": on, "storage": v == "v1", "schema": schema}
+                              for v, on in (served or {"v1": True}).items()]},
+    }
+
+
 def deployment(ns: str, name: str, *, replicas: int = 1, node_selector: Mapping[str, str] | None = None
                ) -> dict[str, Any]:
     pod: dict[str, Any] = {"containers": [{"name": "main", "image": "registry.k8s.io/pause:3.10"}]}

@@ -11,22 +11,9 @@ import pytest
 
 from compiler.controller.client import UnknownKindError, connect
 from compiler.controller.inventory import Ref
-from tests.controller.kit import Kit, configmap, namespace
+from tests.controller.kit import Kit, configmap, crd, namespace
 
 pytestmark = pytest.mark.cluster
-
-
-def _crd(group: str, served: dict[str, bool]) -> dict[str, Any]:
-    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"gadgets.{group}"},
-        "spec": {"group": group, "scope": "Namespaced",
-                 "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget",
-                           "listKind": "GadgetList"},
-                 "versions": [{"name": v, "served": on, "storage": v == "v1", "schema": schema}
-                              for v, on in served.items()]},
-    }
 
 
 def _served(cluster: Any, api_version: str, kind: str, timeout: float = 30.0) -> None:
@@ -59,11 +46,11 @@ def test_forget_kinds_drops_only_the_crds_kinds(kit: Kit) -> None:
     group = f"{kit.ns}.example.com"
     cluster = connect(kit.kubeconfig)
     try:
-        cluster.apply(_crd(group, {"v1": True, "v2": True}))
+        cluster.apply(crd(group, "Gadget", {"v1": True, "v2": True}))
         _served(cluster, f"{group}/v2", "Gadget")
         cm = cluster.kind("v1", "ConfigMap")
         # v2 is no longer served: a Gadget v2 looked up before is stale once forgotten
-        cluster.apply(_crd(group, {"v1": True, "v2": False}), force=True)
+        cluster.apply(crd(group, "Gadget", {"v1": True, "v2": False}), force=True)
         deadline = time.monotonic() + 30
         while True:  # until the apiserver drops the version from discovery
             cluster.forget_kinds([("apps", "Deployment"), (group, "Gadget")])
