@@ -430,10 +430,7 @@ def _refresh(sb: Standby, files: Files) -> Known:
     for rel in files:
         if rel in keep:
             continue
-        d = os.path.dirname(rel)
-        if d not in made:
-            os.makedirs(os.path.join(base, d), exist_ok=True)
-            made.add(d)
+        _parent(base, rel, made)
         st = _write(os.path.join(base, rel), files[rel])
         written[rel] = (stat_key(st), digests[rel])
     return written
@@ -448,14 +445,11 @@ def _twin(tmp: Path, sb: Standby, files: Files) -> Known | None:
     and no standby, when the filesystem has no hard links."""
     base, twin = str(tmp), str(sb.path)
     known: Known = {}
-    made: set[str] = set()
+    made: set[str] = {""}
     try:
         os.makedirs(twin)
         for rel in files:
-            d = os.path.dirname(rel)
-            if d and d not in made:
-                os.makedirs(os.path.join(twin, d), exist_ok=True)
-                made.add(d)
+            _parent(twin, rel, made)
             os.link(os.path.join(base, rel), os.path.join(twin, rel))
             known[rel] = (stat_key(os.lstat(os.path.join(base, rel))), files.digest(rel))
     except OSError:
@@ -475,10 +469,7 @@ def _fill(out: Path, tmp: Path, files: Files, diff: TreeDiff | None) -> Known | 
     made: set[str] = {""}
     written: Known | None = {}
     for rel in files:
-        d = os.path.dirname(rel)
-        if d not in made:
-            os.makedirs(os.path.join(new_base, d), exist_ok=True)
-            made.add(d)
+        _parent(new_base, rel, made)
         target = os.path.join(new_base, rel)
         if fresh is not None and rel not in fresh:
             try:
@@ -491,6 +482,14 @@ def _fill(out: Path, tmp: Path, files: Files, diff: TreeDiff | None) -> Known | 
         if written is not None:
             written[rel] = (stat_key(st), files.digest(rel))
     return written
+
+
+def _parent(base: str, rel: str, made: set[str]) -> None:
+    """Make `rel`'s directory under `base` unless `made` says it exists (start it as {""})."""
+    d = os.path.dirname(rel)
+    if d not in made:
+        os.makedirs(os.path.join(base, d), exist_ok=True)
+        made.add(d)
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
