@@ -14,7 +14,10 @@ Results are a pure function of the inputs, not of timing, except for a rule that
 Variables are evaluated as a ValidatingAdmissionPolicy evaluates them: each its own program,
 in order, its value bound as `variables.NAME` for the ones after it and the expression. A
 variable that fails is left unbound, so it is an error only where it is read (Kubernetes
-evaluates them lazily); the error then names the variable and its own failure.
+evaluates them lazily); the error then names the variable and its own failure. Each
+variable's own activation converts the document again, so a rule with variables first runs
+as one program with its variables bound in place (`Rule.bound_program`, as Kubernetes runs
+it): a clean `true` there is its pass, and anything else is evaluated variable by variable.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
 from compiler.model.raw import RawDoc
-from compiler.policy.rules import STRINGS_VERSION, Rule
+from compiler.policy.rules import STRINGS_VERSION, Rule, bound
 
 __all__ = ["DEFAULT_LIMITS", "ITERATION_BUDGET", "Limits", "Memo", "Outcome", "Sibling", "Subject",
            "evaluate"]
@@ -139,9 +142,7 @@ class _Bindings:
 
     def scope(self, rule: Rule) -> _Scope:
         key: tuple[tuple[str, str], ...] = ()
-        current = self.scopes.get(key)
-        if current is None:
-            current = self.scopes[key] = _Scope(rule.env.Activation(self.data), {}, {})
+        current = self.first(rule.env)
         for (name, src), (_, program) in zip(rule.variables, rule.variable_programs,
                                              strict=True):
             key = (*key, (name, src))
@@ -151,6 +152,25 @@ class _Bindings:
                                                          _READS_VARIABLES.search(src) is None)
             current = cached
         return current
+
+    def first(self, env: Any) -> _Scope:
+        """The activation of the document alone, every variable-free rule's."""
+        found = self.scopes.get(())
+        if found is None:
+            found = self.scopes[()] = _Scope(env.Activation(self.data), {}, {})
+        return found
+
+    def bound_passes(self, rule: Rule) -> bool:
+        """Whether the rule's bound program (`Rule.bound_program`) is a clean true here. It
+        runs in the first activation, whose `object` is converted once: each variable's own
+        activation would convert the document and the values handed to it again."""
+        if rule.bound_program is None:
+            return False
+        try:
+            result = rule.bound_program.eval(self.first(rule.env).activation)
+            return result.type() == cel.Type.BOOL and result.value() is True
+        except Exception:  # the iteration budget: evaluated variable by variable
+            return False
 
     def _extend(self, rule: Rule, scope: _Scope, name: str, program: Any,
                 independent: bool) -> _Scope:
@@ -229,7 +249,7 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
                         else _new_bindings(subject, workspace, siblings))
         assert bindings is not None
         try:
-            if groups is not None and groups.passes(rule, subject):
+            if groups is not None and groups.passes(rule, subject, bindings):
                 out.append(("pass", ""))
                 continue
             out.append(_run_one(rule, bindings.scope(rule)))
@@ -251,40 +271,48 @@ def _new_bindings(subject: Subject, workspace: Mapping[str, Any],
 
 _ITEMS = "mentat_group_items__"  # names no rule uses: the batch's own variables
 _ITEM = "mentat_group_item__"
-_GROUP_PROGRAMS: dict[str, tuple[Any, Any] | None] = {}  # expression -> (env, program)
+# (phase, expression, variables) -> (env, program)
+_GROUP_PROGRAMS: dict[tuple[str, str, tuple[tuple[str, str], ...]], tuple[Any, Any] | None] = {}
 
 
 def _group_program(rule: Rule) -> tuple[Any, Any] | None:
-    """The rule's expression mapped over a list of [object, variables] pairs that share one
-    `siblings`, or None. The binding converts `siblings` anew in every activation (a
-    converted value cannot be handed to another), so a rule reading it on k objects of a
-    flow converted the group k times; evaluated once per group, it is converted once."""
+    """The rule's expression, its variables bound in place (`rules.bound`), mapped over a list
+    of objects that share one `siblings`, or None. The binding converts `siblings` anew in
+    every activation (a converted value cannot be handed to another), so a rule reading it
+    on k objects of a flow converted the group k times; evaluated once per group, it is
+    converted once."""
+    key = (rule.phase, rule.expression, rule.variables)  # asked once per (rule, object)
+    if key not in _GROUP_PROGRAMS:
+        _GROUP_PROGRAMS[key] = _compile_group_program(rule)
+    return _GROUP_PROGRAMS[key]
+
+
+def _compile_group_program(rule: Rule) -> tuple[Any, Any] | None:
     if rule.phase != "rendered" or not re.search(r"\bsiblings\b", rule.expression):
         return None
-    if rule.expression not in _GROUP_PROGRAMS:
-        env = cel.NewEnv(variables={"workspace": cel.Type.DYN,
-                                    "siblings": cel.Type.List(cel.Type.DYN),
-                                    _ITEMS: cel.Type.DYN},
-                         extensions=[ext_strings.ExtStrings(STRINGS_VERSION),
-                                     ext_optional.ExtOptional(), ext_bindings.ExtBindings()])
-        src = (f"{_ITEMS}.map({_ITEM}, cel.bind(object, {_ITEM}[0], "
-               f"cel.bind(variables, {_ITEM}[1], ({rule.expression}))))")
-        try:
-            _GROUP_PROGRAMS[rule.expression] = (env, env.compile(src))
-        except RuntimeError:  # evaluated one object at a time, as before
-            _GROUP_PROGRAMS[rule.expression] = None
-    return _GROUP_PROGRAMS[rule.expression]
+    inner = bound(rule.expression, rule.variables)
+    if inner is None:
+        return None
+    env = cel.NewEnv(variables={"workspace": cel.Type.DYN, "siblings": cel.Type.List(cel.Type.DYN),
+                                _ITEMS: cel.Type.DYN},
+                     extensions=[ext_strings.ExtStrings(STRINGS_VERSION),
+                                 ext_optional.ExtOptional(), ext_bindings.ExtBindings()])
+    try:
+        return env, env.compile(f"{_ITEMS}.map({_ITEM}, cel.bind(object, {_ITEM}, {inner}))")
+    except RuntimeError:  # evaluated one object at a time, as before
+        return None
 
 
 class _Groups:
-    """Rules that read `siblings`, evaluated once per sibling group (`_group_program`).
+    """Rules found to pass in batches, before each (rule, object) is evaluated on its own: a
+    rule reading `siblings` once per sibling group (`_group_program`), any other rule with
+    variables by its bound program (`_Bindings.bound_passes`).
 
     Only a clean `true` for an object is taken as its pass: it is the same expression on the
-    same `object`, `siblings`, `workspace` and variable values (each object's variables are
-    still evaluated in its own scope, as before), and a batch stays within the iteration
-    budget only if each of its objects would. Anything else (an error anywhere in the batch,
-    a `false`, a variable that failed) is evaluated per object as before, so statuses and
-    messages are unchanged."""
+    same `object`, `siblings`, `workspace` and variable values, and a batch stays within the
+    iteration budget only if each of its parts would. Anything else (an error anywhere in the
+    batch, a `false`, a variable that failed) is evaluated per object as before, so statuses
+    and messages are unchanged."""
 
     def __init__(self, jobs: list[tuple[Rule, Subject]], workspace: Mapping[str, Any],
                  siblings: Mapping[str, Sequence[Sibling]]) -> None:
@@ -305,7 +333,9 @@ class _Groups:
             found = self.of[id(subject)] = _new_bindings(subject, self.workspace, self.siblings)
         return found
 
-    def passes(self, rule: Rule, subject: Subject) -> bool:
+    def passes(self, rule: Rule, subject: Subject, bindings: _Bindings) -> bool:
+        if _group_program(rule) is None:
+            return bindings.bound_passes(rule)
         members = self.members.pop((rule.id, subject.group), None)
         if members is not None and len(members) > 1:
             self._evaluate(rule, members)
@@ -316,23 +346,16 @@ class _Groups:
         assert compiled is not None
         env, program = compiled
         try:
-            items, evaluated = [], []
-            for s in members:
-                scope = self.bindings(s).scope(rule)
-                if not scope.errors:
-                    items.append([s.data, {k[len("variables."):]: v
-                                           for k, v in scope.values.items()}])
-                    evaluated.append(s)
             group = self.siblings.get(members[0].group, ())
             result = program.eval(env.Activation({
-                "workspace": self.workspace, _ITEMS: items,
+                "workspace": self.workspace, _ITEMS: [s.data for s in members],
                 "siblings": [x() if callable(x) else x for x in group]}))
             if result.type() == cel.Type.ERROR:
                 return
             values = result.value()
         except Exception:  # each object is then evaluated on its own
             return
-        for s, v in zip(evaluated, values, strict=True):
+        for s, v in zip(members, values, strict=True):
             if v.value() is True:
                 self.passed.add((rule.id, id(s)))
 

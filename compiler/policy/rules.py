@@ -26,14 +26,14 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import jsonschema_rs
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_optional, ext_strings
+from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
 from compiler import resources
 from compiler.diagnostics import Diagnostic
@@ -109,6 +109,8 @@ class Rule:
     program: cel.Expression  # the checked expression, result type bool
     message_program: cel.Expression | None  # the checked messageExpression (string)
     variable_programs: tuple[tuple[str, cel.Expression], ...]  # in order, as `variables`
+    # the expression with its variables bound in place (`bound`), when they hold only JSON
+    bound_program: cel.Expression | None = None
     field_path: tuple[str | int, ...] = ()  # spec.fieldPath, parsed: the field the rule judges
     field_path_text: str = ""
 
@@ -188,19 +190,44 @@ def _schema_diagnostics(doc: RawDoc) -> list[Diagnostic]:
     return out
 
 
-def environment(variables: Mapping[str, cel.Type]) -> cel.Env:
-    """A CEL environment declaring `variables`, with the extensions Kubernetes also has.
-    Rules share a few sets of declarations: each environment is made once (~0.3 ms)."""
-    key = tuple(sorted((name, str(t)) for name, t in variables.items()))
+def environment(variables: Mapping[str, cel.Type], bindings: bool = False) -> cel.Env:
+    """A CEL environment declaring `variables`, with the extensions Kubernetes also has (and
+    `cel.bind`, with `bindings`). Rules share a few sets of declarations: each environment is
+    made once (~0.3 ms)."""
+    key = (tuple(sorted((name, str(t)) for name, t in variables.items())), bindings)
     env = _ENVS.get(key)
     if env is None:
-        env = _ENVS[key] = cel.NewEnv(variables=dict(variables),
-                                      extensions=[ext_strings.ExtStrings(STRINGS_VERSION),
-                                                  ext_optional.ExtOptional()])
+        extensions = [ext_strings.ExtStrings(STRINGS_VERSION), ext_optional.ExtOptional()]
+        env = _ENVS[key] = cel.NewEnv(variables=dict(variables), extensions=[
+            *extensions, *((ext_bindings.ExtBindings(),) if bindings else ())])
     return env
 
 
-_ENVS: dict[tuple[tuple[str, str], ...], cel.Env] = {}
+_ENVS: dict[tuple[tuple[tuple[str, str], ...], bool], cel.Env] = {}
+
+# What a variable may compute that is not a JSON value: optionals, timestamps, durations,
+# types, uints, bytes, protobuf messages. A variable naming none of these holds JSON values
+# only (all it reads is JSON), which pass unchanged from one program to the next.
+_NOT_JSON = re.compile(
+    r"\.\?|[\[{,]\s*\?"  # .?field, [?index], {?key: ...}, [?element] (not `a ? b : c`)
+    r"|(?<![.\w])(?:optional|timestamp|duration|type|uint|bytes|google)\b"
+    r"|(?<![.\w])(?:int|double|bool|string|list|map|null_type|dyn)\b(?!\s*\()"  # a type as a value
+    r"|\b(?:0[xX][0-9a-fA-F]+|\d+)[uU]\b|(?<!\w)(?:[bB][rR]?|[rR][bB])['\"]")  # uint and bytes literals
+
+
+def bound(expression: str, variables: Sequence[tuple[str, str]]) -> str | None:
+    """`expression` with `variables` bound in place by `cel.bind`, one program as Kubernetes
+    evaluates a rule; None when a variable may hold a value that is not JSON (`_NOT_JSON`),
+    which this binding cannot hand from one program to the next (the rule's own path then
+    reports it). Each part ends its line: a `//` comment must not swallow a parenthesis."""
+    if any(_NOT_JSON.search(src) for _, src in variables):
+        return None
+    out = f"({expression}\n)"
+    for i in reversed(range(len(variables))):
+        name, src = variables[i]
+        entries = [*(f'"{n}": variables.{n}' for n, _ in variables[:i]), f'"{name}": dyn({src}\n)']
+        out = f"cel.bind(variables, {{{', '.join(entries)}}}, {out})"
+    return out
 
 
 def _type_name(t: cel.Type) -> str:
@@ -272,6 +299,7 @@ def _compile_rule(doc: RawDoc, lines: list[str], make: Make = _compiled
         return None, err(f"CEL does not compile: {message}", path, src,
                          _offset(src, line, col), hint)
 
+    base = dict(declared)
     variables: list[tuple[str, str]] = []
     var_programs: list[tuple[str, cel.Expression]] = []
     for i, var in enumerate(spec.get("variables", [])):
@@ -308,6 +336,15 @@ def _compile_rule(doc: RawDoc, lines: list[str], make: Make = _compiled
                 spec[key], 0, hint=f"Kubernetes needs {_type_name(want)}; compare or convert "
                 "explicitly, e.g. `object.spec.flag == true` or `string(x)`")
         checked[key] = program
+    # only a pass is read from it; anything else is evaluated variable by variable
+    bound_src = bound(spec["expression"], variables) if variables else None
+    bound_program = None
+    if bound_src is not None:
+        try:
+            bound_program = make(environment(base, bindings=True), bound_src)
+        except Exception:  # the parser's size limits; deserializing, a program that does not fit
+            if make is not _compiled:
+                return None, err("its bound program is not what was checked")  # compiled again
 
     labels = tuple(sorted(spec["match"].get("labels", {}).items()))
     return Rule(
@@ -316,7 +353,7 @@ def _compile_rule(doc: RawDoc, lines: list[str], make: Make = _compiled
         message_expression=spec.get("messageExpression"), variables=tuple(variables),
         enforce=enforce, file=doc.file, line=pos.line, col=pos.col, env=env,
         program=checked["expression"], message_program=checked.get("messageExpression"),
-        variable_programs=tuple(var_programs),
+        variable_programs=tuple(var_programs), bound_program=bound_program,
         field_path=parse_field_path(spec.get("fieldPath", "")),
         field_path_text=spec.get("fieldPath", "").lstrip("."),
     ), []
@@ -377,9 +414,15 @@ def parse_rule_file(
 
 def serialized(rules: Iterable[Rule]) -> tuple[bytes, ...]:
     """The checked programs of `rules`, in the order `_compile_rule` makes them."""
-    return tuple(p.serialize() for r in rules for p in (
-        *(program for _, program in r.variable_programs), r.program,
-        *((r.message_program,) if r.message_program is not None else ())))
+    out = []
+    for r in rules:
+        out += [p.serialize() for p in (
+            *(program for _, program in r.variable_programs), r.program,
+            *((r.message_program,) if r.message_program is not None else ()))]
+        if r.variables and bound(r.expression, r.variables) is not None:
+            # b"" (it did not compile) fails to deserialize: the file is compiled again
+            out.append(r.bound_program.serialize() if r.bound_program is not None else b"")
+    return tuple(out)
 
 
 T = TypeVar("T")

@@ -75,7 +75,8 @@ def shapes(rules: Any) -> list[tuple[Any, ...]]:
     """What a rule's checked programs say of it (their serialized bytes are not stable:
     protobuf maps)."""
     return [(r.id, str(r.program.return_type()), r.message_program is None,
-             [(name, str(p.return_type())) for name, p in r.variable_programs]) for r in rules]
+             [(name, str(p.return_type())) for name, p in r.variable_programs],
+             r.bound_program is None) for r in rules]
 
 
 def test_a_rule_file_with_an_error_is_reported_by_every_compile(make_ws) -> None:  # type: ignore[no-untyped-def]
