@@ -187,8 +187,10 @@ def _wasm(ws: Workspace) -> Staged[_Wasm]:
     return _Wasm(bundles, module_source_digests(ws, bundles)), diags
 
 
-def _render(ws: Workspace, wasm: _Wasm, memos: Memos | None) -> Staged[Rendered]:
-    out = render_all(RenderInput(ws=ws, wasm=wasm.bundles, cache=memos.units if memos else None))
+def _render(ws: Workspace, wasm: _Wasm, policy: _Policy | None,
+            memos: Memos | None) -> Staged[Rendered]:
+    out = render_all(RenderInput(ws=ws, wasm=wasm.bundles, cache=memos.units if memos else None,
+                                 rules=policy.rules if policy else None))
     return out, out.diagnostics
 
 
@@ -250,7 +252,7 @@ def compile_workspace(
         workspace = run("link", _link, loaded, validated)
         policy = run("policy", _policy, root, workspace, memos, run.blocked)
         wasm = run("wasm", _wasm, workspace, after_errors=False)
-        rendered = run("render", _render, workspace, wasm, memos, after_errors=False)
+        rendered = run("render", _render, workspace, wasm, policy, memos, after_errors=False)
         run("policy-rendered", _policy_rendered, workspace, rendered, policy, memos,
             after_errors=False)
         run("check", _check, workspace, rendered, memos, after_errors=False)

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from compiler.diagnostics import Diagnostic
 from compiler.model import K8sObject, RawDoc, Rendered, WasmBundle, Workspace
+from compiler.policy.rules import RuleSet
 
 __all__ = ["RenderCache", "RenderInput", "doc_part", "unit"]
 
@@ -38,6 +39,7 @@ class RenderInput:
     ws: Workspace
     wasm: dict[str, WasmBundle] = field(default_factory=dict)  # by agent key
     cache: RenderCache | None = None  # incremental compiles; None renders everything
+    rules: RuleSet | None = None  # the policy rules the compile loaded; None: loaded here
 
 
 def doc_part(ws: Workspace, doc: RawDoc) -> str:

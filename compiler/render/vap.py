@@ -104,8 +104,9 @@ def _version(text: str) -> tuple[int, int]:
 def render(inp: RenderInput) -> Rendered:
     ws = inp.ws
     spec = ws.spec
-    # Cached per file: the policy stage compiled these already; its diagnostics are its own.
-    rules = load_rules(Path(ws.root), spec.policies, spec.doc.file, spec.doc, memo=inp.cache)
+    # the policy stage's (its diagnostics are its own), or loaded for a render on its own
+    rules = inp.rules or load_rules(Path(ws.root), spec.policies, spec.doc.file, spec.doc,
+                                    memo=inp.cache)
     # all they read: mentat.yaml and the rule files (the default set is the compiler's own)
     parts = ("vap", doc_part(ws, spec.doc), *(f"{f}@{d}" for f, d in sorted(rules.files.items())))
     return unit(inp, parts, (spec.doc.file, *sorted(rules.files)), lambda: _policies(ws, rules))
