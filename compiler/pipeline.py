@@ -11,13 +11,13 @@ Writing is not a stage: tasks/compile.py decides whether to write, diff or print
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from compiler import check as check_stage
+from compiler.background import Background
 from compiler.cache import Memos
 from compiler.diagnostics import Diagnostic, has_errors
 from compiler.link import link
@@ -100,8 +100,8 @@ class _Policy:
     process renders, checks and serialises (a thread waits on each)."""
 
     rules: RuleSet
-    sources: _Background
-    rendered: _Background | None = None
+    sources: Background[PolicyResult]
+    rendered: Background[PolicyResult] | None = None
     result: PolicyResult | None = None
 
     def collect(self) -> tuple[PolicyResult, list[Diagnostic]]:
@@ -113,31 +113,6 @@ class _Policy:
             if future is not None:
                 self.result.extend(future.result())
         return self.result, list(self.result.diagnostics)
-
-
-class _Background:
-    """A policy phase running in a thread of its own; `result` waits for its outcome (or
-    raises what it raised). A plain thread, not concurrent.futures: importing that imports
-    logging, ~4 ms of a one-shot compile that needs none of it."""
-
-    def __init__(self, fn: Callable[..., PolicyResult], *args: object) -> None:
-        self._value: PolicyResult | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), name="policy")
-        self._thread.start()
-
-    def _run(self, fn: Callable[..., PolicyResult], args: tuple[object, ...]) -> None:
-        try:
-            self._value = fn(*args)
-        except BaseException as e:  # handed to whoever waits, as a Future does
-            self._error = e
-
-    def result(self) -> PolicyResult:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
 
 
 def _load(root: Path, output: str | None, memos: Memos | None) -> Staged[LoadResult]:
@@ -167,8 +142,8 @@ def _policy(root: Path, ws: Workspace, memos: Memos | None, blocked: bool) -> St
                        memo=memos.units if memos else None)
     if blocked or has_errors(rules.diagnostics):
         return None, list(rules.diagnostics)
-    sources = _Background(check_sources, ws, rules, POLICY_LIMITS,
-                          memos.policy if memos else None)
+    sources = Background(check_sources, ws, rules, POLICY_LIMITS,
+                         memos.policy if memos else None, name="policy")
     return _Policy(rules, sources), list(rules.diagnostics)
 
 
@@ -198,8 +173,8 @@ def _policy_rendered(ws: Workspace, rendered: Rendered, policy: _Policy,
                      memos: Memos | None) -> Staged[_Policy]:
     """The rendered-phase rules start now; their children evaluate while this process
     checks schemas and serialises."""
-    policy.rendered = _Background(check_rendered, ws, rendered.objects, policy.rules,
-                                  POLICY_LIMITS, memos.policy if memos else None)
+    policy.rendered = Background(check_rendered, ws, rendered.objects, policy.rules,
+                                 POLICY_LIMITS, memos.policy if memos else None, name="policy")
     return policy, []
 
 

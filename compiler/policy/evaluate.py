@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
+from compiler.background import Background
 from compiler.model.raw import RawDoc
 from compiler.policy.rules import STRINGS_VERSION, Rule, bound
 
@@ -423,14 +424,9 @@ def evaluate(
     args = (subjects, workspace, siblings, limits)
     if len(shards) == 1:
         outcomes = _evaluate_shard(shards[0], *args)
-    else:
-        # the children do the work; each thread only forks one and waits on its pipe (imported
-        # here: a one-flow edit has one shard, and concurrent.futures imports logging, ~4 ms)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(len(shards)) as pool:
-            parts = list(pool.map(lambda shard: _evaluate_shard(shard, *args), shards))
-        outcomes = [o for part in parts for o in part]
+    else:  # the children do the work; each thread only forks one and waits on its pipe
+        parts = [Background(_evaluate_shard, shard, *args, name="policy") for shard in shards]
+        outcomes = [o for part in parts for o in part.result()]
     if memo is not None:
         _remember(memo, fresh, outcomes)
     order = {r.id: n for n, r in enumerate(rules)}
