@@ -277,11 +277,11 @@ _GROUP_PROGRAMS: dict[tuple[str, str, tuple[tuple[str, str], ...]], tuple[Any, A
 
 
 def _group_program(rule: Rule) -> tuple[Any, Any] | None:
-    """The rule's expression, its variables bound in place (`rules.bound`), mapped over a list
-    of objects that share one `siblings`, or None. The binding converts `siblings` anew in
-    every activation (a converted value cannot be handed to another), so a rule reading it
-    on k objects of a flow converted the group k times; evaluated once per group, it is
-    converted once."""
+    """The rule's expression, its variables bound in place (`rules.bound`), mapped over the
+    positions in `siblings` of objects that share them, or None. The binding converts
+    `siblings` anew in every activation (a converted value cannot be handed to another), so
+    a rule reading it on k objects of a flow converted the group k times; evaluated once per
+    group, it is converted once, each object with it."""
     key = (rule.phase, rule.expression, rule.variables)  # asked once per (rule, object)
     if key not in _GROUP_PROGRAMS:
         _GROUP_PROGRAMS[key] = _compile_group_program(rule)
@@ -299,7 +299,8 @@ def _compile_group_program(rule: Rule) -> tuple[Any, Any] | None:
                      extensions=[ext_strings.ExtStrings(STRINGS_VERSION),
                                  ext_optional.ExtOptional(), ext_bindings.ExtBindings()])
     try:
-        return env, env.compile(f"{_ITEMS}.map({_ITEM}, cel.bind(object, {_ITEM}, {inner}))")
+        return env, env.compile(
+            f"{_ITEMS}.map({_ITEM}, cel.bind(object, siblings[{_ITEM}], {inner}))")
     except RuntimeError:  # evaluated one object at a time, as before
         return None
 
@@ -346,10 +347,14 @@ class _Groups:
         compiled = _group_program(rule)
         assert compiled is not None
         env, program = compiled
+        group = self.siblings.get(members[0].group, ())
+        at = {id(x): i for i, x in enumerate(group)}
+        where = [at.get(id(s.source)) for s in members]
+        if None in where:  # not among its siblings: each object is evaluated on its own
+            return
         try:
-            group = self.siblings.get(members[0].group, ())
             result = program.eval(env.Activation({
-                "workspace": self.workspace, _ITEMS: [s.data for s in members],
+                "workspace": self.workspace, _ITEMS: where,
                 "siblings": [x() if callable(x) else x for x in group]}))
             if result.type() == cel.Type.ERROR:
                 return

@@ -174,13 +174,19 @@ def test_a_rule_reading_siblings_gives_each_object_its_own_outcome_when_run_per_
                 subject({"spec": {"np": "a", "n": "x"}}, "Deployment", 3, "g"),  # an error
                 subject({"spec": {"np": "a", "n": 2}}, "Deployment", 4, "g"),
                 subject({"spec": {"np": "a", "n": 1}}, "Deployment", 5, "h")]  # alone
-    siblings = {"g": group, "h": group}
+    # each object is among its siblings, as the rendered phase gives them
+    siblings = {g: [*group, *(s.source for s in subjects if s.group == g)] for g in "gh"}
 
     def run() -> list[tuple[int, str, str]]:
         return [(o.subject, o.status, o.message) for o in evaluate([r], subjects, {}, siblings)]
 
     grouped = run()
-    assert ev._group_program(r) is not None  # the grouped path runs for this rule
+    with monkeypatch.context() as m:  # what the group's run did not pass is now an error
+        m.setattr(ev, "_run_one", lambda *_: ("error", "evaluated on its own"))
+        m.setattr(ev._Bindings, "bound_passes", lambda *_: False)
+        clean = [subjects[i] for i in (0, 1, 4)]  # an error in the batch fails all of it
+        assert [o.status for o in evaluate([r], clean, {}, siblings)] == ["pass", "error",
+                                                                          "pass"]
     monkeypatch.setattr(ev, "_group_program", lambda rule: None)
     assert grouped == run()
     assert [s for _, s, _ in grouped] == ["pass", "fail", "error", "error", "pass", "pass"]
