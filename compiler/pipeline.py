@@ -34,6 +34,7 @@ from compiler.policy import (
 from compiler.policy import report as policy_report
 from compiler.render import RenderInput
 from compiler.render.layout import Deferred, Files, Tree, dump_object, dump_yaml, layout
+from compiler.render.order import Stream, leaf_stream
 from compiler.render.registry import render_all
 from compiler.validate import Validated, validate
 
@@ -58,6 +59,7 @@ class CompileResult:
     diagnostics: list[Diagnostic]
     policy: PolicyResult = field(default_factory=PolicyResult)  # findings, waivers included
     inputs: dict[str, str] = field(default_factory=dict)  # every file read -> its sha256
+    stream: Stream | None = None  # the leaf asked for (`leaf`)
 
     @property
     def ok(self) -> bool:
@@ -191,9 +193,16 @@ def _check(ws: Workspace, rendered: Rendered, memos: Memos | None) -> Staged[Ren
 
 
 def _layout(ws: Workspace, rendered: Rendered, wasm: _Wasm, policy: _Policy,
-            memos: Memos | None) -> Staged[Tree]:
+            memos: Memos | None, leaf: str | None) -> Staged[tuple[Tree | None, Stream | None]]:
     """Every object serialised (the costly part of a cold layout, while the policy
-    children evaluate), then the policy outcomes with policy-report.json, then the tree."""
+    children evaluate), then the policy outcomes with policy-report.json, then the tree.
+    With `leaf`, that leaf's stream first; without the cache, only it (no tree to save)."""
+    stream = None
+    if leaf is not None:
+        stream = leaf_stream(rendered.objects, {e.name for e in ws.spec.environments},
+                             leaf or None)
+        if memos is None:
+            return (None, stream), policy.collect()[1]
     dump: Callable[[K8sObject], bytes | Deferred] = (memos.units.serialise if memos
                                                      else dump_object)
     emitted = {id(o): dump(o) for o in rendered.objects}
@@ -204,7 +213,7 @@ def _layout(ws: Workspace, rendered: Rendered, wasm: _Wasm, policy: _Policy,
     tree = layout(ws.spec.name, rendered.objects, artifacts,
                   {**ws.source_digests, **wasm.module_digests}, lambda o: emitted[id(o)],
                   memos.units.yaml(dump_yaml) if memos else dump_yaml)
-    return tree, found
+    return (tree, stream), found
 
 
 def compile_workspace(
@@ -214,12 +223,15 @@ def compile_workspace(
     stop_after: str | None = None,
     on_stage: Callable[[str], None] | None = None,
     memos: Memos | None = None,
+    leaf: str | None = None,
 ) -> CompileResult:
     """Run the stages. With `memos` (`Cache(root).memos`), unchanged inputs reuse earlier
-    results; the caller saves the cache once the output is written."""
+    results; the caller saves the cache once the output is written. With `leaf` (an
+    ENV/REGION, or "" for a workspace of one), layout also makes that leaf's YAML stream
+    (`compile --stdout`), and without `memos` only that."""
     root = root.resolve()
     run = _Run(stop_after, on_stage)
-    loaded = workspace = rendered = tree = None
+    loaded = workspace = rendered = tree = stream = None
     wasm, policy = _Wasm(), None
     try:
         loaded = run("load", _load, root, output, memos)
@@ -231,8 +243,8 @@ def compile_workspace(
         run("policy-rendered", _policy_rendered, workspace, rendered, policy, memos,
             after_errors=False)
         run("check", _check, workspace, rendered, memos, after_errors=False)
-        tree = run("layout", _layout, workspace, rendered, wasm, policy, memos,
-                   after_errors=False)
+        tree, stream = run("layout", _layout, workspace, rendered, wasm, policy, memos,
+                           leaf, after_errors=False)
     except _Stop:
         pass
     result = PolicyResult()
@@ -244,4 +256,4 @@ def compile_workspace(
     files = tree.files if tree is not None and not has_errors(diagnostics) else Files()
     inputs = {**(loaded.digests if loaded else {}), **wasm.module_digests,
               **(policy.rules.files if policy else {})}
-    return CompileResult(root, workspace, files, rendered, diagnostics, result, inputs)
+    return CompileResult(root, workspace, files, rendered, diagnostics, result, inputs, stream)

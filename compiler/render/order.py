@@ -10,11 +10,12 @@ the output tree's path order (deterministic).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from compiler.model import K8sObject
-from compiler.render.layout import object_path
+from compiler.render.layout import dump_yaml_stream, object_path
 
-__all__ = ["apply_order", "rank"]
+__all__ = ["Stream", "apply_order", "leaf_stream", "rank"]
 
 _FIRST = {"Namespace": 0, "CustomResourceDefinition": 1}
 _CLUSTER_SCOPED = frozenset({"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
@@ -38,3 +39,24 @@ def rank(kind: str, api_version: str) -> int:
 def apply_order(objects: Iterable[K8sObject]) -> list[K8sObject]:
     return sorted(objects, key=lambda o: (rank(o.kind, o.obj.get("apiVersion", "")),
                                           object_path(o)))
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One leaf as a YAML stream (`compile --stdout`): what the leaf deploys, in apply order."""
+
+    leaves: tuple[str, ...]  # every ENV/REGION directory the objects fill, sorted
+    text: bytes | None  # None when the target names no leaf, or none was named among several
+
+
+def leaf_stream(objects: Iterable[K8sObject], environments: set[str], target: str | None
+                ) -> Stream:
+    """The objects of leaf `target` (None: the only one) and the cluster-wide ones. Argo
+    CD's own objects are not the cluster's: the plugin prints what a leaf deploys."""
+    ordered = apply_order(o for o in objects if o.dir.split("/")[0] != "argocd")
+    leaves = tuple(sorted({o.dir for o in ordered if o.dir.split("/")[0] in environments}))
+    chosen = target or (leaves[0] if len(leaves) == 1 else None)
+    if (chosen is None and leaves) or (chosen is not None and chosen not in leaves):
+        return Stream(leaves, None)
+    return Stream(leaves, dump_yaml_stream(o.obj for o in ordered if o.dir == chosen
+                                           or o.dir.split("/")[0] not in environments))

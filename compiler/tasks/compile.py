@@ -21,8 +21,7 @@ from compiler.cache import Cache, Replay
 from compiler.diagnostics import Diagnostic, Severity, has_errors
 from compiler.load import output_conflict, output_dir
 from compiler.pipeline import CompileResult, compile_workspace
-from compiler.render.layout import SIGNATURE_SUFFIX, dump_yaml_stream
-from compiler.render.order import apply_order
+from compiler.render.layout import SIGNATURE_SUFFIX
 from compiler.tasks import Usage
 from compiler.write import Standby, TreeDiff, diff_tree, write_tree
 
@@ -78,12 +77,12 @@ def compile_task(root: Path, opts: CompileOptions, on_stage: OnStage = None,
             return _replayed(replay)
         if not opts.check:  # it writes nothing: no standby to walk or hold
             cache.prescan()  # the output trees are walked while the compile runs
-    # --stdout without the cache prints one leaf dumped from the objects (`_stream`): the
-    # layout would emit every leaf's files only to drop them (with the cache, layout also
-    # serialises the units it saves). Same diagnostics: layout adds none of its own.
-    last = "check" if opts.to_stdout and cache is None else None
-    result = compile_workspace(root, opts.out, stop_after=last, on_stage=on_stage,
-                               memos=cache.memos if cache else None)
+    # --stdout: layout dumps the leaf while the policy children evaluate, and without the
+    # cache only the leaf (every leaf's files would be emitted only to be dropped; with the
+    # cache, layout also serialises the units it saves)
+    result = compile_workspace(root, opts.out, on_stage=on_stage,
+                               memos=cache.memos if cache else None,
+                               leaf=(opts.target or "") if opts.to_stdout else None)
     outcome = deliver(root, result, opts, cache, later)
     outcome.inputs = result.inputs
     return outcome
@@ -284,16 +283,10 @@ def _output_dir(root: Path, result: CompileResult, out: str | None) -> tuple[Pat
 
 
 def _stream(result: CompileResult, target: str | None) -> bytes:
-    assert result.rendered is not None and result.workspace is not None
-    envs = {e.name for e in result.workspace.spec.environments}
-    # Argo CD's own objects are not the cluster's: the plugin prints what a leaf deploys.
-    objects = apply_order(o for o in result.rendered.objects
-                          if o.dir.split("/")[0] != "argocd")
-    leaves = sorted({o.dir for o in objects if o.dir.split("/")[0] in envs})
-    if target is None and len(leaves) > 1:
-        raise Usage("--stdout needs --target, one of: " + ", ".join(leaves))
-    chosen = target or (leaves[0] if leaves else "")
-    if chosen and chosen not in leaves:
-        raise Usage(f"unknown target {chosen!r}; targets: {', '.join(leaves)}")
-    picked = [o.obj for o in objects if o.dir == chosen or o.dir.split("/")[0] not in envs]
-    return dump_yaml_stream(picked)
+    stream = result.stream
+    assert stream is not None
+    if stream.text is not None:
+        return stream.text
+    if not target:
+        raise Usage("--stdout needs --target, one of: " + ", ".join(stream.leaves))
+    raise Usage(f"unknown target {target!r}; targets: {', '.join(stream.leaves)}")
