@@ -250,7 +250,9 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
                         else _new_bindings(subject, workspace, siblings))
         assert bindings is not None
         try:
-            if groups is not None and groups.passes(rule, subject, bindings):
+            # one job at a time too: the same pass whether or not a hang came first
+            if (groups.passes(rule, subject, bindings) if groups is not None
+                    else bindings.bound_passes(rule)):
                 out.append(("pass", ""))
                 continue
             out.append(_run_one(rule, bindings.scope(rule)))

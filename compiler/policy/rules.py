@@ -205,14 +205,16 @@ def environment(variables: Mapping[str, cel.Type], bindings: bool = False) -> ce
 
 _ENVS: dict[tuple[tuple[tuple[str, str], ...], bool], cel.Env] = {}
 
-# What a variable may compute that is not a JSON value: optionals, timestamps, durations,
-# types, uints, bytes, protobuf messages. A variable naming none of these holds JSON values
-# only (all it reads is JSON), which pass unchanged from one program to the next.
+# What a variable may compute that the hand-off from one program to the next would not keep:
+# optionals, timestamps, durations, types, uints, bytes, protobuf messages (named as literals,
+# functions or type names, `.name` at the root included) and map literals other than `{}`
+# (keys 1 and true are one key in Python). A variable naming none of these holds values read from JSON and
+# built from them by the standard functions, which pass unchanged.
 _NOT_JSON = re.compile(
-    r"\.\?|[\[{,]\s*\?"  # .?field, [?index], {?key: ...}, [?element] (not `a ? b : c`)
-    r"|(?<![.\w])(?:optional|timestamp|duration|type|uint|bytes|google)\b"
-    r"|(?<![.\w])(?:int|double|bool|string|list|map|null_type|dyn)\b(?!\s*\()"  # a type as a value
-    r"|\b(?:0[xX][0-9a-fA-F]+|\d+)[uU]\b|(?<!\w)(?:[bB][rR]?|[rR][bB])['\"]")  # uint and bytes literals
+    r"\.\s*\?|[\[,]\s*\?|\{(?!\s*\})"  # .?field, [?index], [?element], a map literal but {}
+    r"|(?<![\w\])}]\.)(?<!\w)(?:optional|timestamp|duration|type|uint|bytes|google)\b"
+    r"|(?<![\w\])}]\.)(?<!\w)(?:int|double|bool|string|list|map|null_type|dyn)\b(?!\s*\()"
+    r"|\b(?:0[xX][0-9a-fA-F]+|\d+)[uU]\b|(?<!\w)(?:[bB][rR]?|[rR][bB])['\"]")  # literals
 
 
 def bound(expression: str, variables: Sequence[tuple[str, str]]) -> str | None:

@@ -39,6 +39,13 @@ ev = sys.modules["compiler.policy.evaluate"]  # the package exports a function b
     ("uint(object.n)", False),
     ("b'abc'", False),
     ("google.protobuf.Duration{seconds: 1}", False),
+    ("dyn(.int)", False),  # names at the root scope
+    ("object.ttls.map(x, dyn(.duration(x)))", False),
+    ("dyn(.uint(1))", False),
+    ("object. ?spec", False),  # `.` and `?` are two tokens
+    ("{1: 'x', true: 'y'}", False),  # one key in Python
+    ("(object.spec).type", True),
+    (".string(object.n)", True),
 ])
 def test_only_variables_that_hold_json_are_bound(variable: str, json_only: bool) -> None:
     assert (bound("true", [("v", variable)]) is not None) is json_only
@@ -118,3 +125,18 @@ def test_the_default_set_judges_its_fixtures_alike_either_way() -> None:
                                                                       unbound(rules.rules))]
     assert both[0] == both[1]
     assert {s for _, _, s, _ in both[0]} >= {"pass", "fail"}
+
+
+@pytest.mark.parametrize(("variable", "expression"), [
+    ("dyn(.int)", "variables.t == int"),
+    ("dyn(.timestamp('2020-01-01T00:00:00Z'))", "variables.t == timestamp('2020-01-01T00:00:00Z')"),
+    ("dyn(.uint(1))", "type(variables.t) == uint"),
+    ("dyn(object. ?spec)", "variables.t.hasValue()"),
+    ("{1: 'x', true: 'y'}", "size(variables.t) == 2"),
+])
+def test_values_the_hand_off_changes_are_judged_as_before(variable: str, expression: str) -> None:
+    r = compile_rule(expression, extra=f"  variables:\n    - {{name: t, expression: \"{variable}\"}}\n")
+    assert r.bound_program is None
+    subjects = [subject({"spec": 1})]
+    assert outcomes([r], subjects) == outcomes(unbound([r]), subjects)
+
