@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +62,8 @@ class Outcome:
 
 
 def compile_task(root: Path, opts: CompileOptions, on_stage: OnStage = None,
-                 log: Callable[[str], None] = lambda _: None,
-                 later: list[Callable[[], None]] | None = None) -> Outcome:
-    """Compile `root` and deliver the result as `opts` ask. With `later`, the cache save that
-    ends a delivered compile is appended there instead of run: `compile --watch` reports
-    first and saves after (the output tree is written by then; a save that never runs costs
-    the next compile only speed)."""
+                 log: Callable[[str], None] = lambda _: None) -> Outcome:
+    """Compile `root` and deliver the result as `opts` ask."""
     cache = Cache(root) if opts.use_cache else None
     if cache is not None and not opts.to_stdout:
         replay = cache.replay(opts.out) if opts.replay else None
@@ -83,19 +78,18 @@ def compile_task(root: Path, opts: CompileOptions, on_stage: OnStage = None,
     result = compile_workspace(root, opts.out, on_stage=on_stage,
                                memos=cache.memos if cache else None,
                                leaf=(opts.target or "") if opts.to_stdout else None)
-    outcome = deliver(root, result, opts, cache, later)
+    outcome = deliver(root, result, opts, cache)
     outcome.inputs = result.inputs
     return outcome
 
 
-def deliver(root: Path, result: CompileResult, opts: CompileOptions, cache: Cache | None,
-            later: list[Callable[[], None]] | None = None) -> Outcome:
+def deliver(root: Path, result: CompileResult, opts: CompileOptions, cache: Cache | None
+            ) -> Outcome:
     """Deliver a compile's result as `opts` ask, recording it in `cache` (whose memos the
-    compile used), now or, with `later`, when the caller runs what it appended there.
-    `diff` delivers a kept commit's compile this way."""
+    compile used). `diff` delivers a kept commit's compile this way."""
     if not result.ok or result.workspace is None:
         return Outcome(result.diagnostics)
-    delivery = _Delivery(root, result, opts, cache, later)
+    delivery = _Delivery(root, result, opts, cache)
     for step in (delivery.show, delivery.place, delivery.diff, delivery.write, delivery.record):
         if not step():
             break
@@ -136,12 +130,11 @@ class _Delivery:
     """The delivery chain's state: what the compile made and what each step found."""
 
     def __init__(self, root: Path, result: CompileResult, opts: CompileOptions,
-                 cache: Cache | None, later: list[Callable[[], None]] | None) -> None:
+                 cache: Cache | None) -> None:
         from compiler.policy import waiver_lines, waivers_json
 
         assert result.workspace is not None
         self.root, self.result, self.opts, self.cache = root, result, opts, cache
-        self.later = later
         self.outcome = Outcome(list(result.diagnostics), files=len(result.files),
                                waivers=waivers_json(result.policy.waivers),
                                waiver_lines=waiver_lines(result.policy.waivers))
@@ -215,12 +208,8 @@ class _Delivery:
                        outcome.waiver_lines))
         diff = outcome.diff
         tree_matches = not failed and not (check and diff)
-        save = partial(self.cache.save, self._sources, self.out_dir if tree_matches else None,
-                       result.files, written=bool(diff) and not check, standby=self.standby)
-        if self.later is None:
-            save()
-        else:
-            self.later.append(save)
+        self.cache.save(self._sources, self.out_dir if tree_matches else None, result.files,
+                        written=bool(diff) and not check, standby=self.standby)
         return True
 
     @property

@@ -27,7 +27,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -223,19 +223,11 @@ def watch_task(root: Path, opts: CompileOptions, report: Callable[[Compiled], No
             # before the compile: what it reads in a directory made since is read, and
             # watched from here on (a watcher replaced may drop what it had not yet handed on)
             changes.rescope(relevance.output, relevance.inputs)
-            later: list[Callable[[], None]] = []
-            compiled = _compile(root, opts, relevance, progress, paths, first=False, later=later)
+            compiled = _compile(root, opts, relevance, progress, paths, first=False)
             if compiled.outcome.replayed and not relevance.inputs.intersection(paths):
                 log("watch: no input changed")  # a new file no compile reads
             else:
                 report(compiled)
-            # the cache save waits for the report (10.8 of ~120 ms per one-flow edit at 1k
-            # objects, 40 of ~550 ms at 10k); a stop meanwhile waits for it
-            if later:
-                with _signals_held():
-                    for save in later:
-                        save()
-                log("watch: cache saved")
             _tidy()
     except (KeyboardInterrupt, _Stopped):
         pass
@@ -245,23 +237,6 @@ def watch_task(root: Path, opts: CompileOptions, report: Callable[[Compiled], No
         signal.signal(signal.SIGTERM, previous)
         if collecting:
             gc.enable()
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM are held until the block is done, then delivered: stopping while
-    the cache is saved still leaves it saved for the next process. An error in the block
-    ends the watch as it is (the stop is moot)."""
-    held: list[int] = []
-    previous = {s: signal.signal(s, lambda n, _f: held.append(n))
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if held:
-        signal.raise_signal(held[0])
 
 
 def _tidy() -> None:
@@ -347,10 +322,10 @@ def _batches(changes: _Changes, relevance: Relevance, log: Callable[[str], None]
 
 def _compile(root: Path, opts: CompileOptions, relevance: Relevance,
              progress: Callable[[], AbstractContextManager[OnStage]], paths: tuple[str, ...],
-             first: bool, later: list[Callable[[], None]] | None = None) -> Compiled:
+             first: bool) -> Compiled:
     start = time.perf_counter()
     with progress() as on_stage:
-        outcome = compile_task(root, opts, on_stage, later=later)
+        outcome = compile_task(root, opts, on_stage)
     seconds = time.perf_counter() - start
     if not outcome.replayed:  # a replay read what the last compile read
         relevance.update(outcome.inputs, outcome.output)
