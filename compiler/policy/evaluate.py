@@ -33,11 +33,10 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
 from compiler.background import Background
 from compiler.model.raw import RawDoc
-from compiler.policy.rules import STRINGS_VERSION, Rule, bound
+from compiler.policy.rules import Rule, bound, environment
 
 __all__ = ["DEFAULT_LIMITS", "ITERATION_BUDGET", "Limits", "Memo", "Outcome", "Sibling", "Subject",
            "evaluate"]
@@ -155,7 +154,7 @@ class _Bindings:
         return current
 
     def first(self, env: Any) -> _Scope:
-        """The activation of the document alone, every variable-free rule's."""
+        """The activation of the document alone: every variable-free rule's, every bound program's."""
         found = self.scopes.get(())
         if found is None:
             found = self.scopes[()] = _Scope(env.Activation(self.data), {}, {})
@@ -246,13 +245,11 @@ def _child(conn: Connection, jobs: list[tuple[Rule, Subject]], workspace: Mappin
             out, flushed = [], time.monotonic()
         if subject is not current:  # jobs come grouped by subject
             current = subject
-            bindings = (groups.bindings(subject) if groups is not None
-                        else _new_bindings(subject, workspace, siblings))
+            bindings = _new_bindings(subject, workspace, siblings)
         assert bindings is not None
         try:
-            # one job at a time too: the same pass whether or not a hang came first
-            if (groups.passes(rule, subject, bindings) if groups is not None
-                    else bindings.bound_passes(rule)):
+            # the bound program one job at a time too: a pass does not depend on a hang
+            if (groups is not None and groups.passes(rule, subject)) or bindings.bound_passes(rule):
                 out.append(("pass", ""))
                 continue
             out.append(_run_one(rule, bindings.scope(rule)))
@@ -296,10 +293,8 @@ def _compile_group_program(rule: Rule) -> tuple[Any, Any] | None:
     inner = bound(rule.expression, rule.variables)
     if inner is None:
         return None
-    env = cel.NewEnv(variables={"workspace": cel.Type.DYN, "siblings": cel.Type.List(cel.Type.DYN),
-                                _ITEMS: cel.Type.DYN},
-                     extensions=[ext_strings.ExtStrings(STRINGS_VERSION),
-                                 ext_optional.ExtOptional(), ext_bindings.ExtBindings()])
+    env = environment({"workspace": cel.Type.DYN, "siblings": cel.Type.List(cel.Type.DYN),
+                       _ITEMS: cel.Type.DYN}, bindings=True)
     try:
         return env, env.compile(
             f"{_ITEMS}.map({_ITEM}, cel.bind(object, siblings[{_ITEM}], {inner}))")
@@ -308,9 +303,8 @@ def _compile_group_program(rule: Rule) -> tuple[Any, Any] | None:
 
 
 class _Groups:
-    """Rules found to pass in batches, before each (rule, object) is evaluated on its own: a
-    rule reading `siblings` once per sibling group (`_group_program`), any other rule with
-    variables by its bound program (`_Bindings.bound_passes`).
+    """Rules that read `siblings`, evaluated once per sibling group (`_group_program`) before
+    each (rule, object) is evaluated on its own.
 
     Only a clean `true` for an object is taken as its pass: it is the same expression on the
     same `object`, `siblings`, `workspace` and variable values, and a batch stays within the
@@ -325,21 +319,12 @@ class _Groups:
         for rule, subject in jobs:
             if _group_program(rule) is not None:
                 self.members.setdefault((rule.id, subject.group), []).append(subject)
-        self.group = ""
-        self.of: dict[int, _Bindings] = {}  # the current group's subjects' bindings
         self.passed: set[tuple[str, int]] = set()
 
-    def bindings(self, subject: Subject) -> _Bindings:
-        if subject.group != self.group:
-            self.group, self.of = subject.group, {}
-        found = self.of.get(id(subject))
-        if found is None:
-            found = self.of[id(subject)] = _new_bindings(subject, self.workspace, self.siblings)
-        return found
-
-    def passes(self, rule: Rule, subject: Subject, bindings: _Bindings) -> bool:
+    def passes(self, rule: Rule, subject: Subject) -> bool:
+        """Whether the group's run found the rule a clean true on `subject`."""
         if _group_program(rule) is None:
-            return bindings.bound_passes(rule)
+            return False
         members = self.members.pop((rule.id, subject.group), None)
         if members is not None and len(members) > 1:
             self._evaluate(rule, members)

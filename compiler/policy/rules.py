@@ -232,6 +232,11 @@ def bound(expression: str, variables: Sequence[tuple[str, str]]) -> str | None:
     return out
 
 
+def _bound_source(expression: str, variables: Sequence[tuple[str, str]]) -> str | None:
+    """A rule's bound program's text, when it has one (it has variables, all JSON)."""
+    return bound(expression, variables) if variables else None
+
+
 def _type_name(t: cel.Type) -> str:
     return str(t).lower()
 
@@ -339,7 +344,7 @@ def _compile_rule(doc: RawDoc, lines: list[str], make: Make = _compiled
                 "explicitly, e.g. `object.spec.flag == true` or `string(x)`")
         checked[key] = program
     # only a pass is read from it; anything else is evaluated variable by variable
-    bound_src = bound(spec["expression"], variables) if variables else None
+    bound_src = _bound_source(spec["expression"], variables)
     bound_program = None
     if bound_src is not None:
         try:
@@ -421,7 +426,7 @@ def serialized(rules: Iterable[Rule]) -> tuple[bytes, ...]:
         out += [p.serialize() for p in (
             *(program for _, program in r.variable_programs), r.program,
             *((r.message_program,) if r.message_program is not None else ()))]
-        if r.variables and bound(r.expression, r.variables) is not None:
+        if _bound_source(r.expression, r.variables) is not None:
             # b"" (it did not compile) fails to deserialize: the file is compiled again
             out.append(r.bound_program.serialize() if r.bound_program is not None else b"")
     return tuple(out)

@@ -105,8 +105,8 @@ def render(inp: RenderInput) -> Rendered:
     ws = inp.ws
     spec = ws.spec
     # the policy stage's (its diagnostics are its own), or loaded for a render on its own
-    rules = inp.rules or load_rules(Path(ws.root), spec.policies, spec.doc.file, spec.doc,
-                                    memo=inp.cache)
+    rules = inp.rules if inp.rules is not None else load_rules(
+        Path(ws.root), spec.policies, spec.doc.file, spec.doc, memo=inp.cache)
     # all they read: mentat.yaml and the rule files (the default set is the compiler's own)
     parts = ("vap", doc_part(ws, spec.doc), *(f"{f}@{d}" for f, d in sorted(rules.files.items())))
     return unit(inp, parts, (spec.doc.file, *sorted(rules.files)), lambda: _policies(ws, rules))

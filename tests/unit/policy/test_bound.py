@@ -7,6 +7,7 @@ get no bound program."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from compiler import resources
 from compiler.load import parse_yaml
+from compiler.policy import rules as policy_rules
 from compiler.policy import verify_dir
 from compiler.policy.evaluate import Subject, evaluate
 from compiler.policy.rules import Rule, bound
@@ -134,9 +136,15 @@ def test_the_default_set_judges_its_fixtures_alike_either_way() -> None:
     ("dyn(object. ?spec)", "variables.t.hasValue()"),
     ("{1: 'x', true: 'y'}", "size(variables.t) == 2"),
 ])
-def test_values_the_hand_off_changes_are_judged_as_before(variable: str, expression: str) -> None:
-    r = compile_rule(expression, extra=f"  variables:\n    - {{name: t, expression: \"{variable}\"}}\n")
-    assert r.bound_program is None
+def test_values_the_hand_off_changes_get_no_bound_program(
+        variable: str, expression: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = f"  variables:\n    - {{name: t, expression: \"{variable}\"}}\n"
+    guarded = compile_rule(expression, extra=extra, rid="guarded")
+    assert guarded.bound_program is None
+    # bound anyway, the program would pass what the rule's own path does not
+    monkeypatch.setattr(policy_rules, "_NOT_JSON", re.compile(r"(?!)"))
+    forced = compile_rule(expression, extra=extra, rid="forced")
+    assert forced.bound_program is not None
     subjects = [subject({"spec": 1})]
-    assert outcomes([r], subjects) == outcomes(unbound([r]), subjects)
-
+    assert statuses([forced], subjects) == [("forced", 0, "pass")]
+    assert statuses([guarded], subjects) != [("guarded", 0, "pass")]
